@@ -1,0 +1,50 @@
+# benchgen: `make run` and `make test` do all the set-up on a fresh machine.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PYTHON ?= python3
+SEEDS ?= 8
+# Debian packages: the sandbox (bubblewrap), headless rendering (EGL and OSMesa from Mesa, no GPU needed).
+SYSTEM_PACKAGES := bubblewrap libegl1 libgl1-mesa-dri libosmesa6
+
+.PHONY: install system-deps run test lint typecheck unit bench-worker clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade uv
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]'
+	touch $(STAMP)
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing system packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else \
+		echo "warning: missing system packages:$$missing (sudo apt-get install$$missing)" >&2; \
+	fi
+
+install: $(STAMP) system-deps
+
+run: install
+	$(VENV)/bin/benchgen library check --seeds $(SEEDS)
+
+lint: install
+	$(VENV)/bin/ruff check benchgen_dagster tests bench
+	$(VENV)/bin/ruff format --check benchgen_dagster tests bench
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+unit: install
+	$(VENV)/bin/pytest
+
+test: lint typecheck unit
+
+bench-worker: install
+	$(PY) bench/bench_worker.py --seeds $(SEEDS)
+
+clean:
+	rm -rf $(VENV) .benchgen .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,97 @@
+"""Worker benchmark: physics loop overhead, `check` wall time per family, and the sandbox child's peak RSS.
+
+Run with `make bench-worker` (SEEDS=8 by default). All figures of a row are measured in the same run
+on the same model, so the ratios hold on a noisy shared machine where absolute times do not.
+
+- loop/bare: the stability loop's steps/s over a plain `for _ in range(n): mujoco.mj_step(m, d)`
+  loop on the same model (goal ≥ 0.9).
+- loop/C: the same over one `mj_step(m, d, nstep=n)` call, the floor no Python loop can beat.
+- check s: wall time of a sandboxed `check --seeds N` of the family (imports included).
+- peak RSS: the sandboxed child's peak resident memory over all its seeds (goal ≤ 1024 MB).
+"""
+
+import argparse
+import importlib
+import tempfile
+import time
+from pathlib import Path
+
+import mujoco
+from rich.console import Console
+from rich.table import Table
+
+from benchgen_dagster.library import families
+from benchgen_dagster.models.settings import CheckSettings
+from benchgen_dagster.worker.check import Checker
+from benchgen_dagster.worker.compile import DecompositionCache, compile_scene
+from benchgen_dagster.worker.simulate import simulate_scene
+
+REPEATS = 5
+
+
+def steps_per_second(model: mujoco.MjModel, steps: int, nstep: bool) -> float:
+    best = 0.0
+    for _ in range(REPEATS):
+        data = mujoco.MjData(model)
+        mujoco.mj_forward(model, data)
+        started = time.perf_counter()
+        if nstep:
+            mujoco.mj_step(model, data, nstep=steps)
+        else:
+            for _ in range(steps):
+                mujoco.mj_step(model, data)
+        best = max(best, steps / (time.perf_counter() - started))
+    return best
+
+
+def loop_steps_per_second(model: mujoco.MjModel, spec, settings: CheckSettings) -> float:  # type: ignore[no-untyped-def]
+    return max(simulate_scene(model, spec, 0, settings.simulation)[0].steps_per_second for _ in range(REPEATS))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=8)
+    args = parser.parse_args()
+    settings = CheckSettings()
+    steps = round(settings.simulation.duration_s / settings.simulation.timestep_s)
+    table = Table(title=f"bench-worker · {args.seeds} seeds per check · {steps} steps per loop")
+    for column in ("family", "loop steps/s", "bare steps/s", "loop/bare", "loop/C", "check s", "peak RSS MB"):
+        table.add_column(column, justify="right")
+    ratios, rss = [], []
+    with tempfile.TemporaryDirectory() as scratch:
+        home = Path(scratch)
+        checker = Checker(settings, home=home, keep_runs=False)
+        for fam in families():
+            module = importlib.import_module(f"benchgen_dagster.library.{fam.name}")
+            out = home / "compiled" / fam.name
+            out.mkdir(parents=True)
+            compiled = compile_scene(
+                module.build(0),
+                out,
+                settings.geometry,
+                DecompositionCache(checker.cache_dir, checker.cache_dir),
+                settings.simulation.timestep_s,
+            )
+            model = mujoco.MjModel.from_xml_path(str(compiled.mjcf_path))
+            loop = loop_steps_per_second(model, compiled.spec, settings)
+            bare = steps_per_second(model, steps, nstep=False)
+            in_c = steps_per_second(model, steps, nstep=True)
+            report = checker.check(fam.path, list(range(args.seeds)))
+            ratios.append(loop / bare)
+            rss.append(report.peak_rss_mb)
+            table.add_row(
+                fam.name,
+                f"{loop:,.0f}",
+                f"{bare:,.0f}",
+                f"{loop / bare:.2f}",
+                f"{loop / in_c:.2f}",
+                f"{report.wall_s:.1f}" + ("" if report.passed else " (failed)"),
+                f"{report.peak_rss_mb:.0f}",
+            )
+    console = Console()
+    console.print(table)
+    console.print(f"min loop/bare {min(ratios):.2f} (goal ≥ 0.9) · max peak RSS {max(rss):.0f} MB (goal ≤ 1024 MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+"""benchgen: mechanical-engineering benchmark scenarios, generated, checked and promoted."""
+
+__version__ = "0.1.0"

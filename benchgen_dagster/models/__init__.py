@@ -1,0 +1,1 @@
+"""Pydantic schemas shared by every layer: settings, units, materials and reports."""

@@ -1,0 +1,89 @@
+"""Every threshold the worker applies, named, in one place, with the defaults the design fixes.
+
+A curator changes them per run (`benchgen check --settings FILE.yaml`) or, later, through Dagster
+config; the report records the values it was checked with.
+"""
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class GeometrySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min_solid_volume_mm3: float = 10.0
+    # How far two parts may overlap at spawn before it counts as interpenetration.
+    spawn_penetration_tolerance_mm: float = 0.5
+    # A solid whose convex hull is this much larger than itself is concave and gets decomposed.
+    concavity_ratio: float = 1.02
+    # Tessellation of the CAD solids into meshes.
+    mesh_tolerance_mm: float = 0.2
+    mesh_angular_tolerance_rad: float = 0.25
+    # CoACD's concavity threshold: lower means more, tighter convex pieces.
+    decomposition_threshold: float = 0.05
+
+
+class RandomizationSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Each declared range must reach at least ±40 % of the nominal value unless the author narrows it.
+    min_relative_spread: float = 0.4
+    # The values drawn across the checked seeds must cover this share of the declared range.
+    min_range_coverage: float = 0.75
+    min_distinct_variants: int = 5
+
+
+class SimulationSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    duration_s: float = Field(default=2.0, ge=1.0)
+    timestep_s: float = 0.002
+    max_body_speed_m_s: float = 100.0
+    max_penetration_mm: float = 5.0
+    # Total energy may not rise above its start value by more than this (a passive scene cannot gain energy).
+    max_energy_gain_j: float = 0.05
+    max_energy_gain_ratio: float = 0.10
+    # "Settled": every body slower than this over the last `settle_window_s` of the run.
+    settle_speed_m_s: float = 0.05
+    settle_window_s: float = 0.2
+
+
+class RenderSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    width: int = 640
+    height: int = 480
+    azimuths: int = 8
+    elevations_deg: tuple[float, ...] = (-15.0, -35.0, -60.0)
+    video_fps: int = 30
+
+
+class SandboxLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    wall_timeout_s: float = 600.0
+    seed_timeout_s: float = 120.0
+    cpu_seconds: int = 900
+    memory_mb: int = 4096
+    file_size_mb: int = 256
+    max_processes: int = 64
+    max_output_bytes: int = 1_000_000
+
+
+class CheckSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    geometry: GeometrySettings = GeometrySettings()
+    randomization: RandomizationSettings = RandomizationSettings()
+    simulation: SimulationSettings = SimulationSettings()
+    render: RenderSettings = RenderSettings()
+    sandbox: SandboxLimits = SandboxLimits()
+    # Seeds re-built in a fresh process to prove same seed → same bytes.
+    determinism_reruns: int = 2
+
+    @classmethod
+    def from_yaml(cls, path: Path) -> "CheckSettings":
+        data = yaml.safe_load(path.read_text()) or {}
+        return cls.model_validate(data)

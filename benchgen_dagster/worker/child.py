@@ -1,0 +1,234 @@
+"""The program that runs inside the sandbox: `python -m benchgen_dagster.worker.child JOB.json`.
+
+It imports the heavy libraries once, then forks a fresh process per seed, so seeds cannot see
+each other's state, a seed that crashes or hangs costs only itself, and no seed pays the ~4 s of
+imports. Each seed leaves `seeds/<seed>/outcome.json`; the parent validates those files and
+nothing else. A seed that takes the whole runner down leaves `started` without `outcome.json`, and
+the parent starts a new runner for the remaining seeds.
+"""
+
+import contextlib
+import importlib.util
+import os
+import resource
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from benchgen_dagster.models.reports import Check, CheckResult, ChildReport, SeedOutcome
+from benchgen_dagster.models.settings import CheckSettings
+
+SCRIPT_NAME = "script.py"
+JOB_NAME = "job.json"
+REPORT_NAME = "report.json"
+OUTCOME_NAME = "outcome.json"
+STARTED_NAME = "started"
+_POLL_S = 0.02
+
+
+class RenderRequest(BaseModel):
+    width: int
+    height: int
+    video: bool = False
+
+
+class ChildJob(BaseModel):
+    """What the parent asks of the runner; written by the parent into the workspace."""
+
+    mode: Literal["check", "render"] = "check"
+    seeds: list[int]
+    scale: float = 1.0
+    settings: CheckSettings = CheckSettings()
+    cache_dir: str | None = None
+    determinism_seeds: list[int] = []
+    render: RenderRequest | None = None
+
+
+def seed_dir(workspace: Path, seed: int, rerun: bool = False) -> Path:
+    return workspace / ("reruns" if rerun else "seeds") / str(seed)
+
+
+def _failure(seed: int, check: Check, message: str) -> SeedOutcome:
+    return SeedOutcome(seed=seed, results=[CheckResult(check=check, seed=seed, passed=False, message=message)])
+
+
+def _load_build(workspace: Path):  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("benchmark_script", workspace / SCRIPT_NAME)
+    if spec is None or spec.loader is None:
+        raise ImportError("the script cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    build = getattr(module, "build", None)
+    if not callable(build):
+        raise AttributeError("the script defines no build(seed: int, scale: float = 1.0) function")
+    return build
+
+
+def run_seed(workspace: Path, job: ChildJob, seed: int, out: Path, simulate: bool) -> SeedOutcome:
+    """Build, compile, validate and (optionally) simulate and render one seed. Runs in the forked process."""
+    from benchgen_dagster.scene import Scene
+    from benchgen_dagster.worker.compile import CompileError, DecompositionCache, compile_scene
+    from benchgen_dagster.worker.simulate import simulate_scene
+    from benchgen_dagster.worker.validate import validate_compiled
+
+    started = time.perf_counter()
+    settings = job.settings
+    try:
+        build = _load_build(workspace)
+        scene = build(seed, scale=job.scale)
+        if not isinstance(scene, Scene):
+            raise TypeError(f"build() returned {type(scene).__name__}, not a benchgen Scene")
+        spec = scene.spec()
+    except Exception as error:
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        return _failure(
+            seed,
+            Check.SCRIPT_RUNS,
+            f"build({seed}) raised {type(error).__name__}: {error} "
+            f"(line {where.lineno} of {Path(where.filename).name})",
+        )
+    outcome = SeedOutcome(
+        seed=seed,
+        scene=spec,
+        results=[CheckResult(check=Check.SCRIPT_RUNS, seed=seed, passed=True, message="build() returned a Scene")],
+    )
+    cache = DecompositionCache(Path(job.cache_dir) if job.cache_dir else None, workspace / "cache_new")
+    try:
+        compiled = compile_scene(scene, out, settings.geometry, cache, settings.simulation.timestep_s)
+    except (CompileError, ValueError) as error:
+        outcome.results.append(CheckResult(check=Check.SOLID_VALID, seed=seed, passed=False, message=str(error)))
+        return outcome
+    outcome.scene = compiled.spec
+    outcome.parts = [part.record() for part in compiled.parts]
+    outcome.scene_digest = compiled.digest
+    outcome.mjcf_path = str(compiled.mjcf_path.relative_to(workspace))
+    results, model = validate_compiled(compiled, seed, settings.geometry)
+    outcome.results.extend(results)
+    if simulate and model is not None:
+        trace, sim_results = simulate_scene(model, compiled.spec, seed, settings.simulation)
+        outcome.simulation = trace
+        outcome.results.extend(sim_results)
+    if job.render is not None and model is not None:
+        from benchgen_dagster.worker.render import render_scene
+
+        render_scene(
+            model,
+            compiled.spec,
+            workspace / "renders",
+            job.render.width,
+            job.render.height,
+            settings.render,
+            settings.simulation,
+            video=job.render.video,
+        )
+    outcome.wall_s = time.perf_counter() - started
+    return outcome
+
+
+def _describe_death(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        sig = signal.Signals(os.WTERMSIG(status))
+        reasons = {
+            signal.SIGXFSZ: "it wrote more than the sandbox's file-size limit",
+            signal.SIGXCPU: "it used more CPU time than the sandbox allows",
+            signal.SIGKILL: "it was killed (memory exhaustion or a kill signal)",
+            signal.SIGSEGV: "it crashed (segmentation fault)",
+        }
+        return f"the seed's process died by {sig.name}: {reasons.get(sig, 'killed by a signal')}"
+    return f"the seed's process exited with status {os.WEXITSTATUS(status)} before reporting (os._exit or sys.exit)"
+
+
+def run_isolated(workspace: Path, job: ChildJob, seed: int, rerun: bool = False) -> SeedOutcome:
+    """Fork, run the seed with its output captured and a timeout; its outcome is left in its folder."""
+    out = seed_dir(workspace, seed, rerun)
+    outcome = _run_forked(workspace, job, seed, rerun)
+    # Written by the runner too (not only the seed's process), so a seed that died still has a verdict.
+    (out / OUTCOME_NAME).write_text(outcome.model_dump_json())
+    return outcome
+
+
+def _run_forked(workspace: Path, job: ChildJob, seed: int, rerun: bool) -> SeedOutcome:
+    out = seed_dir(workspace, seed, rerun)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / STARTED_NAME).write_text(str(time.time()))
+    pid = os.fork()
+    if pid == 0:  # the seed's process
+        os.setpgid(0, 0)
+        log = os.open(out / "log.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        try:
+            outcome = run_seed(workspace, job, seed, out, simulate=not rerun)
+            (out / OUTCOME_NAME).write_text(outcome.model_dump_json())
+        except BaseException as error:  # hostile or broken code may raise anything, SystemExit included
+            message = f"the script aborted the run: {type(error).__name__}: {error}"
+            (out / OUTCOME_NAME).write_text(_failure(seed, Check.SCRIPT_RUNS, message).model_dump_json())
+        os._exit(0)
+
+    deadline = time.monotonic() + job.settings.sandbox.seed_timeout_s
+    status = None
+    while status is None:
+        done, raw = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = raw
+        elif time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return _failure(
+                seed,
+                Check.SCRIPT_RUNS,
+                f"seed {seed} did not finish within {job.settings.sandbox.seed_timeout_s:g} s and was killed "
+                "(an endless loop, or far too much work)",
+            )
+        else:
+            time.sleep(_POLL_S)
+    outcome_path = out / OUTCOME_NAME
+    if status == 0 and outcome_path.exists():
+        try:
+            return SeedOutcome.model_validate_json(outcome_path.read_text())
+        except ValueError as error:
+            return _failure(seed, Check.SCRIPT_RUNS, f"the seed's outcome file is not valid: {error}")
+    return _failure(seed, Check.SCRIPT_RUNS, _describe_death(status))
+
+
+def _peak_rss_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024.0
+
+
+def main(argv: list[str]) -> int:
+    started = time.perf_counter()
+    job_path = Path(argv[0]).resolve()
+    workspace = job_path.parent
+    job = ChildJob.model_validate_json(job_path.read_text())
+    # Warm the heavy imports once, before forking, so every seed starts from them.
+    import build123d  # noqa: F401
+    import mujoco  # noqa: F401
+    import trimesh  # noqa: F401
+
+    import benchgen_dagster.worker.compile
+    import benchgen_dagster.worker.simulate  # noqa: F401
+
+    outcomes = [run_isolated(workspace, job, seed) for seed in job.seeds]
+    # Rebuild a few seeds in fresh processes; the parent compares their digests with the first build.
+    for seed in job.determinism_seeds:
+        if not (seed_dir(workspace, seed, rerun=True) / STARTED_NAME).exists():
+            run_isolated(workspace, job, seed, rerun=True)
+    report = ChildReport(
+        seeds=outcomes,
+        peak_rss_mb=_peak_rss_mb(),
+        wall_s=time.perf_counter() - started,
+    )
+    (workspace / REPORT_NAME).write_text(report.model_dump_json())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

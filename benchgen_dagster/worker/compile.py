@@ -1,0 +1,410 @@
+"""Compile a Scene (build123d solids, mm and g) into meshes and MuJoCo MJCF (m and kg).
+
+Each part becomes one MuJoCo body (fixed parts go on the world body): a visual mesh of the whole
+part and one collision mesh per convex piece. A part made of several convex solids collides as
+those solids; a concave solid is decomposed with CoACD (cached by mesh hash), never replaced by its
+hull. Mass, centre of mass and inertia come from the CAD solid, not from the mesh. The output is a
+pure function of the scene: same scene, same bytes.
+"""
+
+import hashlib
+import io
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import trimesh
+
+from benchgen_dagster.models.reports import PartMesh
+from benchgen_dagster.models.scene import PartSpec, SceneSpec, ZoneSpec
+from benchgen_dagster.models.settings import GeometrySettings
+from benchgen_dagster.models.units import g_to_kg, inertia_kg_m2, mass_g, mm_to_m
+from benchgen_dagster.scene import Part, Scene
+
+ZONE_RGBA = {
+    "goal": (0.1, 0.85, 0.2, 0.3),
+    "forbid": (0.9, 0.1, 0.1, 0.3),
+    "build": (0.55, 0.55, 0.55, 0.18),
+}
+# MJCF groups: 0 visual meshes, 2 zone sites, 3 collision pieces (hidden in renders).
+VISUAL_GROUP, ZONE_GROUP, COLLISION_GROUP = 0, 2, 3
+
+
+class CompileError(ValueError):
+    """The scene cannot be turned into meshes or MJCF; the message names the part and the reason."""
+
+
+@dataclass
+class SolidMesh:
+    """One CAD solid of a part, tessellated, in world millimetres."""
+
+    mesh: trimesh.Trimesh
+    cad_valid: bool
+    cad_volume_mm3: float
+
+
+@dataclass
+class CompiledPart:
+    spec: PartSpec
+    solids: list[SolidMesh]
+    visual: trimesh.Trimesh
+    pieces: list[trimesh.Trimesh]
+    decomposed: bool
+    volume_mm3: float
+    mass_g: float
+    com_mm: np.ndarray
+    inertia_kg_m2: np.ndarray
+    mesh_files: list[str] = field(default_factory=list)
+    sha256: str = ""
+
+    def record(self) -> PartMesh:
+        return PartMesh(
+            name=self.spec.name,
+            mesh_files=self.mesh_files,
+            sha256=self.sha256,
+            volume_mm3=self.volume_mm3,
+            mass_g=self.mass_g,
+            convex_pieces=len(self.pieces),
+            decomposed=self.decomposed,
+        )
+
+
+@dataclass
+class CompiledScene:
+    spec: SceneSpec
+    parts: list[CompiledPart]
+    mjcf_path: Path
+    digest: str
+
+
+class DecompositionCache:
+    """Convex decompositions keyed by mesh hash: read from `read_dir`, new ones written to `write_dir`.
+
+    Inside the sandbox the shared cache is mounted read-only; new entries land in the workspace and
+    the parent adopts them after the run, so untrusted code can never poison the shared cache.
+    """
+
+    def __init__(self, read_dir: Path | None, write_dir: Path | None) -> None:
+        self.read_dir, self.write_dir = read_dir, write_dir
+
+    def _key(self, mesh: trimesh.Trimesh, threshold: float) -> str:
+        h = hashlib.sha256()
+        h.update(np.ascontiguousarray(mesh.vertices, dtype="<f8").tobytes())
+        h.update(np.ascontiguousarray(mesh.faces, dtype="<i8").tobytes())
+        h.update(f"{threshold:.6f}".encode())
+        return h.hexdigest()
+
+    def get(self, mesh: trimesh.Trimesh, threshold: float) -> list[trimesh.Trimesh] | None:
+        key = self._key(mesh, threshold)
+        for folder in (self.write_dir, self.read_dir):
+            path = folder / f"{key}.npz" if folder else None
+            if path and path.exists():
+                with np.load(path, allow_pickle=False) as data:
+                    count = len(data.files) // 2
+                    return [trimesh.Trimesh(data[f"v{i}"], data[f"f{i}"], process=False) for i in range(count)]
+        return None
+
+    def put(self, mesh: trimesh.Trimesh, threshold: float, pieces: list[trimesh.Trimesh]) -> None:
+        if self.write_dir is None:
+            return
+        self.write_dir.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, Any] = {}
+        for i, piece in enumerate(pieces):
+            arrays[f"v{i}"], arrays[f"f{i}"] = np.asarray(piece.vertices), np.asarray(piece.faces)
+        np.savez(self.write_dir / f"{self._key(mesh, threshold)}.npz", **arrays)
+
+
+def _solids_of(part: Part) -> list[Any]:
+    shape = part.shape
+    solids = getattr(shape, "solids", None)
+    if not callable(solids):
+        raise CompileError(f"part {part.name!r}: shape is a {type(shape).__name__}, not a build123d shape")
+    found = list(solids())
+    if not found:
+        raise CompileError(f"part {part.name!r}: the shape has no solids (is it a face or a sketch?)")
+    return found
+
+
+def _tessellate(solid: Any, settings: GeometrySettings) -> trimesh.Trimesh:
+    vertices, triangles = solid.tessellate(settings.mesh_tolerance_mm, settings.mesh_angular_tolerance_rad)
+    v = np.array([(p.X, p.Y, p.Z) for p in vertices], dtype=float)
+    f = np.array(triangles, dtype=np.int64).reshape(-1, 3)
+    mesh = trimesh.Trimesh(v, f, process=True)
+    # Tessellation emits one vertex per face corner and zero-area slivers at poles and seams; merging
+    # and dropping them makes shared edges shared again, so a closed solid yields a watertight mesh.
+    mesh.merge_vertices(digits_vertex=6)
+    mesh.update_faces(mesh.nondegenerate_faces())
+    mesh.remove_unreferenced_vertices()
+    return mesh
+
+
+def _is_concave(mesh: trimesh.Trimesh, settings: GeometrySettings) -> bool:
+    volume = abs(mesh.volume)
+    return bool(volume > 0 and mesh.convex_hull.volume > volume * settings.concavity_ratio)
+
+
+def _decompose(mesh: trimesh.Trimesh, settings: GeometrySettings, cache: DecompositionCache) -> list[trimesh.Trimesh]:
+    cached = cache.get(mesh, settings.decomposition_threshold)
+    if cached is not None:
+        return cached
+    import coacd
+
+    coacd.set_log_level("error")
+    hulls = coacd.run_coacd(
+        coacd.Mesh(np.asarray(mesh.vertices), np.asarray(mesh.faces)),
+        threshold=settings.decomposition_threshold,
+        seed=0,
+    )
+    pieces = [trimesh.Trimesh(v, f, process=True) for v, f in hulls]
+    cache.put(mesh, settings.decomposition_threshold, pieces)
+    return pieces
+
+
+def _mass_properties(part: Part, spec: PartSpec, scale: float) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Volume (mm³), mass (g), centre of mass (mm) and inertia about it (kg·m²) from the CAD solid."""
+    from build123d import CenterOf
+
+    shape = part.shape
+    volume = float(shape.volume)
+    center = shape.center(CenterOf.MASS)
+    density = spec.material.density_g_cm3
+    unit_inertia = np.array(shape.matrix_of_inertia, dtype=float)
+    inertia = np.vectorize(lambda v: inertia_kg_m2(v, density))(unit_inertia)
+    return volume, mass_g(volume, density), np.array([center.X, center.Y, center.Z]), inertia
+
+
+def _scaled(part: Part, scale: float) -> Part:
+    if scale == 1.0:
+        return part
+    from build123d import scale as scale_shape
+
+    return Part(**{**part.__dict__, "shape": scale_shape(part.shape, by=scale)})
+
+
+def compile_part(part: Part, scale: float, settings: GeometrySettings, cache: DecompositionCache) -> CompiledPart:
+    spec = part.spec()
+    if scale != 1.0 and spec.joint is not None:
+        joint = spec.joint
+        limits = joint.limits if joint.kind == "hinge" else (joint.limits[0] * scale, joint.limits[1] * scale)
+        anchor = tuple(v * scale for v in joint.anchor)
+        spec = spec.model_copy(update={"joint": joint.model_copy(update={"anchor": anchor, "limits": limits})})
+    part = _scaled(part, scale)
+    solids = []
+    for solid in _solids_of(part):
+        solids.append(
+            SolidMesh(mesh=_tessellate(solid, settings), cad_valid=bool(solid.is_valid), cad_volume_mm3=solid.volume)
+        )
+    pieces: list[trimesh.Trimesh] = []
+    decomposed = False
+    for solid_mesh in solids:
+        if _is_concave(solid_mesh.mesh, settings):
+            pieces.extend(_decompose(solid_mesh.mesh, settings, cache))
+            decomposed = True
+        else:
+            pieces.append(solid_mesh.mesh)
+    visual = solids[0].mesh
+    if len(solids) > 1:
+        merged = trimesh.util.concatenate([s.mesh for s in solids])
+        assert isinstance(merged, trimesh.Trimesh)
+        visual = merged
+    volume, mass, com, inertia = _mass_properties(part, spec, scale)
+    return CompiledPart(
+        spec=spec,
+        solids=solids,
+        visual=visual,
+        pieces=pieces,
+        decomposed=decomposed,
+        volume_mm3=volume,
+        mass_g=mass,
+        com_mm=com,
+        inertia_kg_m2=inertia,
+    )
+
+
+def _fmt(values: Any) -> str:
+    return " ".join(f"{float(v):.6g}" for v in np.atleast_1d(values))
+
+
+def _stl_bytes(mesh: trimesh.Trimesh, origin_mm: np.ndarray) -> bytes:
+    local = trimesh.Trimesh(mm_to_m(1.0) * (np.asarray(mesh.vertices) - origin_mm), mesh.faces, process=False)
+    buffer = io.BytesIO()
+    buffer.write(trimesh.exchange.stl.export_stl(local))
+    return buffer.getvalue()
+
+
+def _zone_site(parent: ET.Element, name: str, zone: ZoneSpec, kind: str) -> None:
+    lo, hi = np.array(zone.lo), np.array(zone.hi)
+    ET.SubElement(
+        parent,
+        "site",
+        name=name,
+        type="box",
+        group=str(ZONE_GROUP),
+        pos=_fmt(mm_to_m(1.0) * (lo + hi) / 2),
+        size=_fmt(mm_to_m(1.0) * (hi - lo) / 2),
+        rgba=_fmt(ZONE_RGBA[kind]),
+    )
+
+
+def write_mjcf(spec: SceneSpec, parts: list[CompiledPart], out_dir: Path, timestep_s: float) -> Path:
+    """Write meshes and `scene.xml` into `out_dir`; fills each part's mesh files and hash."""
+    mesh_dir = out_dir / "meshes"
+    mesh_dir.mkdir(parents=True, exist_ok=True)
+    root = ET.Element("mujoco", model=spec.title or "benchmark")
+    ET.SubElement(root, "compiler", angle="degree", meshdir="meshes", autolimits="true")
+    option = ET.SubElement(root, "option", timestep=f"{timestep_s:g}", integrator="implicitfast")
+    ET.SubElement(option, "flag", energy="enable")
+    # Stiffer contacts than MuJoCo's default (time constant 0.02 s), which lets a falling part sink
+    # tens of millimetres into the floor; 2.5 timesteps is as stiff as stays stable.
+    default = ET.SubElement(root, "default")
+    ET.SubElement(default, "geom", solref=f"{2.5 * timestep_s:g} 1")
+    visual = ET.SubElement(root, "visual")
+    ET.SubElement(visual, "global", offwidth="1920", offheight="1080")
+    ET.SubElement(visual, "quality", shadowsize="0")
+    asset = ET.SubElement(root, "asset")
+    ET.SubElement(
+        asset,
+        "texture",
+        type="skybox",
+        builtin="gradient",
+        width="64",
+        height="64",
+        rgb1="0.62 0.72 0.82",
+        rgb2="0.18 0.2 0.24",
+    )
+    ET.SubElement(
+        asset,
+        "texture",
+        name="grid",
+        type="2d",
+        builtin="checker",
+        width="256",
+        height="256",
+        rgb1="0.82 0.84 0.86",
+        rgb2="0.74 0.76 0.78",
+    )
+    ET.SubElement(asset, "material", name="grid", texture="grid", texrepeat="8 8", reflectance="0")
+    world = ET.SubElement(root, "worldbody")
+    ET.SubElement(world, "light", name="sun", pos="0 0 5", dir="0 0 -1", directional="true", castshadow="false")
+    ws_lo, ws_hi = np.array(spec.workspace.lo), np.array(spec.workspace.hi)
+    floor_half = mm_to_m(1.0) * (ws_hi - ws_lo)[:2] / 2 + 0.1
+    ET.SubElement(
+        world,
+        "geom",
+        name="floor",
+        type="plane",
+        material="grid",
+        pos=_fmt([*(mm_to_m(1.0) * (ws_lo + ws_hi)[:2] / 2), 0.0]),
+        size=_fmt([*floor_half, 0.05]),
+    )
+
+    for part in parts:
+        name = part.spec.name
+        movable = part.spec.role != "fixed"
+        origin = part.com_mm if movable else np.zeros(3)
+        digest = hashlib.sha256()
+        files = []
+        for index, mesh in enumerate([part.visual, *part.pieces]):
+            data = _stl_bytes(mesh, origin)
+            filename = f"{name}_visual.stl" if index == 0 else f"{name}_c{index - 1}.stl"
+            (mesh_dir / filename).write_bytes(data)
+            digest.update(data)
+            files.append(filename)
+            ET.SubElement(asset, "mesh", name=filename.removesuffix(".stl"), file=filename)
+        part.mesh_files, part.sha256 = files, digest.hexdigest()
+
+        if movable:
+            body = ET.SubElement(world, "body", name=name, pos=_fmt(mm_to_m(1.0) * part.com_mm))
+            joint = part.spec.joint
+            if part.spec.role == "free":
+                ET.SubElement(body, "freejoint", name=f"{name}_free")
+            elif joint is not None:
+                limits = joint.limits if joint.kind == "hinge" else tuple(mm_to_m(v) for v in joint.limits)
+                ET.SubElement(
+                    body,
+                    "joint",
+                    name=f"{name}_{joint.kind}",
+                    type=joint.kind,
+                    pos=_fmt(mm_to_m(1.0) * (np.array(joint.anchor) - part.com_mm)),
+                    axis=_fmt(joint.axis),
+                    range=_fmt(limits),
+                    damping=f"{joint.damping:g}",
+                )
+            i = part.inertia_kg_m2
+            ET.SubElement(
+                body,
+                "inertial",
+                pos="0 0 0",
+                mass=f"{g_to_kg(part.mass_g):.6g}",
+                fullinertia=_fmt([i[0, 0], i[1, 1], i[2, 2], i[0, 1], i[0, 2], i[1, 2]]),
+            )
+            parent = body
+        else:
+            parent = world
+        friction = _fmt([part.spec.material.friction, 0.005, 0.0001])
+        ET.SubElement(
+            parent,
+            "geom",
+            name=f"{name}_visual",
+            type="mesh",
+            mesh=f"{name}_visual",
+            rgba=_fmt(part.spec.rgba),
+            contype="0",
+            conaffinity="0",
+            group=str(VISUAL_GROUP),
+            mass="0",
+        )
+        for filename in files[1:]:
+            mesh_name = filename.removesuffix(".stl")
+            ET.SubElement(
+                parent,
+                "geom",
+                name=mesh_name,
+                type="mesh",
+                mesh=mesh_name,
+                friction=friction,
+                rgba="0.5 0.5 0.5 0.3",
+                group=str(COLLISION_GROUP),
+                mass="0",
+            )
+
+    _zone_site(world, "goal_zone", spec.goal_zone, "goal")
+    _zone_site(world, "build_zone", spec.build_zone, "build")
+    for index, zone in enumerate(spec.forbid_zones):
+        _zone_site(world, f"forbid_zone_{index}", zone, "forbid")
+    ET.indent(root)
+    path = out_dir / "scene.xml"
+    path.write_bytes(ET.tostring(root, encoding="utf-8", xml_declaration=False) + b"\n")
+    return path
+
+
+def scene_digest(out_dir: Path) -> str:
+    """One hash over the MJCF and every mesh: equal digests mean byte-identical output."""
+    digest = hashlib.sha256()
+    for path in sorted([out_dir / "scene.xml", *sorted((out_dir / "meshes").iterdir())]):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def compile_scene(
+    scene: Scene, out_dir: Path, settings: GeometrySettings, cache: DecompositionCache, timestep_s: float
+) -> CompiledScene:
+    """Scene → `out_dir/scene.xml` + `out_dir/meshes/*.stl`, with zones scaled like the parts."""
+    spec = scene.spec()
+    if scene.scale != 1.0:
+        spec = spec.model_copy(
+            update={
+                "workspace": spec.workspace.scaled(scene.scale),
+                "goal_zone": spec.goal_zone.scaled(scene.scale),
+                "build_zone": spec.build_zone.scaled(scene.scale),
+                "forbid_zones": [z.scaled(scene.scale) for z in spec.forbid_zones],
+            }
+        )
+    if not scene.parts:
+        raise CompileError("the scene has no parts")
+    parts = [compile_part(part, scene.scale, settings, cache) for part in scene.parts]
+    path = write_mjcf(spec, parts, out_dir, timestep_s)
+    return CompiledScene(spec=spec, parts=parts, mjcf_path=path, digest=scene_digest(out_dir))

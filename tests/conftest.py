@@ -1,0 +1,39 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchgen_dagster.models.settings import CheckSettings
+from benchgen_dagster.worker.check import Checker
+
+SCRIPTS = Path(__file__).parent / "scripts"
+
+
+@pytest.fixture(autouse=True)
+def _benchgen_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("benchgen_home")
+    monkeypatch.setenv("BENCHGEN_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def require_bubblewrap() -> None:
+    # The sandbox tests are about bubblewrap's containment: without it they must fail, not skip.
+    assert shutil.which("bwrap"), "bubblewrap is not installed: run `make system-deps` (apt-get install bubblewrap)"
+
+
+@pytest.fixture
+def fast_settings() -> CheckSettings:
+    """Short timeouts and small limits so hostile scripts are caught quickly."""
+    settings = CheckSettings()
+    settings.sandbox.seed_timeout_s = 20
+    settings.sandbox.wall_timeout_s = 240
+    settings.sandbox.file_size_mb = 32
+    settings.sandbox.memory_mb = 3072
+    settings.simulation.duration_s = 1.0
+    return settings
+
+
+@pytest.fixture
+def checker(fast_settings: CheckSettings, tmp_path: Path) -> Checker:
+    return Checker(fast_settings, home=tmp_path / "home")

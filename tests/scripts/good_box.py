@@ -1,0 +1,21 @@
+"""A minimal valid benchmark: a box to be pushed into a goal zone; randomized size and distance."""
+
+from build123d import Box, Pos
+
+from benchgen_dagster.scene import Part, Scene, Zone, sampler
+
+
+def build(seed: int, scale: float = 1.0) -> Scene:
+    p = sampler(seed)
+    size = p.param("box_size", nominal=60, spread=0.4)
+    goal_x = p.param("goal_x", nominal=400, spread=0.4)
+    s = Scene(workspace=Zone((-400, -300, 0), (800, 300, 400)), scale=scale, params=p, title="push a box")
+    s.add(Part("box", Pos(-200, 0, size / 2 + 0.3) * Box(size, size, size), role="free", material="wood"))
+    s.add(Part("curb", Pos(0, 250, 10) * Box(600, 20, 20), role="fixed"))
+    s.objectives(
+        moved="box",
+        goal=Zone((goal_x - 60, -60, 0), (goal_x + 60, 60, 150)),
+        build=Zone((-380, -200, 0), (100, 200, 300)),
+    )
+    s.constraints(max_unit_cost=10.0, max_weight=500.0, target_quantity=1000)
+    return s

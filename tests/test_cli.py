@@ -1,0 +1,93 @@
+"""`benchgen` as a user runs it: exit codes, JSON output, one-line errors, the library commands."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SCRIPTS
+
+BENCHGEN = [sys.executable, "-m", "benchgen_dagster.cli"]
+
+
+def benchgen(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*BENCHGEN, *args], capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_missing_script_is_a_usage_error_in_one_line() -> None:
+    result = benchgen("check", "does/not/exist.py")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: no such script: does/not/exist.py"]
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_bad_option_is_a_usage_error() -> None:
+    assert benchgen("check", str(SCRIPTS / "good_box.py"), "--seeds", "0").returncode == 2
+    assert benchgen("render", str(SCRIPTS / "good_box.py"), "--out", "x", "--size", "big").returncode == 2
+
+
+@pytest.mark.sandbox
+@pytest.mark.usefixtures("require_bubblewrap")
+def test_check_json_passes_a_good_script() -> None:
+    result = benchgen("check", str(SCRIPTS / "good_box.py"), "--seeds", "6", "--json")
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, report["failures"]
+    assert report["passed"] is True and report["failures"] == []
+    checks = {r["check"] for r in report["results"]}
+    assert {
+        "script_runs",
+        "deterministic",
+        "solid_valid",
+        "stability",
+        "non_trivial",
+        "randomization_coverage",
+        "geometric_variety",
+    } <= checks
+
+
+@pytest.mark.sandbox
+@pytest.mark.usefixtures("require_bubblewrap")
+def test_check_exits_1_and_names_the_failing_check_and_seed(tmp_path: Path) -> None:
+    # The same box, but the goal zone is put where the box already sits.
+    source = (SCRIPTS / "good_box.py").read_text().replace("Zone((goal_x - 60, -60, 0)", "Zone((-290, -60, 0)")
+    script = tmp_path / "self_solving.py"
+    script.write_text(source)
+    result = benchgen("check", str(script), "--seeds", "2", "--json")
+    assert result.returncode == 1
+    failures = json.loads(result.stdout)["failures"]
+    assert {"check": "zones_consistent", "seed": 0} in [{"check": f["check"], "seed": f["seed"]} for f in failures]
+    assert all(f["message"] for f in failures)
+
+
+@pytest.mark.sandbox
+@pytest.mark.usefixtures("require_bubblewrap")
+def test_check_prints_a_table_of_checks_by_seed() -> None:
+    result = benchgen("check", str(SCRIPTS / "good_box.py"), "--seeds", "5")
+    assert result.returncode == 0
+    assert "stability" in result.stdout and "PASSED 5 seeds" in result.stdout
+
+
+def test_library_lists_at_least_eight_families_of_both_tiers() -> None:
+    result = benchgen("library", "list", "--json")
+    assert result.returncode == 0
+    families = json.loads(result.stdout)
+    assert len(families) >= 8
+    assert {f["tier"] for f in families} == {1, 2}
+    assert all(set(f) == {"name", "tier", "description"} and f["description"] for f in families)
+
+
+def test_library_export_writes_the_script_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    result = benchgen("library", "export", "ball_over_wall", str(tmp_path))
+    assert result.returncode == 0
+    written = tmp_path / "ball_over_wall.py"
+    assert "def build(seed: int, scale: float = 1.0)" in written.read_text()
+    again = benchgen("library", "export", "ball_over_wall", str(tmp_path))
+    assert again.returncode == 2 and "--force" in again.stderr
+
+
+def test_library_export_of_an_unknown_family_lists_the_known_ones(tmp_path: Path) -> None:
+    result = benchgen("library", "export", "perpetual_motion", str(tmp_path))
+    assert result.returncode == 2
+    assert "known families:" in result.stderr and "ball_over_wall" in result.stderr
