@@ -151,3 +151,16 @@ def test_a_scene_still_moving_at_the_end_has_not_settled(tmp_path: Path) -> None
     _, results, _ = compile_and_check(with_objectives(s), tmp_path)
     assert not results[Check.STABILITY].passed
     assert "has not settled" in results[Check.STABILITY].message
+
+
+@pytest.mark.parametrize("scale", [0.5, 2.0])
+def test_scale_grows_parts_zones_and_joints_about_the_origin(tmp_path: Path, scale: float) -> None:
+    from benchgen_dagster.library import family
+
+    module = family("lever_moving_fulcrum").module()
+    unit, _, _ = compile_and_check(module.build(1), tmp_path / "unit", seed=1, simulate=False)
+    scaled, results, _ = compile_and_check(module.build(1, scale=scale), tmp_path / "scaled", seed=1)
+    assert all(r.passed for r in results.values()), {c: r.message for c, r in results.items() if not r.passed}
+    for before, after in zip(unit.parts, scaled.parts, strict=True):
+        assert after.visual.bounds == pytest.approx(before.visual.bounds * scale, abs=0.5)
+    assert scaled.spec.goal_zone.lo == pytest.approx(np.array(unit.spec.goal_zone.lo) * scale)

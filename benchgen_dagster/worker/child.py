@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
 from pydantic import BaseModel
 
@@ -148,8 +148,38 @@ def run_isolated(workspace: Path, job: ChildJob, seed: int, rerun: bool = False)
     out = seed_dir(workspace, seed, rerun)
     outcome = _run_forked(workspace, job, seed, rerun)
     # Written by the runner too (not only the seed's process), so a seed that died still has a verdict.
-    (out / OUTCOME_NAME).write_text(outcome.model_dump_json())
+    _write_atomically(out / OUTCOME_NAME, outcome.model_dump_json())
     return outcome
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_suffix(f".{os.getpid()}.part")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def _seed_process(workspace: Path, job: ChildJob, seed: int, out: Path, rerun: bool) -> NoReturn:
+    """The forked process of one seed: run it, leave the outcome, never return into the runner's loop."""
+    os.setpgid(0, 0)
+    seed_pid = os.getpid()
+    log = os.open(out / "log.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    try:
+        outcome = run_seed(workspace, job, seed, out, simulate=not rerun)
+    except BaseException as error:  # hostile or broken code may raise anything, SystemExit included
+        message = f"the script aborted the run: {type(error).__name__}: {error}"
+        outcome = _failure(seed, Check.SCRIPT_RUNS, message)
+    # Processes the script forked land here too when their copy of build() returns or raises; only the
+    # seed's own process speaks for the seed.
+    if os.getpid() == seed_pid:
+        _write_atomically(out / OUTCOME_NAME, outcome.model_dump_json())
+    os._exit(0)
 
 
 def _run_forked(workspace: Path, job: ChildJob, seed: int, rerun: bool) -> SeedOutcome:
@@ -158,17 +188,7 @@ def _run_forked(workspace: Path, job: ChildJob, seed: int, rerun: bool) -> SeedO
     (out / STARTED_NAME).write_text(str(time.time()))
     pid = os.fork()
     if pid == 0:  # the seed's process
-        os.setpgid(0, 0)
-        log = os.open(out / "log.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        try:
-            outcome = run_seed(workspace, job, seed, out, simulate=not rerun)
-            (out / OUTCOME_NAME).write_text(outcome.model_dump_json())
-        except BaseException as error:  # hostile or broken code may raise anything, SystemExit included
-            message = f"the script aborted the run: {type(error).__name__}: {error}"
-            (out / OUTCOME_NAME).write_text(_failure(seed, Check.SCRIPT_RUNS, message).model_dump_json())
-        os._exit(0)
+        _seed_process(workspace, job, seed, out, rerun)
 
     deadline = time.monotonic() + job.settings.sandbox.seed_timeout_s
     status = None
@@ -180,6 +200,7 @@ def _run_forked(workspace: Path, job: ChildJob, seed: int, rerun: bool) -> SeedO
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
+            _kill_group(pid)
             return _failure(
                 seed,
                 Check.SCRIPT_RUNS,
@@ -188,6 +209,8 @@ def _run_forked(workspace: Path, job: ChildJob, seed: int, rerun: bool) -> SeedO
             )
         else:
             time.sleep(_POLL_S)
+    # Whatever the seed left running (forks, a fork bomb's survivors) must not eat the next seed's budget.
+    _kill_group(pid)
     outcome_path = out / OUTCOME_NAME
     if status == 0 and outcome_path.exists():
         try:

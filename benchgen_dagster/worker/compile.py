@@ -180,7 +180,8 @@ def _scaled(part: Part, scale: float) -> Part:
         return part
     from build123d import scale as scale_shape
 
-    return Part(**{**part.__dict__, "shape": scale_shape(part.shape, by=scale)})
+    # About the world origin, like the zones and joint anchors (build123d's default is each shape's centre).
+    return Part(**{**part.__dict__, "shape": scale_shape(part.shape, by=scale, about=(0, 0, 0))})
 
 
 def compile_part(part: Part, scale: float, settings: GeometrySettings, cache: DecompositionCache) -> CompiledPart:
