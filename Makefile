@@ -6,11 +6,11 @@ STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 SEEDS ?= 8
 # Debian packages: the sandbox (bubblewrap), headless rendering (EGL and OSMesa from Mesa, no GPU needed).
-SYSTEM_PACKAGES := bubblewrap libegl1 libgl1-mesa-dri libosmesa6
+SYSTEM_PACKAGES := python3-venv bubblewrap libegl1 libgl1-mesa-dri libosmesa6
 
 .PHONY: install system-deps run test lint typecheck unit bench-worker clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade uv
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]'

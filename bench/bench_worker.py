@@ -3,7 +3,8 @@
 Run with `make bench-worker` (SEEDS=8 by default). All figures of a row are measured in the same run
 on the same model, so the ratios hold on a noisy shared machine where absolute times do not.
 
-- loop/bare: the stability loop's steps/s over a plain `for _ in range(n): mujoco.mj_step(m, d)`
+- loop/bare: the stability loop's steps/s (median of interleaved rounds) over a plain
+  `for _ in range(n): mujoco.mj_step(m, d)`
   loop on the same model (goal ≥ 0.9).
 - loop/C: the same over one `mj_step(m, d, nstep=n)` call, the floor no Python loop can beat.
 - check s: wall time of a sandboxed `check --seeds N` of the family (imports included).
@@ -12,6 +13,7 @@ on the same model, so the ratios hold on a noisy shared machine where absolute t
 
 import argparse
 import importlib
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -26,26 +28,38 @@ from benchgen_dagster.worker.check import Checker
 from benchgen_dagster.worker.compile import DecompositionCache, compile_scene
 from benchgen_dagster.worker.simulate import simulate_scene
 
-REPEATS = 5
+ROUNDS = 7
 
 
-def steps_per_second(model: mujoco.MjModel, steps: int, nstep: bool) -> float:
-    best = 0.0
-    for _ in range(REPEATS):
-        data = mujoco.MjData(model)
-        mujoco.mj_forward(model, data)
-        started = time.perf_counter()
-        if nstep:
-            mujoco.mj_step(model, data, nstep=steps)
-        else:
-            for _ in range(steps):
-                mujoco.mj_step(model, data)
-        best = max(best, steps / (time.perf_counter() - started))
-    return best
+def bare_steps_per_second(model: mujoco.MjModel, steps: int, nstep: bool) -> float:
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    started = time.perf_counter()
+    if nstep:
+        mujoco.mj_step(model, data, nstep=steps)
+    else:
+        for _ in range(steps):
+            mujoco.mj_step(model, data)
+    return steps / (time.perf_counter() - started)
 
 
-def loop_steps_per_second(model: mujoco.MjModel, spec, settings: CheckSettings) -> float:  # type: ignore[no-untyped-def]
-    return max(simulate_scene(model, spec, 0, settings.simulation)[0].steps_per_second for _ in range(REPEATS))
+def loop_ratios(model: mujoco.MjModel, spec, settings: CheckSettings, steps: int) -> tuple[float, float, float, float]:  # type: ignore[no-untyped-def]
+    """Median over interleaved rounds, so a burst of load on the shared machine hits both sides alike."""
+    loops, bares, ratios_bare, ratios_c = [], [], [], []
+    for _ in range(ROUNDS):
+        loop = simulate_scene(model, spec, 0, settings.simulation)[0].steps_per_second
+        bare = bare_steps_per_second(model, steps, nstep=False)
+        in_c = bare_steps_per_second(model, steps, nstep=True)
+        loops.append(loop)
+        bares.append(bare)
+        ratios_bare.append(loop / bare)
+        ratios_c.append(loop / in_c)
+    return (
+        statistics.median(loops),
+        statistics.median(bares),
+        statistics.median(ratios_bare),
+        statistics.median(ratios_c),
+    )
 
 
 def main() -> None:
@@ -69,22 +83,20 @@ def main() -> None:
                 module.build(0),
                 out,
                 settings.geometry,
-                DecompositionCache(checker.cache_dir, checker.cache_dir),
+                DecompositionCache(None, home / "bench-cache"),
                 settings.simulation.timestep_s,
             )
             model = mujoco.MjModel.from_xml_path(str(compiled.mjcf_path))
-            loop = loop_steps_per_second(model, compiled.spec, settings)
-            bare = steps_per_second(model, steps, nstep=False)
-            in_c = steps_per_second(model, steps, nstep=True)
+            loop, bare, ratio, ratio_c = loop_ratios(model, compiled.spec, settings, steps)
             report = checker.check(fam.path, list(range(args.seeds)))
-            ratios.append(loop / bare)
+            ratios.append(ratio)
             rss.append(report.peak_rss_mb)
             table.add_row(
                 fam.name,
                 f"{loop:,.0f}",
                 f"{bare:,.0f}",
-                f"{loop / bare:.2f}",
-                f"{loop / in_c:.2f}",
+                f"{ratio:.2f}",
+                f"{ratio_c:.2f}",
                 f"{report.wall_s:.1f}" + ("" if report.passed else " (failed)"),
                 f"{report.peak_rss_mb:.0f}",
             )

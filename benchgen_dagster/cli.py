@@ -13,6 +13,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from benchgen_dagster.models.reports import Check, CheckReport
@@ -26,17 +27,28 @@ library_app = typer.Typer(no_args_is_help=True, help="The built-in benchmark fam
 app.add_typer(library_app, name="library")
 
 console = Console()
-error_console = Console(stderr=True)
+# Errors and notes are one line each, never wrapped to the terminal's width (scripts and logs read them).
+error_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def fail_usage(message: str) -> NoReturn:
-    error_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    error_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(EXIT_USAGE)
 
 
+def _home() -> Path:
+    from benchgen_dagster.paths import benchgen_home
+
+    try:
+        return benchgen_home()
+    except OSError as error:
+        fail_usage(f"cannot use BENCHGEN_HOME ({error.filename}): {error.strerror}")
+
+
 def _settings(path: Path | None):  # type: ignore[no-untyped-def]
+    import yaml
     from pydantic import ValidationError
 
     from benchgen_dagster.models.settings import CheckSettings
@@ -47,8 +59,12 @@ def _settings(path: Path | None):  # type: ignore[no-untyped-def]
         fail_usage(f"settings file not found: {path}")
     try:
         return CheckSettings.from_yaml(path)
-    except (ValidationError, ValueError) as error:
-        fail_usage(f"settings file {path} is not valid: {str(error).splitlines()[0]}")
+    except ValidationError as error:
+        first = error.errors(include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        fail_usage(f"settings file {path}: {where}: {first['msg']}")
+    except (yaml.YAMLError, OSError, ValueError) as error:
+        fail_usage(f"settings file {path} is not readable YAML: {str(error).splitlines()[0]}")
 
 
 def _script(path: Path) -> Path:
@@ -78,12 +94,14 @@ def _print_report(report: CheckReport) -> None:
         table.add_row(check.value, *row)
     console.print(table)
     for note in report.notes:
-        error_console.print(f"[yellow]note:[/] {note}", highlight=False)
+        error_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     if report.failures:
         console.print(f"[bold red]{len(report.failures)} failed:[/]")
         for failure in report.failures:
             where = f"seed {failure.seed}" if failure.seed is not None else "all seeds"
-            console.print(f"  [red]✗[/] {failure.check} ({where}): {failure.message}", highlight=False)
+            console.print(
+                f"  [red]✗[/] {failure.check} ({where}): {escape(failure.message)}", highlight=False, soft_wrap=True
+            )
     verdict = "[bold green]PASSED[/]" if report.passed else "[bold red]FAILED[/]"
     console.print(
         f"{verdict} {len(report.seeds)} seeds in {report.wall_s:.1f} s · "
@@ -111,7 +129,7 @@ def check(
 
     path = _script(script)
     settings = _settings(settings_file)
-    report = Checker(settings).check(path, list(range(first_seed, first_seed + seeds)))
+    report = Checker(settings, home=_home()).check(path, list(range(first_seed, first_seed + seeds)))
     if as_json:
         sys.stdout.write(report.model_dump_json(exclude={"outcomes"}) + "\n")
         for note in report.notes:
@@ -146,14 +164,16 @@ def render(
     path = _script(script)
     width, height = _size(size)
     settings = _settings(settings_file)
-    outcome, written = Checker(settings).render(path, seed, out, width, height, video)
+    if out.exists() and not out.is_dir():
+        fail_usage(f"--out {out} exists and is not a folder")
+    outcome, written = Checker(settings, home=_home()).render(path, seed, out, width, height, video)
     failed = [
         r
         for r in outcome.results
         if not r.passed and r.check in (Check.SCRIPT_RUNS, Check.SOLID_VALID, Check.MJCF_LOADS)
     ]
     for result in failed:
-        error_console.print(f"[red]✗[/] {result.check.value}: {result.message}", highlight=False)
+        error_console.print(f"[red]✗[/] {result.check.value}: {escape(result.message)}", highlight=False)
     pictures = [p for p in written if p.suffix == ".png"]
     if not pictures:
         error_console.print("[bold red]nothing rendered[/]")
@@ -193,14 +213,15 @@ def library_check(
     from benchgen_dagster.library import families
     from benchgen_dagster.worker.check import Checker
 
-    checker = Checker(_settings(settings_file))
+    checker = Checker(_settings(settings_file), home=_home())
     table = Table(title=f"benchgen library check · {seeds} seeds per family")
     for column in ("family", "tier", "verdict", "failed checks", "wall s", "peak RSS MB"):
         table.add_column(column)
     all_passed = True
     for fam in families():
-        with console.status(f"checking {fam.name} …"):
-            report = checker.check(fam.path, list(range(seeds)))
+        # No spinner: its thread would be running when the sandbox forks.
+        console.print(f"checking {fam.name} …", highlight=False)
+        report = checker.check(fam.path, list(range(seeds)))
         all_passed &= report.passed
         failed = sorted({f.check for f in report.failures})
         table.add_row(
@@ -213,7 +234,7 @@ def library_check(
         )
         for failure in report.failures[:5]:
             error_console.print(
-                f"[red]✗[/] {fam.name} seed {failure.seed}: {failure.check}: {failure.message}",
+                f"[red]✗[/] {fam.name} seed {failure.seed}: {failure.check}: {escape(failure.message)}",
                 highlight=False,
             )
     console.print(table)

@@ -7,6 +7,7 @@ carry whatever shape object the script made, and the compiler checks it.
 """
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from benchgen_dagster.models.scene import (
 Role = Literal["fixed", "free", "hinged", "sliding"]
 
 _SEED_BITS = 32
+_PART_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,10 @@ class Part:
     damping: float = 0.0
 
     def spec(self) -> PartSpec:
+        if not _PART_NAME.fullmatch(self.name):
+            raise ValueError(
+                f"part name {self.name!r} must be 1-64 letters, digits, '_' or '-', starting with a letter or '_'"
+            )
         material = self.material if isinstance(self.material, Material) else material_named(self.material)
         joint = None
         if self.role in ("hinged", "sliding"):

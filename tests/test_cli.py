@@ -91,3 +91,24 @@ def test_library_export_of_an_unknown_family_lists_the_known_ones(tmp_path: Path
     result = benchgen("library", "export", "perpetual_motion", str(tmp_path))
     assert result.returncode == 2
     assert "known families:" in result.stderr and "ball_over_wall" in result.stderr
+
+
+def test_settings_that_are_not_yaml_or_out_of_range_are_usage_errors(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("simulation: [unclosed\n")
+    result = benchgen("check", str(SCRIPTS / "good_box.py"), "--settings", str(broken))
+    assert result.returncode == 2 and "not readable YAML" in result.stderr and "Traceback" not in result.stderr
+    absurd = tmp_path / "absurd.yaml"
+    absurd.write_text("sandbox:\n  memory_mb: -5\n")
+    result = benchgen("check", str(SCRIPTS / "good_box.py"), "--settings", str(absurd))
+    assert result.returncode == 2 and "sandbox.memory_mb" in result.stderr
+
+
+@pytest.mark.sandbox
+@pytest.mark.usefixtures("require_bubblewrap")
+def test_messages_from_a_script_are_printed_verbatim(tmp_path: Path) -> None:
+    script = tmp_path / "brackets.py"
+    script.write_text("def build(seed, scale=1.0):\n    raise ValueError('range [low, high] is [/bold] empty')\n")
+    result = benchgen("check", str(script), "--seeds", "1")
+    assert result.returncode == 1
+    assert "range [low, high] is [/bold] empty" in result.stdout.replace("\n", "")

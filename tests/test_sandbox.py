@@ -141,3 +141,17 @@ def test_without_bubblewrap_the_limits_still_apply_and_it_says_so(fast_settings,
     report = checker.check(hostile_script(tmp_path, "infinite_loop"), [0, 1])
     assert_contained(report, r"did not finish within 5 s")
     assert any("bubblewrap is not installed" in note for note in report.notes)
+
+
+def test_a_seed_that_leaves_its_process_group_still_times_out(checker: Checker, tmp_path: Path) -> None:
+    checker.settings.sandbox.seed_timeout_s = 5
+    report = checker.check(hostile_script(tmp_path, "escape_group"), [0, 1, 2])
+    assert_contained(report, r"did not finish within 5 s")
+    assert script_runs(report, 2)[0]
+
+
+@pytest.mark.parametrize("action", ["plant_fifo", "plant_symlink"])
+def test_a_planted_verdict_cannot_hang_or_leak_into_the_parent(checker: Checker, tmp_path: Path, action: str) -> None:
+    report = checker.check(hostile_script(tmp_path, action), [0, 1])
+    assert_contained(report, r"outcome file is not usable")
+    assert "root:" not in report.model_dump_json()

@@ -63,13 +63,18 @@ class RenderSettings(BaseModel):
 class SandboxLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    wall_timeout_s: float = 600.0
-    seed_timeout_s: float = 120.0
-    cpu_seconds: int = 900
-    memory_mb: int = 4096
-    file_size_mb: int = 256
-    max_processes: int = 64
-    max_output_bytes: int = 1_000_000
+    # The runner's own start-up (imports) and wrap-up; the run's wall-clock limit is this plus
+    # seed_timeout_s for every seed it must build.
+    startup_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    seed_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    cpu_seconds: int = Field(default=900, gt=0, le=86_400)
+    # For the whole run (a memory cgroup where available) and for each process (RLIMIT_AS).
+    memory_mb: int = Field(default=4096, ge=512, le=262_144)
+    file_size_mb: int = Field(default=256, ge=1, le=65_536)
+    max_processes: int = Field(default=64, ge=8, le=4096)
+
+    def wall_timeout_s(self, seeds: int) -> float:
+        return self.startup_timeout_s + self.seed_timeout_s * max(seeds, 1)
 
 
 class CheckSettings(BaseModel):

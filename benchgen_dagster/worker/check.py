@@ -5,13 +5,21 @@ the workspace, validated by pydantic, and computes the cross-seed verdicts (dete
 randomization coverage, geometric variety) itself.
 """
 
+import hashlib
+import io
+import os
+import re
 import shutil
+import stat
 import sys
 import time
 import uuid
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from benchgen_dagster.models.reports import (
     Check,
@@ -24,7 +32,6 @@ from benchgen_dagster.models.reports import (
 from benchgen_dagster.models.settings import CheckSettings
 from benchgen_dagster.paths import benchgen_home
 from benchgen_dagster.worker.child import (
-    JOB_NAME,
     OUTCOME_NAME,
     REPORT_NAME,
     SCRIPT_NAME,
@@ -39,19 +46,54 @@ from benchgen_dagster.worker.validate import geometric_variety, randomization_co
 # A child's JSON larger than this is not a report but an attack on the parent's memory.
 _MAX_REPORT_BYTES = 20 * 1024 * 1024
 _CACHE_NAME_LENGTH = 64
+_MAX_RENDER_BYTES = 512 * 1024 * 1024
+_RENDER_NAME = re.compile(r"view_az\d{3}_el\d{2}\.png|video\.mp4")
 
 
 class ScriptNotFound(FileNotFoundError):
     pass
 
 
-def _read_outcome(path: Path, seed: int) -> SeedOutcome:
-    if path.stat().st_size > _MAX_REPORT_BYTES:
-        return _failed(seed, Check.SCRIPT_RUNS, "the seed's outcome file is too large to be a report")
+class UntrustedFileError(ValueError):
+    """A file the sandboxed child left is not a plain, reasonably sized file."""
+
+
+def read_child_file(path: Path, limit: int = _MAX_REPORT_BYTES) -> bytes:
+    """Read a file the untrusted child controls: never through a symlink, never a FIFO or device, never unbounded."""
     try:
-        outcome = SeedOutcome.model_validate_json(path.read_bytes())
-    except ValueError as error:
-        return _failed(seed, Check.SCRIPT_RUNS, f"the seed's outcome file is not a valid report: {error}")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        raise UntrustedFileError(f"{path.name} cannot be opened safely ({error.strerror})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UntrustedFileError(f"{path.name} is not a regular file")
+        chunks, size = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise UntrustedFileError(f"{path.name} is larger than {limit} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _validation_summary(error: ValidationError) -> str:
+    # Never echo the input: a symlinked or forged file could carry host data into the report.
+    first = error.errors(include_input=False, include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "document"
+    return f"{error.error_count()} problem(s), first at {where}: {first['msg']}"
+
+
+def _read_outcome(path: Path, seed: int) -> SeedOutcome:
+    try:
+        outcome = SeedOutcome.model_validate_json(read_child_file(path))
+    except UntrustedFileError as error:
+        return _failed(seed, Check.SCRIPT_RUNS, f"the seed's outcome file is not usable: {error}")
+    except ValidationError as error:
+        return _failed(
+            seed, Check.SCRIPT_RUNS, f"the seed's outcome file is not a valid report: {_validation_summary(error)}"
+        )
     if outcome.seed != seed:
         return _failed(seed, Check.SCRIPT_RUNS, f"the outcome file for seed {seed} claims seed {outcome.seed}")
     return outcome
@@ -72,9 +114,10 @@ def _runner_death(run: SandboxRun) -> str:
 class RunDirectory:
     """One sandbox run's folder under BENCHGEN_HOME/runs: the writable workspace and the logs beside it."""
 
-    def __init__(self, home: Path, script: Path) -> None:
+    def __init__(self, home: Path, script: Path, cache_root: Path) -> None:
         if not script.is_file():
             raise ScriptNotFound(f"no benchmark script at {script}")
+        self.cache_dir = _script_cache_dir(cache_root, script)
         self.root = home / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         self.workspace = self.root / "workspace"
         self.logs = self.root / "logs"
@@ -86,25 +129,35 @@ class RunDirectory:
 
 
 def _adopt_cache(workspace: Path, cache_dir: Path) -> int:
-    """Move new convex decompositions into the shared cache after checking they are plain arrays."""
+    """Move new convex decompositions into the script's cache after checking they are plain arrays."""
     adopted = 0
     new = workspace / "cache_new"
-    if not new.is_dir():
+    if new.is_symlink() or not new.is_dir():
         return 0
     cache_dir.mkdir(parents=True, exist_ok=True)
     for path in new.glob("*.npz"):
         name_ok = len(path.stem) == _CACHE_NAME_LENGTH and all(c in "0123456789abcdef" for c in path.stem)
-        if not name_ok or path.is_symlink() or path.stat().st_size > _MAX_REPORT_BYTES:
+        if not name_ok or (cache_dir / path.name).exists():
             continue
         try:
-            with np.load(path, allow_pickle=False) as data:
-                if not all(data[key].dtype.kind in "fiu" for key in data.files):
+            data = read_child_file(path)
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                # A small archive may inflate to gigabytes; judge it by what it declares first.
+                if sum(info.file_size for info in archive.infolist()) > _MAX_REPORT_BYTES:
                     continue
-        except (ValueError, OSError):
+            with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+                if not all(arrays[key].dtype.kind in "fiu" for key in arrays.files):
+                    continue
+        except (UntrustedFileError, ValueError, OSError, zipfile.BadZipFile):
             continue
-        shutil.move(str(path), cache_dir / path.name)
+        (cache_dir / path.name).write_bytes(data)
         adopted += 1
     return adopted
+
+
+def _script_cache_dir(root: Path, script: Path) -> Path:
+    # One cache per script text: a script can then only ever poison its own decompositions.
+    return root / hashlib.sha256(script.read_bytes()).hexdigest()[:16]
 
 
 class Checker:
@@ -119,16 +172,33 @@ class Checker:
     ) -> None:
         self.settings = settings or CheckSettings()
         self.home = home or benchgen_home()
-        self.cache_dir = self.home / "cache" / "decompositions"
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        self.sandbox = Sandbox(self.settings.sandbox, bubblewrap=bubblewrap, extra_read_only=[self.cache_dir])
+        self.cache_root = self.home / "cache" / "decompositions"
+        self.bubblewrap = bubblewrap
         self.keep_runs = keep_runs
 
+    def _job(self, run_dir: RunDirectory, seeds: list[int], scale: float, **fields: Any) -> ChildJob:
+        sandbox = Sandbox(self.settings.sandbox, bubblewrap=self.bubblewrap)
+        return ChildJob(
+            seeds=seeds,
+            scale=scale,
+            settings=self.settings,
+            cache_dir=str(run_dir.cache_dir),
+            own_pid_namespace=sandbox.use_bubblewrap,
+            **fields,
+        )
+
     def _run_child(self, run_dir: RunDirectory, job: ChildJob, attempt: int) -> SandboxRun:
-        (run_dir.workspace / JOB_NAME).write_text(job.model_dump_json())
-        command = [sys.executable, "-m", "benchgen_dagster.worker.child", str(run_dir.workspace / JOB_NAME)]
-        run = self.sandbox.run(command, run_dir.workspace, run_dir.logs / f"attempt-{attempt}")
-        _adopt_cache(run_dir.workspace, self.cache_dir)
+        run_dir.cache_dir.mkdir(parents=True, exist_ok=True)
+        sandbox = Sandbox(self.settings.sandbox, bubblewrap=self.bubblewrap, extra_read_only=[run_dir.cache_dir])
+        logs = run_dir.logs / f"attempt-{attempt}"
+        logs.mkdir(parents=True, exist_ok=True)
+        job_json = job.model_dump_json()
+        (logs / "job.json").write_text(job_json)  # for the record; the child gets it on its command line
+        command = [sys.executable, "-m", "benchgen_dagster.worker.child", str(run_dir.workspace), job_json]
+        jobs = len(job.seeds) + len(job.determinism_seeds)
+        run = sandbox.run(command, run_dir.workspace, logs, self.settings.sandbox.wall_timeout_s(jobs))
+        _adopt_cache(run_dir.workspace, run_dir.cache_dir)
+        self.sandbox_description = {**sandbox.describe(), "process_limit": run.process_limit, "cgroups": run.cgroups}
         return run
 
     def _run_seeds(self, run_dir: RunDirectory, job: ChildJob) -> tuple[dict[int, SeedOutcome], list[SandboxRun]]:
@@ -142,10 +212,10 @@ class Checker:
             progress = False
             for seed in remaining:
                 folder = seed_dir(run_dir.workspace, seed)
-                if (folder / OUTCOME_NAME).exists():
+                if os.path.lexists(folder / OUTCOME_NAME):
                     outcomes[seed] = _read_outcome(folder / OUTCOME_NAME, seed)
                     progress = True
-                elif (folder / STARTED_NAME).exists():
+                elif os.path.lexists(folder / STARTED_NAME):
                     outcomes[seed] = _failed(seed, Check.SCRIPT_RUNS, _runner_death(run))
                     progress = True
             remaining = [s for s in remaining if s not in outcomes]
@@ -162,7 +232,7 @@ class Checker:
             rerun_path = seed_dir(workspace, seed, rerun=True) / OUTCOME_NAME
             if first is None or first.scene_digest is None:
                 continue
-            again = _read_outcome(rerun_path, seed).scene_digest if rerun_path.exists() else None
+            again = _read_outcome(rerun_path, seed).scene_digest if os.path.lexists(rerun_path) else None
             same = again == first.scene_digest
             results.append(
                 CheckResult(
@@ -178,31 +248,29 @@ class Checker:
             )
         return results
 
+    def _peak_rss_mb(self, workspace: Path) -> float:
+        path = workspace / REPORT_NAME
+        if not os.path.lexists(path):
+            return 0.0
+        try:
+            return ChildReport.model_validate_json(read_child_file(path)).peak_rss_mb
+        except (UntrustedFileError, ValidationError):
+            return 0.0
+
     def check(self, script: Path, seeds: list[int], scale: float = 1.0) -> CheckReport:
         """Compile, validate and simulate `script` for `seeds` in the sandbox."""
+        if not seeds:
+            raise ValueError("check needs at least one seed")
         started = time.perf_counter()
-        run_dir = RunDirectory(self.home, script)
-        picks = sorted({seeds[0], seeds[-1]})[: self.settings.determinism_reruns] if seeds else []
-        job = ChildJob(
-            seeds=seeds,
-            scale=scale,
-            settings=self.settings,
-            cache_dir=str(self.cache_dir),
-            determinism_seeds=picks,
-        )
+        run_dir = RunDirectory(self.home, script, self.cache_root)
+        picks = sorted({seeds[0], seeds[-1]})[: self.settings.determinism_reruns]
+        job = self._job(run_dir, seeds, scale, determinism_seeds=picks)
         outcomes, runs = self._run_seeds(run_dir, job)
         ordered = [outcomes[s] for s in seeds]
         results = [r for o in ordered for r in o.results]
         results += self._determinism(run_dir.workspace, outcomes, picks)
         coverage = randomization_coverage(ordered, self.settings.randomization)
         results += [coverage, geometric_variety(ordered, self.settings.randomization)]
-        peak = 0.0
-        report_path = run_dir.workspace / REPORT_NAME
-        if report_path.exists() and report_path.stat().st_size <= _MAX_REPORT_BYTES:
-            try:
-                peak = ChildReport.model_validate_json(report_path.read_bytes()).peak_rss_mb
-            except ValueError:
-                peak = 0.0
         notes = [w for run in runs[:1] for w in run.warnings]
         notes += list(coverage.details.get("narrowed", []))
         failures = [Failure(check=r.check.value, seed=r.seed, message=r.message) for r in results if not r.passed]
@@ -215,13 +283,8 @@ class Checker:
             outcomes=ordered,
             notes=notes,
             wall_s=time.perf_counter() - started,
-            peak_rss_mb=peak,
-            sandbox={
-                **self.sandbox.describe(),
-                "process_limit": runs[0].process_limit if runs else "",
-                "runners": len(runs),
-                "run_dir": str(run_dir.root),
-            },
+            peak_rss_mb=self._peak_rss_mb(run_dir.workspace),
+            sandbox={**self.sandbox_description, "runners": len(runs), "run_dir": str(run_dir.root)},
             settings=self.settings.model_dump(mode="json"),
         )
         if not self.keep_runs:
@@ -232,23 +295,24 @@ class Checker:
         self, script: Path, seed: int, out: Path, width: int, height: int, video: bool, scale: float = 1.0
     ) -> tuple[SeedOutcome, list[Path]]:
         """Build `seed` in the sandbox and render its views (and video) into `out`."""
-        run_dir = RunDirectory(self.home, script)
-        job = ChildJob(
-            mode="render",
-            seeds=[seed],
-            scale=scale,
-            settings=self.settings,
-            cache_dir=str(self.cache_dir),
-            render=RenderRequest(width=width, height=height, video=video),
+        run_dir = RunDirectory(self.home, script, self.cache_root)
+        job = self._job(
+            run_dir, [seed], scale, mode="render", render=RenderRequest(width=width, height=height, video=video)
         )
         outcomes, _ = self._run_seeds(run_dir, job)
         written = []
         renders = run_dir.workspace / "renders"
-        if renders.is_dir():
+        if renders.is_dir() and not renders.is_symlink():
             out.mkdir(parents=True, exist_ok=True)
             for path in sorted(renders.iterdir()):
-                if path.suffix in (".png", ".mp4") and path.is_file() and not path.is_symlink():
-                    written.append(Path(shutil.copy2(path, out / path.name)))
+                if not _RENDER_NAME.fullmatch(path.name):
+                    continue
+                try:
+                    data = read_child_file(path, _MAX_RENDER_BYTES)
+                except UntrustedFileError:
+                    continue
+                (out / path.name).write_bytes(data)
+                written.append(out / path.name)
         if not self.keep_runs:
             run_dir.remove()
         return outcomes[seed], written

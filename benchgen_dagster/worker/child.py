@@ -1,4 +1,4 @@
-"""The program that runs inside the sandbox: `python -m benchgen_dagster.worker.child JOB.json`.
+"""The program that runs inside the sandbox: `python -m benchgen_dagster.worker.child WORKSPACE JOB_JSON`.
 
 It imports the heavy libraries once, then forks a fresh process per seed, so seeds cannot see
 each other's state, a seed that crashes or hangs costs only itself, and no seed pays the ~4 s of
@@ -24,11 +24,11 @@ from benchgen_dagster.models.reports import Check, CheckResult, ChildReport, See
 from benchgen_dagster.models.settings import CheckSettings
 
 SCRIPT_NAME = "script.py"
-JOB_NAME = "job.json"
 REPORT_NAME = "report.json"
 OUTCOME_NAME = "outcome.json"
 STARTED_NAME = "started"
 _POLL_S = 0.02
+_MAX_RUNNER_PID_IN_NAMESPACE = 8
 
 
 class RenderRequest(BaseModel):
@@ -47,6 +47,9 @@ class ChildJob(BaseModel):
     cache_dir: str | None = None
     determinism_seeds: list[int] = []
     render: RenderRequest | None = None
+    # True only when the runner is alone in its own PID namespace (bubblewrap): then, after each seed,
+    # it may signal "every process it can see" to clear what the seed left behind, setsid() or not.
+    own_pid_namespace: bool = False
 
 
 def seed_dir(workspace: Path, seed: int, rerun: bool = False) -> Path:
@@ -69,6 +72,15 @@ def _load_build(workspace: Path):  # type: ignore[no-untyped-def]
     return build
 
 
+def _describe_error(error: BaseException) -> str:
+    """The error and the deepest line of the script it came from (not our frames, not importlib's)."""
+    text = f"{type(error).__name__}: {error}"
+    if isinstance(error, SyntaxError):
+        return text
+    in_script = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename).name == SCRIPT_NAME]
+    return f"{text} (line {in_script[-1].lineno} of {SCRIPT_NAME})" if in_script else text
+
+
 def run_seed(workspace: Path, job: ChildJob, seed: int, out: Path, simulate: bool) -> SeedOutcome:
     """Build, compile, validate and (optionally) simulate and render one seed. Runs in the forked process."""
     from benchgen_dagster.scene import Scene
@@ -85,13 +97,7 @@ def run_seed(workspace: Path, job: ChildJob, seed: int, out: Path, simulate: boo
             raise TypeError(f"build() returned {type(scene).__name__}, not a benchgen Scene")
         spec = scene.spec()
     except Exception as error:
-        where = traceback.extract_tb(error.__traceback__)[-1]
-        return _failure(
-            seed,
-            Check.SCRIPT_RUNS,
-            f"build({seed}) raised {type(error).__name__}: {error} "
-            f"(line {where.lineno} of {Path(where.filename).name})",
-        )
+        return _failure(seed, Check.SCRIPT_RUNS, f"build({seed}) raised {_describe_error(error)}")
     outcome = SeedOutcome(
         seed=seed,
         scene=spec,
@@ -152,9 +158,17 @@ def run_isolated(workspace: Path, job: ChildJob, seed: int, rerun: bool = False)
     return outcome
 
 
-def _kill_group(pgid: int) -> None:
+def _kill_leftovers(job: ChildJob, pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+    # In bubblewrap's PID namespace the runner is PID 2 under bubblewrap's init: kill(-1) reaches every
+    # process of the sandbox but the runner and init. Never outside a namespace, where it would reach the host.
+    if job.own_pid_namespace and os.getpid() < _MAX_RUNNER_PID_IN_NAMESPACE:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(-1, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -197,10 +211,11 @@ def _run_forked(workspace: Path, job: ChildJob, seed: int, rerun: bool) -> SeedO
         if done:
             status = raw
         elif time.monotonic() > deadline:
+            # The seed's process may have left its group (setpgid, setsid): kill it by pid, then its group.
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            _kill_group(pid)
+            _kill_leftovers(job, pid)
             return _failure(
                 seed,
                 Check.SCRIPT_RUNS,
@@ -210,7 +225,7 @@ def _run_forked(workspace: Path, job: ChildJob, seed: int, rerun: bool) -> SeedO
         else:
             time.sleep(_POLL_S)
     # Whatever the seed left running (forks, a fork bomb's survivors) must not eat the next seed's budget.
-    _kill_group(pid)
+    _kill_leftovers(job, pid)
     outcome_path = out / OUTCOME_NAME
     if status == 0 and outcome_path.exists():
         try:
@@ -227,10 +242,11 @@ def _peak_rss_mb() -> float:
 
 
 def main(argv: list[str]) -> int:
+    """argv: the workspace folder and the job as JSON (on the command line: nothing in the workspace,
+    which a seed could tamper with, is ever read back as instructions)."""
     started = time.perf_counter()
-    job_path = Path(argv[0]).resolve()
-    workspace = job_path.parent
-    job = ChildJob.model_validate_json(job_path.read_text())
+    workspace = Path(argv[0]).resolve()
+    job = ChildJob.model_validate_json(argv[1])
     # Warm the heavy imports once, before forking, so every seed starts from them.
     import build123d  # noqa: F401
     import mujoco  # noqa: F401

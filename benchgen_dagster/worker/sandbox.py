@@ -6,8 +6,9 @@ Layers, outermost first:
   /tmp; no network, its own PID namespace (killing it kills everything inside); the child cannot
   outlive us (`--die-with-parent`).
 - rlimits: address space, CPU seconds, file size, core dumps off, process count.
-- a pids cgroup where one can be created: RLIMIT_NPROC does not bind root, and a fork bomb must be
-  stopped whoever runs us. The cgroup also lets us kill every process the child left behind.
+- pids and memory cgroups where they can be created: RLIMIT_NPROC does not bind root and RLIMIT_AS
+  is per process, and a fork bomb or a memory hog must be stopped whoever runs us. The cgroups also
+  let us kill every process the child left behind.
 - a wall-clock timeout that kills the whole process group.
 - an environment rebuilt from an allow-list: no API keys, tokens, secrets, Langfuse or AWS
   variables ever reach generated code.
@@ -43,7 +44,6 @@ FIXED_ENV = {
     "NUMEXPR_NUM_THREADS": "1",
 }
 _TAIL_BYTES = 4000
-_CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 
 
 def sandbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -109,44 +109,75 @@ def bubblewrap_argv(workspace: Path, read_only: list[Path], env: dict[str, str])
     return argv
 
 
-class PidsCgroup:
-    """A pids cgroup for one sandbox run, where the host lets us create one."""
+class RunCgroups:
+    """Per-run cgroups, where the host lets us create them: a process cap and a memory cap for the run.
 
-    def __init__(self, max_pids: int) -> None:
-        self.path: Path | None = None
-        for root in _CGROUP_ROOTS:
-            if not (root / "cgroup.procs").exists() or not os.access(root, os.W_OK):
-                continue
-            if root == Path("/sys/fs/cgroup") and "pids" not in _read(root / "cgroup.subtree_control"):
-                continue
-            candidate = root / f"benchgen-{uuid.uuid4().hex[:12]}"
-            try:
-                candidate.mkdir()
-                (candidate / "pids.max").write_text(str(max_pids))
-            except OSError:
-                candidate.rmdir() if candidate.exists() else None
-                continue
-            self.path = candidate
-            break
+    RLIMIT_NPROC does not bind root and RLIMIT_AS is per process (64 processes × 4 GiB, plus tmpfs
+    pages it never sees); a cgroup caps the whole run, and lets us kill everything it left behind.
+    Works with cgroup v1 (one hierarchy per controller) and v2 (one unified hierarchy).
+    """
+
+    def __init__(self, max_pids: int, memory_bytes: int) -> None:
+        self.paths: list[Path] = []
+        self.controllers: list[str] = []
+        name = f"benchgen-{uuid.uuid4().hex[:12]}"
+        unified = Path("/sys/fs/cgroup")
+        if (unified / "cgroup.controllers").exists():
+            enabled = _read(unified / "cgroup.subtree_control").split()
+            self._make(
+                unified / name,
+                {
+                    "pids": ("pids.max", str(max_pids)) if "pids" in enabled else None,
+                    "memory": ("memory.max", str(memory_bytes)) if "memory" in enabled else None,
+                },
+            )
+        else:
+            self._make(unified / "pids" / name, {"pids": ("pids.max", str(max_pids))})
+            self._make(unified / "memory" / name, {"memory": ("memory.limit_in_bytes", str(memory_bytes))})
+
+    def _make(self, path: Path, settings: dict[str, tuple[str, str] | None]) -> None:
+        wanted = {k: v for k, v in settings.items() if v is not None}
+        if not wanted or not os.access(path.parent, os.W_OK):
+            return
+        try:
+            path.mkdir()
+            for file_name, value in wanted.values():
+                (path / file_name).write_text(value)
+        except OSError:
+            with suppress(OSError):
+                path.rmdir()
+            return
+        self.paths.append(path)
+        self.controllers.extend(wanted)
 
     def join(self) -> None:
         """Called in the forked child before exec: everything it starts is counted and capped."""
-        if self.path is not None:
-            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+        for path in self.paths:
+            (path / "cgroup.procs").write_text(str(os.getpid()))
 
     def kill_all_and_remove(self) -> None:
-        if self.path is None:
-            return
-        for _ in range(50):
-            pids = [int(p) for p in _read(self.path / "cgroup.procs").split()]
-            if not pids:
-                break
-            for pid in pids:
-                with suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.02)
-        with suppress(OSError):
-            self.path.rmdir()
+        for path in self.paths:
+            for _ in range(50):
+                pids = [int(p) for p in _read(path / "cgroup.procs").split()]
+                if not pids:
+                    break
+                for pid in pids:
+                    with suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                time.sleep(0.02)
+            with suppress(OSError):
+                path.rmdir()
+
+
+def _tasks_of_user(uid: int) -> int:
+    """Processes and threads this user already runs: RLIMIT_NPROC counts them all, not just ours."""
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(entry / "task"))
+    return count
 
 
 def _read(path: Path) -> str:
@@ -175,6 +206,7 @@ class SandboxRun:
     isolation: str
     process_limit: str
     warnings: list[str] = field(default_factory=list)
+    cgroups: str = ""
 
     @property
     def died_by(self) -> str | None:
@@ -205,31 +237,33 @@ class Sandbox:
             "cpu_seconds": self.limits.cpu_seconds,
             "file_size_mb": self.limits.file_size_mb,
             "max_processes": self.limits.max_processes,
-            "wall_timeout_s": self.limits.wall_timeout_s,
+            "seed_timeout_s": self.limits.seed_timeout_s,
         }
 
-    def _set_limits(self, cgroup: PidsCgroup) -> None:
+    def _set_limits(self, cgroups: RunCgroups, nproc: int) -> None:
         limits = self.limits
         os.setsid()
-        cgroup.join()
+        cgroups.join()
         memory = limits.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
         size = limits.file_size_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
     @contextmanager
-    def _cgroup(self) -> Iterator[PidsCgroup]:
-        cgroup = PidsCgroup(self.limits.max_processes)
+    def _cgroups(self) -> Iterator[RunCgroups]:
+        cgroups = RunCgroups(self.limits.max_processes, self.limits.memory_mb * 1024 * 1024)
         try:
-            yield cgroup
+            yield cgroups
         finally:
-            cgroup.kill_all_and_remove()
+            cgroups.kill_all_and_remove()
 
-    def run(self, command: list[str], workspace: Path, logs: Path, env: dict[str, str] | None = None) -> SandboxRun:
-        """Run `command` with `workspace` writable; stdout and stderr go to files in `logs`."""
+    def run(
+        self, command: list[str], workspace: Path, logs: Path, wall_timeout_s: float, env: dict[str, str] | None = None
+    ) -> SandboxRun:
+        """Run `command` with `workspace` writable; stdout and stderr go to files in `logs` (outside it)."""
         workspace, logs = workspace.resolve(), logs.resolve()
         logs.mkdir(parents=True, exist_ok=True)
         child_env = sandbox_env(env)
@@ -245,12 +279,17 @@ class Sandbox:
         stdout_path, stderr_path = logs / "stdout.log", logs / "stderr.log"
         started = time.perf_counter()
         timed_out = False
-        with self._cgroup() as cgroup, stdout_path.open("wb") as out, stderr_path.open("wb") as err:
-            if cgroup.path is None and os.geteuid() == 0:
+        with self._cgroups() as cgroups, stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+            if "pids" in cgroups.controllers:
+                nproc = self.limits.max_processes
+            elif os.geteuid() == 0:
+                nproc = self.limits.max_processes
                 warnings.append(
                     "no pids cgroup could be created and we run as root, so RLIMIT_NPROC does not bind: "
                     "the process limit is not enforced"
                 )
+            else:
+                nproc = _tasks_of_user(os.geteuid()) + self.limits.max_processes
             process = subprocess.Popen(
                 argv,
                 cwd=workspace,
@@ -258,16 +297,17 @@ class Sandbox:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
-                # No threads run in this process at fork time; the limits must be set between fork and exec.
-                preexec_fn=lambda: self._set_limits(cgroup),  # noqa: PLW1509
+                # Limits must be set between fork and exec; callers start no threads around this.
+                preexec_fn=lambda: self._set_limits(cgroups, nproc),  # noqa: PLW1509
             )
             try:
-                returncode = process.wait(timeout=self.limits.wall_timeout_s)
+                returncode = process.wait(timeout=wall_timeout_s)
             except subprocess.TimeoutExpired:
                 timed_out = True
                 with suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 returncode = process.wait()
+        limits = ", ".join(f"{c} cgroup" for c in cgroups.controllers) or "rlimits only"
         return SandboxRun(
             returncode=returncode,
             timed_out=timed_out,
@@ -275,6 +315,7 @@ class Sandbox:
             stdout_tail=_tail(stdout_path),
             stderr_tail=_tail(stderr_path),
             isolation="bubblewrap" if self.use_bubblewrap else "none",
-            process_limit="pids cgroup" if cgroup.path is not None else "RLIMIT_NPROC",
+            process_limit="pids cgroup" if "pids" in cgroups.controllers else "RLIMIT_NPROC",
             warnings=warnings,
+            cgroups=limits,
         )

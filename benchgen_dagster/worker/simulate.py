@@ -29,6 +29,25 @@ def _energy(data: mujoco.MjData) -> float:
     return float(data.energy[0] + data.energy[1])
 
 
+def _not_simulated(spec: SceneSpec, seed: int, reason: str) -> tuple[SimulationTrace, list[CheckResult]]:
+    trace = SimulationTrace(
+        duration_s=0.0,
+        steps=0,
+        steps_per_second=0.0,
+        max_speed_m_s=0.0,
+        max_penetration_mm=0.0,
+        energy_start_j=0.0,
+        energy_max_j=0.0,
+        final_speed_m_s=0.0,
+        moved_start_mm=(0.0, 0.0, 0.0),
+        moved_end_mm=(0.0, 0.0, 0.0),
+    )
+    return trace, [
+        CheckResult(check=Check.STABILITY, seed=seed, passed=False, message=f"not simulated: {reason}"),
+        CheckResult(check=Check.NON_TRIVIAL, seed=seed, passed=False, message=f"not simulated: {reason}"),
+    ]
+
+
 def simulate_scene(
     model: mujoco.MjModel, spec: SceneSpec, seed: int, settings: SimulationSettings
 ) -> tuple[SimulationTrace, list[CheckResult]]:
@@ -37,6 +56,10 @@ def simulate_scene(
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
     moved = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.moved_object)
+    if moved < 1:
+        # Missing or fixed (welded to the world body): zones_consistent already says so; judging the
+        # motion of some other body here would only mislead.
+        return _not_simulated(spec, seed, f"the moved object {spec.moved_object!r} is not a movable body")
     timestep = settings.timestep_s
     total_steps = max(1, round(settings.duration_s / settings.timestep_s))
     sample_dt = STEPS_PER_SAMPLE * settings.timestep_s

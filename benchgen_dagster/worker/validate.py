@@ -148,7 +148,9 @@ def randomization_coverage(outcomes: list[SeedOutcome], settings: RandomizationS
     seeds = len([o for o in outcomes if o.scene])
     required = _required_coverage(settings, seeds)
     problems, narrowed, spans = [], [], {}
-    if not draws:
+    if seeds == 0:
+        problems.append("no seed produced a scene, so the parameter draws cannot be judged")
+    elif not draws:
         problems.append("the script declares no randomized parameters (use sampler(seed).param(...))")
     for name, records in sorted(draws.items()):
         first = records[0]
@@ -187,12 +189,15 @@ def geometric_variety(outcomes: list[SeedOutcome], settings: RandomizationSettin
     built = len([o for o in outcomes if o.parts])
     required = min(settings.min_distinct_variants, built)
     passed = built > 0 and len(variants) >= required
-    message = (
-        f"{len(variants)} geometrically distinct variants over {built} seeds"
-        if passed
-        else f"only {len(variants)} distinct geometries over {built} seeds (needs {required}): "
-        "the randomized parameters do not change the shapes"
-    )
+    if built == 0:
+        message = "no seed produced meshes, so geometric variety cannot be judged"
+    elif passed:
+        message = f"{len(variants)} geometrically distinct variants over {built} seeds"
+    else:
+        message = (
+            f"only {len(variants)} distinct geometries over {built} seeds (needs {required}): "
+            "the randomized parameters do not change the shapes"
+        )
     return CheckResult(
         check=Check.GEOMETRIC_VARIETY,
         passed=passed,

@@ -48,6 +48,20 @@ def attack() -> None:
     elif HOSTILE_ACTION == "kill_parent":
         os.kill(os.getppid(), signal.SIGKILL)
         time.sleep(5)
+    elif HOSTILE_ACTION == "escape_group":
+        # Leave our own process group for the runner's, hoping a group kill misses us.
+        os.setpgid(0, os.getpgid(os.getppid()))
+        while True:
+            pass
+    elif HOSTILE_ACTION in ("plant_fifo", "plant_symlink"):
+        # Replace our verdict with something that could hang or leak the parent, then take the runner down.
+        verdict = f"seeds/{HOSTILE_SEED}/outcome.json"
+        if HOSTILE_ACTION == "plant_fifo":
+            os.mkfifo(verdict)
+        else:
+            os.symlink("/etc/passwd", verdict)
+        os.kill(os.getppid(), signal.SIGKILL)
+        time.sleep(5)
     elif HOSTILE_ACTION == "kill_all":
         os.kill(-1, signal.SIGKILL)
         time.sleep(5)
