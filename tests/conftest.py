@@ -1,4 +1,6 @@
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -7,6 +9,18 @@ from benchgen_dagster.models.settings import CheckSettings
 from benchgen_dagster.worker.check import Checker
 
 SCRIPTS = Path(__file__).parent / "scripts"
+
+
+def benchgen(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the `benchgen` CLI as a user would, in a fresh process."""
+    return subprocess.run(
+        [sys.executable, "-m", "benchgen_dagster.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env=env,
+    )
 
 
 @pytest.fixture(autouse=True)

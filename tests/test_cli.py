@@ -1,19 +1,11 @@
 """`benchgen` as a user runs it: exit codes, JSON output, one-line errors, the library commands."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SCRIPTS
-
-BENCHGEN = [sys.executable, "-m", "benchgen_dagster.cli"]
-
-
-def benchgen(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*BENCHGEN, *args], capture_output=True, text=True, timeout=600, check=False)
+from tests.conftest import SCRIPTS, benchgen
 
 
 def test_missing_script_is_a_usage_error_in_one_line() -> None:

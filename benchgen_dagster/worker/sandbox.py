@@ -79,7 +79,9 @@ def _read_only_binds() -> list[Path]:
     return seen
 
 
-def bubblewrap_argv(workspace: Path, read_only: list[Path], env: dict[str, str]) -> list[str]:
+def bubblewrap_argv(
+    workspace: Path, read_only: list[Path], env: dict[str, str], protected: list[Path] | None = None
+) -> list[str]:
     argv = [
         bubblewrap_path() or "bwrap",
         "--unshare-all",
@@ -102,7 +104,11 @@ def bubblewrap_argv(workspace: Path, read_only: list[Path], env: dict[str, str])
             argv += ["--symlink", target, link]
     for path in read_only:
         argv += ["--ro-bind", str(path), str(path)]
-    argv += ["--bind", str(workspace), str(workspace), "--remount-ro", "/", "--chdir", str(workspace)]
+    argv += ["--bind", str(workspace), str(workspace)]
+    # Folders inside the workspace that the code may read but not change (an agent's skills/, utils/).
+    for path in protected or []:
+        argv += ["--ro-bind", str(path), str(path)]
+    argv += ["--remount-ro", "/", "--chdir", str(workspace)]
     argv += ["--clearenv"]
     for key, value in sorted(env.items()):
         argv += ["--setenv", key, value]
@@ -261,7 +267,13 @@ class Sandbox:
             cgroups.kill_all_and_remove()
 
     def run(
-        self, command: list[str], workspace: Path, logs: Path, wall_timeout_s: float, env: dict[str, str] | None = None
+        self,
+        command: list[str],
+        workspace: Path,
+        logs: Path,
+        wall_timeout_s: float,
+        env: dict[str, str] | None = None,
+        protected: list[Path] | None = None,
     ) -> SandboxRun:
         """Run `command` with `workspace` writable; stdout and stderr go to files in `logs` (outside it)."""
         workspace, logs = workspace.resolve(), logs.resolve()
@@ -269,7 +281,8 @@ class Sandbox:
         child_env = sandbox_env(env)
         warnings = []
         if self.use_bubblewrap:
-            argv = bubblewrap_argv(workspace, [*_read_only_binds(), *self.extra_read_only], child_env) + command
+            read_only = [*_read_only_binds(), *self.extra_read_only]
+            argv = bubblewrap_argv(workspace, read_only, child_env, [p.resolve() for p in protected or []]) + command
         else:
             warnings.append(
                 "bubblewrap is not installed (apt-get install bubblewrap): the script runs WITHOUT filesystem "

@@ -1,0 +1,58 @@
+"""The coder node: writes script.py, verifies it, and is gated by the worker's full sandboxed check."""
+
+from typing import Literal
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import Command
+
+from benchgen_dagster.agent.offline import FEEDBACK_MARKER, PLAN_MARKER, REQUEST_MARKER, ROUND_MARKER
+from benchgen_dagster.agent.roles import Role, RoleFailed
+from benchgen_dagster.agent.state import DONE, SessionState
+from benchgen_dagster.agent.tools import SessionContext
+
+PASSED = "passed"
+
+
+def coder_task(state: SessionState, context: SessionContext) -> str:
+    plan = (context.workspace / "plan.md").read_text() if (context.workspace / "plan.md").is_file() else ""
+    parts = [f"{REQUEST_MARKER}\n{state['prompt']}", f"{ROUND_MARKER} {state['round']}", f"{PLAN_MARKER}\n{plan}"]
+    feedback = "\n".join(f for f in (state.get("coder_feedback", ""), state.get("feedback", "")) if f)
+    if feedback:
+        parts.append(f"{FEEDBACK_MARKER}\n{feedback}")
+    return "\n\n".join(parts)
+
+
+def make_coder(role: Role, context: SessionContext):  # type: ignore[no-untyped-def]
+    def coder(state: SessionState, config: RunnableConfig) -> Command[Literal["coder", "reviewer", "__end__"]]:
+        context.round = state["round"]
+        try:
+            answer, usage = role.run(coder_task(state, context), config)
+        except RoleFailed as error:
+            context.note("coder", "write and verify script.py", f"failed: {error}", "the session ends")
+            return Command(goto=DONE, update={"decision": "failed", "reason": str(error)})
+        # The gate: the worker's full check, whatever the coder did or claimed.
+        summary = context.check()
+        signature = ", ".join(summary["failed_checks"]) or PASSED
+        history = [*state.get("failure_history", []), signature]
+        update = {"usage": {"coder": usage}, "failure_history": [signature]}
+        if summary["passed"]:
+            if not context.rendered():
+                context.render(0)
+            context.note("coder", "write and verify script.py", answer, "all checks pass: on to the reviewer")
+            return Command(goto="reviewer", update=update)
+        failures = "; ".join(f"{f['check']} (seed {f['seed']}): {f['message']}" for f in summary["failures"][:8])
+        if len(history) >= 2 and history[-2] == signature:
+            reason = f"the same checks failed twice in a row: {signature}"
+            context.note("coder", "write and verify script.py", failures, reason + "; stopping instead of looping")
+            return Command(goto=DONE, update={**update, "decision": "failed", "reason": reason})
+        if state["round"] >= state["max_rounds"]:
+            reason = f"checks still failing after {state['round']} rounds: {signature}"
+            context.note("coder", "write and verify script.py", failures, reason)
+            return Command(goto=DONE, update={**update, "decision": "failed", "reason": reason})
+        context.note("coder", "write and verify script.py", failures, "fix the failing checks next round")
+        return Command(
+            goto="coder",
+            update={**update, "round": state["round"] + 1, "coder_feedback": f"Failed checks: {failures}"},
+        )
+
+    return coder

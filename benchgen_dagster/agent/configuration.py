@@ -1,0 +1,32 @@
+"""Session configuration: one pydantic model, with the environment's `BENCHGEN_MODEL` as the model default."""
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from benchgen_dagster.models.settings import CheckSettings
+
+OFFLINE_MODEL = "offline"
+MAX_PROMPT_CHARS = 4000
+
+
+def default_model() -> str:
+    return os.environ.get("BENCHGEN_MODEL") or OFFLINE_MODEL
+
+
+class SessionConfig(BaseModel):
+    prompt: str
+    workspace: Path
+    model: str = Field(default_factory=default_model)
+    plan_file: Path | None = None
+    # Folder of skills (<name>/SKILL.md with name/description front matter) offered to the coder.
+    skills_dir: Path | None = None
+    feedback: str = ""
+    max_rounds: int = Field(default=3, ge=1, le=10)
+    # Seeds of the worker's check that gates the coder's script before review.
+    check_seeds: int = Field(default=8, ge=2, le=64)
+    render_size: tuple[int, int] = (320, 240)
+    settings: CheckSettings = CheckSettings()
+    # Per-call retries of the model before the session ends as failed.
+    model_retries: int = Field(default=2, ge=0, le=10)

@@ -1,0 +1,79 @@
+"""The reviewer node: reads the reports, looks at the renders, writes reviews/<round>.md and decides."""
+
+import base64
+import re
+from typing import Any, Literal
+
+import yaml
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import Command
+
+from benchgen_dagster.agent.offline import FEEDBACK_MARKER, REQUEST_MARKER, ROUND_MARKER
+from benchgen_dagster.agent.roles import Role, RoleFailed
+from benchgen_dagster.agent.state import DONE, SessionState
+from benchgen_dagster.agent.tools import SessionContext
+
+# Views handed to a vision model as images: a spread of azimuths at the middle elevation.
+REVIEW_VIEWS = ("view_az000_el35.png", "view_az090_el35.png", "view_az180_el35.png", "view_az270_el35.png")
+
+
+class ReviewError(ValueError):
+    pass
+
+
+def read_review(text: str) -> tuple[str, list[str]]:
+    """(decision, comments) from a review's YAML front matter; raises ReviewError if it has none."""
+    match = re.match(r"\s*---\n(.*?)\n---", text, re.S)
+    data = yaml.safe_load(match.group(1)) if match else None
+    if not isinstance(data, dict) or data.get("decision") not in ("approved", "rejected"):
+        raise ReviewError("the review has no front matter with decision: approved|rejected")
+    comments = data.get("comments") or []
+    return str(data["decision"]), [str(c) for c in (comments if isinstance(comments, list) else [comments])]
+
+
+def reviewer_task(state: SessionState, context: SessionContext, with_images: bool) -> str | list[dict[str, Any]]:
+    text = (
+        f"{REQUEST_MARKER}\n{state['prompt']}\n\n{ROUND_MARKER} {state['round']}\n\n"
+        f"Write your review to /reviews/{state['round']}.md."
+    )
+    if state.get("feedback"):
+        text += f"\n\n{FEEDBACK_MARKER}\n{state['feedback']}"
+    if not with_images:
+        return text
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": text}]
+    for name in REVIEW_VIEWS:
+        path = context.workspace / "renders" / name
+        if path.is_file():
+            data = base64.b64encode(path.read_bytes()).decode()
+            blocks.append({"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}})
+    return blocks
+
+
+def make_reviewer(role: Role, context: SessionContext, with_images: bool):  # type: ignore[no-untyped-def]
+    def reviewer(state: SessionState, config: RunnableConfig) -> Command[Literal["coder", "__end__"]]:
+        context.renders_viewed = with_images
+        try:
+            answer, usage = role.run(reviewer_task(state, context, with_images), config)  # type: ignore[arg-type]
+        except RoleFailed as error:
+            context.note("reviewer", "judge the benchmark", f"failed: {error}", "the session ends")
+            return Command(goto=DONE, update={"decision": "failed", "reason": str(error)})
+        update: dict[str, Any] = {"usage": {"reviewer": usage}}
+        path = context.workspace / "reviews" / f"{state['round']}.md"
+        try:
+            decision, comments = read_review(path.read_text() if path.is_file() else "")
+        except ReviewError as error:
+            decision, comments = "rejected", [f"invalid review: {error}"]
+        if decision == "approved" and not context.renders_viewed:
+            decision, comments = "rejected", ["approved without looking at the renders (call view_renders first)"]
+        context.note("reviewer", "judge the benchmark", f"{decision}: {'; '.join(comments)}", answer)
+        if decision == "approved":
+            return Command(goto=DONE, update={**update, "decision": "approved", "reason": "; ".join(comments)})
+        if state["round"] >= state["max_rounds"]:
+            reason = f"rejected after {state['round']} rounds: {'; '.join(comments)}"
+            return Command(goto=DONE, update={**update, "decision": "rejected", "reason": reason})
+        return Command(
+            goto="coder",
+            update={**update, "round": state["round"] + 1, "coder_feedback": "Review: " + "; ".join(comments)},
+        )
+
+    return reviewer

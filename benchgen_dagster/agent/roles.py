@@ -1,0 +1,73 @@
+"""Building and running one role: a deepagents agent over the sandbox backend, with todos and worker tools."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from deepagents import GeneralPurposeSubagentProfile, HarnessProfile, create_deep_agent, register_harness_profile
+from langchain.agents.middleware import TodoListMiddleware
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from benchgen_dagster.agent.backend import SandboxFilesystemBackend
+from benchgen_dagster.agent.offline import OfflinePolicyModel
+from benchgen_dagster.agent.tools import SessionContext, worker_tools
+
+# The offline policy delegates to no sub-agent, so deepagents' general-purpose `task` tool is switched off for it.
+register_harness_profile(
+    OfflinePolicyModel.__name__.lower(),
+    HarnessProfile(general_purpose_subagent=GeneralPurposeSubagentProfile(enabled=False)),
+)
+
+
+class RoleFailed(RuntimeError):
+    """The role's model failed after its retries; the message says why."""
+
+
+@dataclass
+class Role:
+    name: str
+    agent: Runnable[Any, Any]
+    context: SessionContext
+
+    def run(self, task: str, config: RunnableConfig) -> tuple[str, dict[str, int]]:
+        """The role's final answer and its token usage for this task."""
+        try:
+            result = self.agent.invoke({"messages": [{"role": "user", "content": task}]}, config)
+        except Exception as error:  # a provider error after the declared retries ends the session, not the process
+            first_line = str(error).splitlines()[0] if str(error) else ""
+            raise RoleFailed(f"{self.name}: {type(error).__name__}: {first_line}") from error
+        usage = {"input_tokens": 0, "output_tokens": 0, "calls": 0}
+        for message in result["messages"]:
+            if isinstance(message, AIMessage) and message.usage_metadata:
+                usage["input_tokens"] += message.usage_metadata["input_tokens"]
+                usage["output_tokens"] += message.usage_metadata["output_tokens"]
+                usage["calls"] += 1
+        if result.get("todos"):
+            self.context.write_todos(self.name, result["todos"])
+        final = result["messages"][-1]
+        return str(final.content), usage
+
+
+def build_role(
+    name: str,
+    model: BaseChatModel,
+    system_prompt: str,
+    backend: SandboxFilesystemBackend,
+    context: SessionContext,
+    retries: int,
+    skills: list[str] | None = None,
+) -> Role:
+    agent: Runnable[Any, Any] = create_deep_agent(
+        model=model,
+        tools=worker_tools(context),
+        system_prompt=system_prompt,
+        backend=backend,
+        middleware=[TodoListMiddleware()],
+        skills=skills,
+        name=name,
+    )
+    if retries:
+        # Declared retry with exponential backoff and jitter around the whole role turn.
+        agent = agent.with_retry(stop_after_attempt=retries + 1, wait_exponential_jitter=True)
+    return Role(name=name, agent=agent, context=context)

@@ -1,0 +1,105 @@
+"""One generation session, start to finish: check the inputs, run the graph, sum up what it cost."""
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from benchgen_dagster.agent.backend import SandboxFilesystemBackend, prepare_workspace
+from benchgen_dagster.agent.configuration import MAX_PROMPT_CHARS, SessionConfig
+from benchgen_dagster.agent.graph import build_graph
+from benchgen_dagster.agent.models import chat_model
+from benchgen_dagster.agent.tools import SessionContext
+from benchgen_dagster.agent.tracing import tracing_callbacks
+from benchgen_dagster.paths import benchgen_home
+
+ROLES = ("planner", "coder", "reviewer")
+# USD per million tokens (input, output), by model-name prefix: an estimate, printed as such.
+PRICES = {"offline": (0.0, 0.0), "anthropic:claude": (3.0, 15.0), "openai:gpt": (2.5, 10.0)}
+
+
+class SessionInputError(ValueError):
+    """The request cannot start a session; the message says why, in one line."""
+
+
+class SessionResult(BaseModel):
+    session_id: str
+    decision: str
+    reason: str
+    rounds: int
+    checks_passed: bool
+    failed_checks: list[str]
+    usage: dict[str, dict[str, int]]
+    estimated_cost_usd: float
+    wall_s: float
+    workspace: str
+
+
+def validate_inputs(config: SessionConfig) -> None:
+    prompt = config.prompt.strip()
+    if not prompt:
+        raise SessionInputError("the prompt is empty: say what benchmark you want")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise SessionInputError(f"the prompt is {len(prompt)} characters; keep it under {MAX_PROMPT_CHARS}")
+    if not any(c.isalpha() for c in prompt):
+        raise SessionInputError("the prompt has no words in it")
+    if config.skills_dir is not None and not config.skills_dir.is_dir():
+        raise SessionInputError(f"skills folder not found: {config.skills_dir}")
+    if config.plan_file is not None:
+        try:
+            config.plan_file.read_text()
+        except (OSError, UnicodeDecodeError) as error:
+            raise SessionInputError(f"cannot read the plan file {config.plan_file}: {error}") from None
+
+
+def estimated_cost(model: str, usage: dict[str, dict[str, int]]) -> float:
+    price_in, price_out = next((p for prefix, p in PRICES.items() if model.startswith(prefix)), (0.0, 0.0))
+    tokens_in = sum(u.get("input_tokens", 0) for u in usage.values())
+    tokens_out = sum(u.get("output_tokens", 0) for u in usage.values())
+    return round((tokens_in * price_in + tokens_out * price_out) / 1_000_000, 6)
+
+
+def run_session(config: SessionConfig, models: dict[str, Any] | None = None, home: Path | None = None) -> SessionResult:
+    """Run planner → coder → reviewer in `config.workspace`. Bad input raises SessionInputError before any work;
+    `models` replaces the configured model per role (tests drive the graph with scripted models this way)."""
+    validate_inputs(config)
+    chosen = models or {role: chat_model(config.model, role) for role in ROLES}
+    started = time.perf_counter()
+    home = home or benchgen_home()
+    session_id = uuid.uuid4().hex[:12]
+    workspace = config.workspace.resolve()
+    workspace.mkdir(parents=True, exist_ok=True)
+    prepare_workspace(workspace, config.skills_dir)
+    context = SessionContext(config=config, workspace=workspace, home=home)
+    backend = SandboxFilesystemBackend(workspace, home / "sessions" / session_id / "logs", config.settings.sandbox)
+    graph = build_graph(chosen, context, backend)
+    callbacks, flush = tracing_callbacks(session_id, config)
+    final = graph.invoke(
+        {"prompt": config.prompt.strip(), "feedback": config.feedback, "max_rounds": config.max_rounds, "round": 0},
+        config={
+            "callbacks": callbacks,
+            "run_name": "benchgen-session",
+            "recursion_limit": 100,
+            "metadata": {"langfuse_session_id": session_id, "benchmark_id": session_id},
+        },
+    )
+    flush()
+    summary = context.summary() or {}
+    usage = final.get("usage", {})
+    decision = final.get("decision", "failed")
+    reason = final.get("reason", "")
+    context.note("session", "finish", f"{decision}: {reason}", f"{final.get('round', 0)} round(s)")
+    return SessionResult(
+        session_id=session_id,
+        decision=decision,
+        reason=reason,
+        rounds=final.get("round", 0),
+        checks_passed=bool(summary.get("passed")),
+        failed_checks=list(summary.get("failed_checks", [])),
+        usage=usage,
+        estimated_cost_usd=estimated_cost(config.model, usage),
+        wall_s=time.perf_counter() - started,
+        workspace=str(workspace),
+    )

@@ -1,0 +1,32 @@
+"""The graph's typed state: what one generation session carries from role to role."""
+
+import operator
+from typing import Annotated, Literal, TypedDict
+
+Decision = Literal["approved", "rejected", "failed", "refused"]
+# LangGraph's END, typed as the literal node name so Command[...] routing type-checks.
+DONE: Literal["__end__"] = "__end__"
+
+
+def merge_usage(left: dict[str, dict[str, int]], right: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Token usage per role, summed across every call the role made."""
+    merged = {role: dict(counts) for role, counts in left.items()}
+    for role, counts in right.items():
+        target = merged.setdefault(role, {})
+        for key, value in counts.items():
+            target[key] = target.get(key, 0) + value
+    return merged
+
+
+class SessionState(TypedDict, total=False):
+    prompt: str
+    feedback: str
+    max_rounds: int
+    round: int
+    # The failing checks of each coder round ("passed" when none): two equal in a row end the session.
+    failure_history: Annotated[list[str], operator.add]
+    # What the coder is told next: the checks that failed, or the reviewer's comments.
+    coder_feedback: str
+    decision: Decision
+    reason: str
+    usage: Annotated[dict[str, dict[str, int]], merge_usage]

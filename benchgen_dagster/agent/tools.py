@@ -1,0 +1,145 @@
+"""The worker as tools: what every role can call besides deepagents' file, todo and execute tools."""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.tools import BaseTool, tool
+
+from benchgen_dagster.agent.configuration import SessionConfig
+from benchgen_dagster.models.reports import CheckReport
+from benchgen_dagster.worker.check import Checker
+
+SCRIPT_NAME = "script.py"
+SUMMARY_PATH = Path("reports") / "summary.json"
+
+
+@dataclass
+class SessionContext:
+    """What the tools and nodes of one session share: the workspace, the checker, what was checked."""
+
+    config: SessionConfig
+    workspace: Path
+    home: Path
+    journal: list[str] = field(default_factory=list)
+    renders_viewed: bool = False
+    round: int = 0
+    todos: dict[str, list[str]] = field(default_factory=dict)
+
+    def note(self, role: str, intent: str, result: str, reflection: str) -> None:
+        """Append a step to journal.md: what the role meant to do, what came of it, what it means next."""
+        round_label = f" · round {self.round}" if self.round else ""
+        self.journal.append(
+            f"## {role}{round_label}\n- intent: {intent}\n- result: {result.strip()}\n- reflection: {reflection}\n"
+        )
+        (self.workspace / "journal.md").write_text("# Journal\n\n" + "\n".join(self.journal))
+
+    def write_todos(self, role: str, todos: list[dict[str, Any]]) -> None:
+        """todo.md mirrors the todo list the roles keep with write_todos (deepagents keeps it in graph state)."""
+        marks = {"completed": "x", "in_progress": "~", "pending": " "}
+        self.todos[role] = [f"- [{marks.get(t.get('status', ''), ' ')}] {t.get('content', '')}" for t in todos]
+        sections = [f"## {name}\n" + "\n".join(lines) for name, lines in self.todos.items()]
+        (self.workspace / "todo.md").write_text("# Todo\n\n" + "\n\n".join(sections) + "\n")
+
+    @property
+    def checker(self) -> Checker:
+        return Checker(self.config.settings, home=self.home)
+
+    def script_digest(self) -> str | None:
+        path = self.workspace / SCRIPT_NAME
+        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+    def summary(self) -> dict[str, Any] | None:
+        path = self.workspace / SUMMARY_PATH
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def check(self) -> dict[str, Any]:
+        """The full sandboxed check of script.py, reusing the last one if the script has not changed."""
+        digest = self.script_digest()
+        if digest is None:
+            return {
+                "passed": False,
+                "script_sha256": None,
+                "failed_checks": ["script_runs"],
+                "failures": [{"check": "script_runs", "seed": None, "message": "no /script.py was written"}],
+            }
+        last = self.summary()
+        if last and last.get("script_sha256") == digest:
+            return last
+        report = self.checker.check(self.workspace / SCRIPT_NAME, list(range(self.config.check_seeds)))
+        return self._record(report, digest)
+
+    def _record(self, report: CheckReport, digest: str) -> dict[str, Any]:
+        reports = self.workspace / "reports"
+        reports.mkdir(exist_ok=True)
+        (reports / "validation.json").write_text(report.model_dump_json(indent=1, exclude={"outcomes"}))
+        simulation = [o.simulation.model_dump() | {"seed": o.seed} for o in report.outcomes if o.simulation]
+        (reports / "simulation.json").write_text(json.dumps(simulation, indent=1))
+        summary = {
+            "passed": report.passed,
+            "script_sha256": digest,
+            "seeds": report.seeds,
+            "failed_checks": sorted({f.check for f in report.failures}),
+            "failures": [f.model_dump() for f in report.failures[:20]],
+            "notes": report.notes,
+        }
+        (self.workspace / SUMMARY_PATH).write_text(json.dumps(summary, indent=1))
+        return summary
+
+    def render(self, seed: int = 0) -> list[str]:
+        width, height = self.config.render_size
+        _, written = self.checker.render(
+            self.workspace / SCRIPT_NAME, seed, self.workspace / "renders", width, height, video=False
+        )
+        return [f"/renders/{p.name}" for p in written]
+
+    def rendered(self) -> list[Path]:
+        return sorted((self.workspace / "renders").glob("view_*.png"))
+
+
+def worker_tools(context: SessionContext) -> list[BaseTool]:
+    """check_script, render_views, view_renders, submit_for_review, bound to this session."""
+
+    @tool
+    def check_script() -> str:
+        """Run the worker's full sandboxed check of /script.py (all seeds: geometry, randomization,
+        stability, non-triviality). Returns JSON with `passed` and `failures`; also written to /reports/."""
+        return json.dumps(context.check())
+
+    @tool
+    def render_views(seed: int = 0) -> str:
+        """Render 24 views of /script.py's scene for `seed` into /renders/ (zones drawn). Returns the paths."""
+        return json.dumps(context.render(seed))
+
+    @tool
+    def view_renders() -> str:
+        """Look at the renders in /renders/: what each view shows (size, how much of the goal, forbid and
+        build zones and of the parts is visible). Vision models also get the images themselves."""
+        context.renders_viewed = True
+        return json.dumps([_describe_view(path) for path in context.rendered()])
+
+    @tool
+    def submit_for_review(note: str = "") -> str:
+        """Hand /script.py to the reviewer, with an optional note."""
+        (context.workspace / "submitted.json").write_text(json.dumps({"note": note}))
+        return "submitted"
+
+    return [check_script, render_views, view_renders, submit_for_review]
+
+
+def _describe_view(path: Path) -> dict[str, Any]:
+    import imageio.v3 as iio
+    import numpy as np
+
+    image = iio.imread(path).astype(int)
+    red, green, blue = image[..., 0], image[..., 1], image[..., 2]
+    total = red.size
+    return {
+        "view": f"/renders/{path.name}",
+        "size": f"{image.shape[1]}x{image.shape[0]}",
+        "goal_zone_share": round(float(np.mean((green - np.maximum(red, blue)) > 30)), 4),
+        "forbid_zone_share": round(float(np.mean((red - np.maximum(green, blue)) > 40)), 4),
+        "pixels": total,
+    }

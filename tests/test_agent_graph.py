@@ -1,0 +1,108 @@
+"""The agent graph's loops, driven by scripted chat models: fix after a failed check, reject then approve,
+the round cap, the stop on a repeated failure, and a model that keeps failing."""
+
+from pathlib import Path
+
+import pytest
+
+from benchgen_dagster.agent.configuration import SessionConfig
+from benchgen_dagster.agent.session import run_session
+from tests.conftest import SCRIPTS
+from tests.scripted import ScriptedChatModel, call, review, write
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("require_bubblewrap")]
+
+GOOD = (SCRIPTS / "good_box.py").read_text()
+# The box sunk 20 mm into the floor: no_interpenetration fails for every seed.
+BAD = GOOD.replace("size / 2 + 0.3", "size / 2 - 20")
+PLAN = "---\nfamily: none\n---\n# Plan\nPush a box into the goal.\n"
+
+
+def session(tmp_path: Path, planner: list, coder: list, reviewer: list, models: dict | None = None, **config: object):  # type: ignore[no-untyped-def]
+    models = models or {
+        "planner": ScriptedChatModel(script=planner),
+        "coder": ScriptedChatModel(script=coder),
+        "reviewer": ScriptedChatModel(script=reviewer),
+    }
+    settings = SessionConfig(
+        prompt="push a box into a goal", workspace=tmp_path / "ws", check_seeds=2, model_retries=0
+    ).model_copy(update=config)
+    return run_session(settings, models=models, home=tmp_path / "home")
+
+
+def planner_script() -> list:
+    return [call("write_todos", todos=[{"content": "plan", "status": "completed"}]), write("/plan.md", PLAN), "planned"]
+
+
+def test_a_failed_check_goes_back_to_the_coder_and_the_fix_is_approved(tmp_path: Path) -> None:
+    result = session(
+        tmp_path,
+        planner_script(),
+        coder=[write("/script.py", BAD), "v1", write("/script.py", GOOD), "v2"],
+        reviewer=[call("view_renders"), review(2, "approved", "fine"), "done"],
+    )
+    assert result.decision == "approved" and result.rounds == 2
+    journal = (tmp_path / "ws" / "journal.md").read_text()
+    assert "no_interpenetration" in journal and "on to the reviewer" in journal
+    assert (tmp_path / "ws" / "reviews" / "2.md").is_file()
+    assert "- [x] plan" in (tmp_path / "ws" / "todo.md").read_text()
+    assert result.usage["coder"]["calls"] == 4 and result.usage["planner"]["input_tokens"] > 0
+
+
+def test_a_rejected_review_returns_to_the_coder_then_is_approved(tmp_path: Path) -> None:
+    result = session(
+        tmp_path,
+        planner_script(),
+        coder=[write("/script.py", GOOD), "v1", "v2: addressed the review"],
+        reviewer=[review(1, "rejected", "make the curb taller"), "r1", review(2, "approved", "better"), "r2"],
+    )
+    assert result.decision == "approved" and result.rounds == 2
+    assert "make the curb taller" in (tmp_path / "ws" / "journal.md").read_text()
+
+
+def test_the_round_cap_ends_the_session_rejected(tmp_path: Path) -> None:
+    result = session(
+        tmp_path,
+        planner_script(),
+        coder=[write("/script.py", GOOD), "v1", "v2"],
+        reviewer=[review(1, "rejected", "no"), "r1", review(2, "rejected", "still no"), "r2"],
+        max_rounds=2,
+    )
+    assert result.decision == "rejected" and result.rounds == 2
+    assert "still no" in result.reason
+
+
+def test_the_same_failure_twice_ends_the_session_instead_of_looping(tmp_path: Path) -> None:
+    result = session(
+        tmp_path,
+        planner_script(),
+        coder=[write("/script.py", BAD), "v1", "v2: unchanged"],
+        reviewer=[],
+        max_rounds=5,
+    )
+    assert result.decision == "failed" and result.rounds == 2
+    assert "same checks failed twice" in result.reason and "no_interpenetration" in result.reason
+
+
+def test_a_model_that_keeps_failing_ends_the_session_with_the_reason_in_the_journal(tmp_path: Path) -> None:
+    result = session(tmp_path, [TimeoutError("provider timed out")] * 3, coder=[], reviewer=[], model_retries=1)
+    assert result.decision == "failed" and "provider timed out" in result.reason
+    assert "provider timed out" in (tmp_path / "ws" / "journal.md").read_text()
+
+
+def test_skills_are_offered_to_the_coder(tmp_path: Path) -> None:
+    skills = tmp_path / "skills" / "ball-flat-foot"
+    skills.mkdir(parents=True)
+    (skills / "SKILL.md").write_text(
+        "---\nname: ball-flat-foot\ndescription: give faceted balls a 1 mm flat so they stop creeping\n---\n"
+        "# Flat foot\nCut 1 mm off the bottom of a mesh sphere.\n"
+    )
+    coder = ScriptedChatModel(script=["nothing to do"])
+    models = {
+        "planner": ScriptedChatModel(script=planner_script()),
+        "coder": coder,
+        "reviewer": ScriptedChatModel(script=[]),
+    }
+    session(tmp_path, [], [], [], models=models, skills_dir=tmp_path / "skills", max_rounds=1)
+    assert (tmp_path / "ws" / "skills" / "ball-flat-foot" / "SKILL.md").is_file()
+    assert any("give faceted balls a 1 mm flat" in prompt for prompt in coder.system_prompts)
