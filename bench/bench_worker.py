@@ -25,7 +25,7 @@ from rich.table import Table
 from benchgen_dagster.library import families
 from benchgen_dagster.models.settings import CheckSettings
 from benchgen_dagster.worker.check import Checker
-from benchgen_dagster.worker.compile import DecompositionCache, compile_scene
+from benchgen_dagster.worker.compile import DecompositionCache, compile_scene, load_compiled_model
 from benchgen_dagster.worker.simulate import simulate_scene
 
 ROUNDS = 7
@@ -86,7 +86,7 @@ def main() -> None:
                 DecompositionCache(None, home / "bench-cache"),
                 settings.simulation.timestep_s,
             )
-            model = mujoco.MjModel.from_xml_path(str(compiled.mjcf_path))
+            model = load_compiled_model(compiled.mjcf_path)
             loop, bare, ratio, ratio_c = loop_ratios(model, compiled.spec, settings, steps)
             report = checker.check(fam.path, list(range(args.seeds)))
             ratios.append(ratio)

@@ -164,3 +164,15 @@ def test_scale_grows_parts_zones_and_joints_about_the_origin(tmp_path: Path, sca
     for before, after in zip(unit.parts, scaled.parts, strict=True):
         assert after.visual.bounds == pytest.approx(before.visual.bounds * scale, abs=0.5)
     assert scaled.spec.goal_zone.lo == pytest.approx(np.array(unit.spec.goal_zone.lo) * scale)
+
+
+def test_recompiling_into_the_same_folder_loads_the_new_meshes(tmp_path: Path) -> None:
+    # MuJoCo caches assets by path within a process; the loader must not hand back the old meshes.
+    small, _, _ = compile_and_check(with_objectives(base_scene(0)), tmp_path / "out", simulate=False)
+    big, _, model = compile_and_check(with_objectives(base_scene(3)), tmp_path / "out", simulate=False)
+    mesh = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_MESH, "block_visual")
+    start, count = model.mesh_vertadr[mesh], model.mesh_vertnum[mesh]
+    half_size_mm = 1000 * float(np.abs(model.mesh_vert[start : start + count]).max())
+    expected = (big.parts[0].visual.bounds[1] - big.parts[0].visual.bounds[0]).max() / 2
+    assert small.parts[0].sha256 != big.parts[0].sha256
+    assert half_size_mm == pytest.approx(expected, rel=0.02)

@@ -531,9 +531,8 @@ _SAFE_FACTORS: dict[str, dict[str, tuple[float, float]]] = {
     "hinged_gate": {"goal_x": (0.6, 1.1)},
     "lever_moving_fulcrum": {"effort_arm": (0.6, 1.15)},
     "lift_to_shelf": {
-        "shelf_height": (0.65, 1.25),
         "shelf_depth": (0.6, 1.3),
-        "box_size": (0.65, 1.4),
+        "box_size": (0.6, 1.4),
         "shelf_x": (0.6, 1.1),
     },
     "sliding_drawer": {"drawer_depth": (0.6, 1.35)},

@@ -7,12 +7,19 @@ run by the graph after the coder; these are for the coder's own verification loo
 
 import importlib.util
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from benchgen_dagster.models.settings import CheckSettings
 
 SCRIPT = Path("script.py")
+
+
+def _fresh_folder(prefix: str) -> Path:
+    # A new folder for every compile: MuJoCo, in one process, can serve a stale mesh when a scene is
+    # rewritten at a path it has loaded before (seen as false spawn overlaps).
+    return Path(tempfile.mkdtemp(prefix=prefix))
 
 
 def _build(seed: int) -> Any:
@@ -34,8 +41,7 @@ def _run(seeds: int, simulate_too: bool) -> dict[str, Any]:
     for seed in range(seeds):
         try:
             scene = _build(seed)
-            out = Path("/tmp/benchgen-utils") / str(seed)
-            out.mkdir(parents=True, exist_ok=True)
+            out = _fresh_folder(f"seed-{seed}-")
             compiled = compile_scene(
                 scene, out, settings.geometry, DecompositionCache(None, out / "cache"), settings.simulation.timestep_s
             )
@@ -61,18 +67,15 @@ def simulate(seeds: int = 2) -> dict[str, Any]:
 
 def render(seed: int = 0, width: int = 320, height: int = 240) -> dict[str, Any]:
     """PNG views of one seed into renders/."""
-    import mujoco
-
-    from benchgen_dagster.worker.compile import DecompositionCache, compile_scene
+    from benchgen_dagster.worker.compile import DecompositionCache, compile_scene, load_compiled_model
     from benchgen_dagster.worker.render import render_views
 
     settings = CheckSettings()
-    out = Path("/tmp/benchgen-utils") / f"render-{seed}"
-    out.mkdir(parents=True, exist_ok=True)
+    out = _fresh_folder(f"render-{seed}-")
     compiled = compile_scene(
         _build(seed), out, settings.geometry, DecompositionCache(None, out / "cache"), settings.simulation.timestep_s
     )
-    model = mujoco.MjModel.from_xml_path(str(compiled.mjcf_path))
+    model = load_compiled_model(compiled.mjcf_path)
     written = render_views(model, compiled.spec, Path("renders"), width, height, settings.render)
     return {"views": [str(p) for p in written]}
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import mujoco
 import numpy as np
 import trimesh
 
@@ -379,6 +380,17 @@ def write_mjcf(spec: SceneSpec, parts: list[CompiledPart], out_dir: Path, timest
     path = out_dir / "scene.xml"
     path.write_bytes(ET.tostring(root, encoding="utf-8", xml_declaration=False) + b"\n")
     return path
+
+
+def load_compiled_model(mjcf_path: Path) -> mujoco.MjModel:
+    """Load a compiled scene with its meshes passed as bytes.
+
+    MuJoCo keeps a per-process asset cache keyed by file path: loading from the path after the same
+    folder was rewritten (a second scene, a rerun) can silently reuse the old meshes.
+    """
+    meshes = mjcf_path.parent / "meshes"
+    assets = {path.name: path.read_bytes() for path in sorted(meshes.iterdir())} if meshes.is_dir() else {}
+    return mujoco.MjModel.from_xml_string(mjcf_path.read_text(), assets)
 
 
 def scene_digest(out_dir: Path) -> str:

@@ -10,7 +10,7 @@ from benchgen_dagster.models.reports import Check, CheckResult, SeedOutcome
 from benchgen_dagster.models.scene import ParamRecord, ZoneSpec
 from benchgen_dagster.models.settings import GeometrySettings, RandomizationSettings
 from benchgen_dagster.models.units import m_to_mm
-from benchgen_dagster.worker.compile import CompiledScene
+from benchgen_dagster.worker.compile import CompiledScene, load_compiled_model
 
 # Parts may touch the workspace walls; floating-point tessellation may poke out by less than this.
 _BOUNDS_TOLERANCE_MM = 0.01
@@ -91,7 +91,7 @@ def zone_consistency(scene: CompiledScene, seed: int) -> CheckResult:
 
 def load_model(scene: CompiledScene, seed: int) -> tuple[CheckResult, mujoco.MjModel | None]:
     try:
-        model = mujoco.MjModel.from_xml_path(str(scene.mjcf_path))
+        model = load_compiled_model(scene.mjcf_path)
     except Exception as error:  # MuJoCo raises ValueError with the XML problem in the message
         return _result(Check.MJCF_LOADS, seed, [f"MuJoCo cannot load the MJCF: {error}"], ""), None
     return _result(Check.MJCF_LOADS, seed, [], f"MJCF loads ({model.nbody} bodies, {model.ngeom} geoms)"), model
