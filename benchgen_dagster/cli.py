@@ -35,9 +35,18 @@ error_console = Console(stderr=True, soft_wrap=True)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def fail_usage(message: str) -> NoReturn:
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     error_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    raise typer.Exit(EXIT_USAGE)
+    raise typer.Exit(code)
+
+
+def fail_usage(message: str) -> NoReturn:
+    fail(message, EXIT_USAGE)
+
+
+def one_line(error: BaseException) -> str:
+    first = str(error).splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
 def _home() -> Path:
@@ -202,7 +211,8 @@ def agent_run(
     """Run one generation session: planner → coder ⇄ worker → reviewer."""
     from benchgen_dagster.agent.configuration import SessionConfig, default_model
     from benchgen_dagster.agent.models import ModelConfigError, chat_model
-    from benchgen_dagster.agent.session import ROLES, SessionInputError, run_session, validate_inputs
+    from benchgen_dagster.agent.session import SessionInputError, run_session, validate_inputs
+    from benchgen_dagster.agent.state import ROLES
 
     if workspace.exists() and not workspace.is_dir():
         fail_usage(f"--workspace {workspace} exists and is not a folder")
@@ -222,7 +232,10 @@ def agent_run(
         models = {role: chat_model(config.model, role) for role in ROLES}
     except (SessionInputError, ModelConfigError) as error:
         fail_usage(str(error))
-    result = run_session(config, models=models, home=_home())
+    try:
+        result = run_session(config, models=models, home=_home())
+    except Exception as error:  # the session's own failures are results; this is the machinery failing
+        fail(f"the session failed: {one_line(error)}")
     if as_json:
         sys.stdout.write(result.model_dump_json() + "\n")
     else:

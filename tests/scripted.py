@@ -20,6 +20,8 @@ class ScriptedChatModel(BaseChatModel):
     script: list[Any]
     # The system prompts this model was given, for tests that check what a role was offered.
     system_prompts: list[str] = Field(default_factory=list)
+    # Scripted models count as vision models (images attached for review) unless a test says otherwise.
+    profile: dict[str, Any] | None = Field(default_factory=lambda: {"image_inputs": True})
     _index: int = PrivateAttr(default=0)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 

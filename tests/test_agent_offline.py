@@ -93,3 +93,12 @@ def test_bad_input_is_one_line_and_exit_2_before_any_work(tmp_path: Path, args: 
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "ws" / "plan.md").exists()
+
+
+def test_a_failure_mid_session_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    (workspace / "journal.md").mkdir(parents=True)  # the first journal write fails mid-session
+    result = agent("class-1 lever where the fulcrum position varies", workspace)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "the session failed: IsADirectoryError" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -115,7 +115,8 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
             self.workspace,
             logs,
             wall_timeout_s=float(timeout or self.limits.seed_timeout_s),
-            protected=[self.workspace / name for name in READ_ONLY_DIRS],
+            # reports/ too: the graph's gate writes there, and a program must not forge its verdicts.
+            protected=[self.workspace / name for name in (*READ_ONLY_DIRS, "reports")],
         )
         # Only the tails come back: the program's output is as untrusted as the program.
         output = run.stdout_tail + (f"\n[stderr]\n{run.stderr_tail}" if run.stderr_tail else "")

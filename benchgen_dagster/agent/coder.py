@@ -1,6 +1,6 @@
 """The coder node: writes script.py, verifies it, and is gated by the worker's full sandboxed check."""
 
-from typing import Literal
+from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
@@ -32,14 +32,14 @@ def make_coder(role: Role, context: SessionContext):  # type: ignore[no-untyped-
             return Command(goto=DONE, update={"decision": "failed", "reason": str(error)})
         # The gate: the worker's full check, whatever the coder did or claimed.
         summary = context.check()
+        if summary["passed"] and not context.renders_current():
+            summary = _render_for_review(context, summary)
         signature = ", ".join(summary["failed_checks"]) or PASSED
         history = [*state.get("failure_history", []), signature]
         update = {"usage": {"coder": usage}, "failure_history": [signature]}
         if summary["passed"]:
-            if not context.rendered():
-                context.render(0)
             context.note("coder", "write and verify script.py", answer, "all checks pass: on to the reviewer")
-            return Command(goto="reviewer", update=update)
+            return context.hand_off("reviewer", update)
         failures = "; ".join(f"{f['check']} (seed {f['seed']}): {f['message']}" for f in summary["failures"][:8])
         if len(history) >= 2 and history[-2] == signature:
             reason = f"the same checks failed twice in a row: {signature}"
@@ -56,3 +56,18 @@ def make_coder(role: Role, context: SessionContext):  # type: ignore[no-untyped-
         )
 
     return coder
+
+
+def _render_for_review(context: SessionContext, summary: dict[str, Any]) -> dict[str, Any]:
+    """Render the checked script for the reviewer; a scene that cannot be rendered fails as a check."""
+    try:
+        context.render(0)
+    except Exception as error:  # the renderer runs the script's scene: any failure is the script's
+        message = f"rendering seed 0 failed: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        return {
+            **summary,
+            "passed": False,
+            "failed_checks": ["render"],
+            "failures": [{"check": "render", "seed": 0, "message": message}],
+        }
+    return summary

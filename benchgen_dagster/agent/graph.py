@@ -8,7 +8,6 @@ from langgraph.graph import START, StateGraph
 from benchgen_dagster.agent import prompts
 from benchgen_dagster.agent.backend import SandboxFilesystemBackend
 from benchgen_dagster.agent.coder import make_coder
-from benchgen_dagster.agent.offline import OfflinePolicyModel
 from benchgen_dagster.agent.planner import make_planner
 from benchgen_dagster.agent.reviewer import make_reviewer
 from benchgen_dagster.agent.roles import build_role
@@ -27,7 +26,13 @@ def build_graph(models: dict[str, BaseChatModel], context: SessionContext, backe
     builder.add_node("planner", make_planner(role("planner", prompts.PLANNER), context))
     # Skills (SKILL.md files, from the learner) are offered to the coder from the workspace's /skills/.
     builder.add_node("coder", make_coder(role("coder", prompts.CODER, skills=["/skills/"]), context))
-    with_images = not isinstance(models["reviewer"], OfflinePolicyModel)
+    with_images = accepts_images(models["reviewer"])
     builder.add_node("reviewer", make_reviewer(role("reviewer", prompts.REVIEWER), context, with_images))
-    builder.add_edge(START, "planner")  # every other edge is a node's Command(goto=...)
+    # Every other edge is a node's Command(goto=...); a session of only some roles starts at its first.
+    builder.add_edge(START, context.roles[0])
     return builder.compile()
+
+
+def accepts_images(model: BaseChatModel) -> bool:
+    """Whether the model's LangChain profile says it takes image input; unknown means text only."""
+    return bool((model.profile or {}).get("image_inputs"))

@@ -14,6 +14,8 @@ from benchgen_dagster.agent.tools import SessionContext
 def make_planner(role: Role, context: SessionContext):  # type: ignore[no-untyped-def]
     def planner(state: SessionState, config: RunnableConfig) -> Command[Literal["coder", "__end__"]]:
         plan_path = context.workspace / "plan.md"
+        # A plan left in a reused workspace is not this session's plan.
+        plan_path.unlink(missing_ok=True)
         if context.config.plan_file is not None:
             plan_path.write_text(context.config.plan_file.read_text())
             context.note(
@@ -22,7 +24,7 @@ def make_planner(role: Role, context: SessionContext):  # type: ignore[no-untype
                 f"plan.md copied from {context.config.plan_file}",
                 "the planner agent did not run",
             )
-            return Command(goto="coder", update={"round": 1})
+            return context.hand_off("coder", {"round": 1})
         try:
             answer, usage = role.run(f"{REQUEST_MARKER}\n{state['prompt']}", config)
         except RoleFailed as error:
@@ -39,6 +41,6 @@ def make_planner(role: Role, context: SessionContext):  # type: ignore[no-untype
             return Command(
                 goto=DONE, update={"decision": "refused", "reason": str(refused), "usage": {"planner": usage}}
             )
-        return Command(goto="coder", update={"round": 1, "usage": {"planner": usage}})
+        return context.hand_off("coder", {"round": 1, "usage": {"planner": usage}})
 
     return planner

@@ -24,7 +24,10 @@ class ReviewError(ValueError):
 def read_review(text: str) -> tuple[str, list[str]]:
     """(decision, comments) from a review's YAML front matter; raises ReviewError if it has none."""
     match = re.match(r"\s*---\n(.*?)\n---", text, re.S)
-    data = yaml.safe_load(match.group(1)) if match else None
+    try:
+        data = yaml.safe_load(match.group(1)) if match else None
+    except yaml.YAMLError as error:
+        raise ReviewError(f"the review's front matter is not valid YAML: {str(error).splitlines()[0]}") from None
     if not isinstance(data, dict) or data.get("decision") not in ("approved", "rejected"):
         raise ReviewError("the review has no front matter with decision: approved|rejected")
     comments = data.get("comments") or []
@@ -51,14 +54,18 @@ def reviewer_task(state: SessionState, context: SessionContext, with_images: boo
 
 def make_reviewer(role: Role, context: SessionContext, with_images: bool):  # type: ignore[no-untyped-def]
     def reviewer(state: SessionState, config: RunnableConfig) -> Command[Literal["coder", "__end__"]]:
-        context.renders_viewed = with_images
+        path = context.workspace / "reviews" / f"{state['round']}.md"
+        # A review left in a reused workspace must not count as this round's.
+        path.unlink(missing_ok=True)
+        task = reviewer_task(state, context, with_images)
+        # Images attached to the task count as looked at; otherwise the reviewer must call view_renders.
+        context.renders_viewed = isinstance(task, list) and len(task) > 1
         try:
-            answer, usage = role.run(reviewer_task(state, context, with_images), config)  # type: ignore[arg-type]
+            answer, usage = role.run(task, config)
         except RoleFailed as error:
             context.note("reviewer", "judge the benchmark", f"failed: {error}", "the session ends")
             return Command(goto=DONE, update={"decision": "failed", "reason": str(error)})
         update: dict[str, Any] = {"usage": {"reviewer": usage}}
-        path = context.workspace / "reviews" / f"{state['round']}.md"
         try:
             decision, comments = read_review(path.read_text() if path.is_file() else "")
         except ReviewError as error:
@@ -68,7 +75,7 @@ def make_reviewer(role: Role, context: SessionContext, with_images: bool):  # ty
         context.note("reviewer", "judge the benchmark", f"{decision}: {'; '.join(comments)}", answer)
         if decision == "approved":
             return Command(goto=DONE, update={**update, "decision": "approved", "reason": "; ".join(comments)})
-        if state["round"] >= state["max_rounds"]:
+        if state["round"] >= state["max_rounds"] or "coder" not in context.roles:
             reason = f"rejected after {state['round']} rounds: {'; '.join(comments)}"
             return Command(goto=DONE, update={**update, "decision": "rejected", "reason": reason})
         return Command(

@@ -30,7 +30,7 @@ class Role:
     agent: Runnable[Any, Any]
     context: SessionContext
 
-    def run(self, task: str, config: RunnableConfig) -> tuple[str, dict[str, int]]:
+    def run(self, task: str | list[dict[str, Any]], config: RunnableConfig) -> tuple[str, dict[str, int]]:
         """The role's final answer and its token usage for this task."""
         try:
             result = self.agent.invoke({"messages": [{"role": "user", "content": task}]}, config)

@@ -11,11 +11,11 @@ from benchgen_dagster.agent.backend import SandboxFilesystemBackend, prepare_wor
 from benchgen_dagster.agent.configuration import MAX_PROMPT_CHARS, SessionConfig
 from benchgen_dagster.agent.graph import build_graph
 from benchgen_dagster.agent.models import chat_model
+from benchgen_dagster.agent.state import ROLES
 from benchgen_dagster.agent.tools import SessionContext
 from benchgen_dagster.agent.tracing import tracing_callbacks
 from benchgen_dagster.paths import benchgen_home
 
-ROLES = ("planner", "coder", "reviewer")
 # USD per million tokens (input, output), by model-name prefix: an estimate, printed as such.
 PRICES = {"offline": (0.0, 0.0), "anthropic:claude": (3.0, 15.0), "openai:gpt": (2.5, 10.0)}
 
@@ -61,10 +61,21 @@ def estimated_cost(model: str, usage: dict[str, dict[str, int]]) -> float:
     return round((tokens_in * price_in + tokens_out * price_out) / 1_000_000, 6)
 
 
-def run_session(config: SessionConfig, models: dict[str, Any] | None = None, home: Path | None = None) -> SessionResult:
+def run_session(
+    config: SessionConfig,
+    models: dict[str, Any] | None = None,
+    home: Path | None = None,
+    roles: tuple[str, ...] = ROLES,
+    start_round: int = 0,
+) -> SessionResult:
     """Run planner → coder → reviewer in `config.workspace`. Bad input raises SessionInputError before any work;
-    `models` replaces the configured model per role (tests drive the graph with scripted models this way)."""
+    `models` replaces the configured model per role (tests drive the graph with scripted models this way).
+
+    `roles` runs only those roles, in order, on a workspace the earlier roles left (the pipeline runs one
+    per asset); the session then ends "handed_off" where the next role would start."""
     validate_inputs(config)
+    if not roles or any(role not in ROLES for role in roles):
+        raise SessionInputError(f"roles must be some of {', '.join(ROLES)}, got {roles!r}")
     chosen = models or {role: chat_model(config.model, role) for role in ROLES}
     started = time.perf_counter()
     home = home or benchgen_home()
@@ -72,12 +83,17 @@ def run_session(config: SessionConfig, models: dict[str, Any] | None = None, hom
     workspace = config.workspace.resolve()
     workspace.mkdir(parents=True, exist_ok=True)
     prepare_workspace(workspace, config.skills_dir)
-    context = SessionContext(config=config, workspace=workspace, home=home)
+    context = SessionContext(config=config, workspace=workspace, home=home, roles=roles)
     backend = SandboxFilesystemBackend(workspace, home / "sessions" / session_id / "logs", config.settings.sandbox)
     graph = build_graph(chosen, context, backend)
     callbacks, flush = tracing_callbacks(session_id, config)
     final = graph.invoke(
-        {"prompt": config.prompt.strip(), "feedback": config.feedback, "max_rounds": config.max_rounds, "round": 0},
+        {
+            "prompt": config.prompt.strip(),
+            "feedback": config.feedback,
+            "max_rounds": config.max_rounds,
+            "round": start_round or (0 if roles[0] == "planner" else 1),
+        },
         config={
             "callbacks": callbacks,
             "run_name": "benchgen-session",
@@ -86,7 +102,7 @@ def run_session(config: SessionConfig, models: dict[str, Any] | None = None, hom
         },
     )
     flush()
-    summary = context.summary() or {}
+    summary = context.last_summary or {}
     usage = final.get("usage", {})
     decision = final.get("decision", "failed")
     reason = final.get("reason", "")

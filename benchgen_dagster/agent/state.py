@@ -3,7 +3,10 @@
 import operator
 from typing import Annotated, Literal, TypedDict
 
-Decision = Literal["approved", "rejected", "failed", "refused"]
+# "handed_off": a session that runs only some of the roles (the pipeline runs one per asset) ended its
+# part and hands the workspace to the next role.
+Decision = Literal["approved", "rejected", "failed", "refused", "handed_off"]
+ROLES = ("planner", "coder", "reviewer")
 # LangGraph's END, typed as the literal node name so Command[...] routing type-checks.
 DONE: Literal["__end__"] = "__end__"
 

@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.tools import BaseTool, tool
+from langgraph.types import Command
 
 from benchgen_dagster.agent.configuration import SessionConfig
+from benchgen_dagster.agent.state import DONE, ROLES
 from benchgen_dagster.models.reports import CheckReport
 from benchgen_dagster.worker.check import Checker
 
@@ -27,6 +29,18 @@ class SessionContext:
     renders_viewed: bool = False
     round: int = 0
     todos: dict[str, list[str]] = field(default_factory=dict)
+    # The last full check and the digest of the script it checked. Kept in memory only: the agents can
+    # write files, so nothing read back from the workspace may stand in for the gate.
+    last_summary: dict[str, Any] | None = None
+    rendered_digest: str | None = None
+    # The roles this session runs; the others ran before it or run after it (one per pipeline asset).
+    roles: tuple[str, ...] = ROLES
+
+    def hand_off(self, role: str, update: dict[str, Any]) -> Command:
+        """Go on to `role`, or end the session there when that role is not one this session runs."""
+        if role in self.roles:
+            return Command(goto=role, update=update)
+        return Command(goto=DONE, update={**update, "decision": "handed_off", "reason": f"on to the {role}"})
 
     def note(self, role: str, intent: str, result: str, reflection: str) -> None:
         """Append a step to journal.md: what the role meant to do, what came of it, what it means next."""
@@ -51,10 +65,6 @@ class SessionContext:
         path = self.workspace / SCRIPT_NAME
         return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
-    def summary(self) -> dict[str, Any] | None:
-        path = self.workspace / SUMMARY_PATH
-        return json.loads(path.read_text()) if path.is_file() else None
-
     def check(self) -> dict[str, Any]:
         """The full sandboxed check of script.py, reusing the last one if the script has not changed."""
         digest = self.script_digest()
@@ -65,9 +75,8 @@ class SessionContext:
                 "failed_checks": ["script_runs"],
                 "failures": [{"check": "script_runs", "seed": None, "message": "no /script.py was written"}],
             }
-        last = self.summary()
-        if last and last.get("script_sha256") == digest:
-            return last
+        if self.last_summary and self.last_summary["script_sha256"] == digest:
+            return self.last_summary
         report = self.checker.check(self.workspace / SCRIPT_NAME, list(range(self.config.check_seeds)))
         return self._record(report, digest)
 
@@ -86,14 +95,24 @@ class SessionContext:
             "notes": report.notes,
         }
         (self.workspace / SUMMARY_PATH).write_text(json.dumps(summary, indent=1))
+        self.last_summary = summary
         return summary
 
     def render(self, seed: int = 0) -> list[str]:
+        """Render the current script's views into renders/, replacing whatever views were there."""
         width, height = self.config.render_size
+        for old in self.rendered():
+            old.unlink()
+        digest = self.script_digest()
         _, written = self.checker.render(
             self.workspace / SCRIPT_NAME, seed, self.workspace / "renders", width, height, video=False
         )
+        self.rendered_digest = digest
         return [f"/renders/{p.name}" for p in written]
+
+    def renders_current(self) -> bool:
+        """Whether renders/ shows the script as it is now (not an earlier round's, nor the agent's own)."""
+        return bool(self.rendered()) and self.rendered_digest == self.script_digest()
 
     def rendered(self) -> list[Path]:
         return sorted((self.workspace / "renders").glob("view_*.png"))

@@ -69,6 +69,11 @@ class SeedOutcome(BaseModel):
     simulation: SimulationTrace | None = None
     wall_s: float = 0.0
 
+    @classmethod
+    def failed(cls, seed: int, check: Check, message: str) -> "SeedOutcome":
+        """The outcome of a seed that got no further than one failed check."""
+        return cls(seed=seed, results=[CheckResult(check=check, seed=seed, passed=False, message=message)])
+
 
 class ChildReport(BaseModel):
     """The JSON document the sandboxed child writes; the parent validates it and trusts nothing else."""

@@ -48,6 +48,7 @@ _MAX_REPORT_BYTES = 20 * 1024 * 1024
 _CACHE_NAME_LENGTH = 64
 _MAX_RENDER_BYTES = 512 * 1024 * 1024
 _RENDER_NAME = re.compile(r"view_az\d{3}_el\d{2}\.png|video\.mp4")
+_MESH_NAME = re.compile(r"[A-Za-z0-9_.-]{1,120}\.stl")
 
 
 class ScriptNotFound(FileNotFoundError):
@@ -89,18 +90,16 @@ def _read_outcome(path: Path, seed: int) -> SeedOutcome:
     try:
         outcome = SeedOutcome.model_validate_json(read_child_file(path))
     except UntrustedFileError as error:
-        return _failed(seed, Check.SCRIPT_RUNS, f"the seed's outcome file is not usable: {error}")
+        return SeedOutcome.failed(seed, Check.SCRIPT_RUNS, f"the seed's outcome file is not usable: {error}")
     except ValidationError as error:
-        return _failed(
+        return SeedOutcome.failed(
             seed, Check.SCRIPT_RUNS, f"the seed's outcome file is not a valid report: {_validation_summary(error)}"
         )
     if outcome.seed != seed:
-        return _failed(seed, Check.SCRIPT_RUNS, f"the outcome file for seed {seed} claims seed {outcome.seed}")
+        return SeedOutcome.failed(
+            seed, Check.SCRIPT_RUNS, f"the outcome file for seed {seed} claims seed {outcome.seed}"
+        )
     return outcome
-
-
-def _failed(seed: int | None, check: Check, message: str) -> SeedOutcome:
-    return SeedOutcome(seed=seed or 0, results=[CheckResult(check=check, seed=seed, passed=False, message=message)])
 
 
 def _runner_death(run: SandboxRun) -> str:
@@ -173,32 +172,35 @@ class Checker:
         self.settings = settings or CheckSettings()
         self.home = home or benchgen_home()
         self.cache_root = self.home / "cache" / "decompositions"
-        self.bubblewrap = bubblewrap
+        self.sandbox = Sandbox(self.settings.sandbox, bubblewrap=bubblewrap)
         self.keep_runs = keep_runs
 
     def _job(self, run_dir: RunDirectory, seeds: list[int], scale: float, **fields: Any) -> ChildJob:
-        sandbox = Sandbox(self.settings.sandbox, bubblewrap=self.bubblewrap)
         return ChildJob(
             seeds=seeds,
             scale=scale,
             settings=self.settings,
             cache_dir=str(run_dir.cache_dir),
-            own_pid_namespace=sandbox.use_bubblewrap,
+            own_pid_namespace=self.sandbox.use_bubblewrap,
             **fields,
         )
 
     def _run_child(self, run_dir: RunDirectory, job: ChildJob, attempt: int) -> SandboxRun:
         run_dir.cache_dir.mkdir(parents=True, exist_ok=True)
-        sandbox = Sandbox(self.settings.sandbox, bubblewrap=self.bubblewrap, extra_read_only=[run_dir.cache_dir])
         logs = run_dir.logs / f"attempt-{attempt}"
         logs.mkdir(parents=True, exist_ok=True)
         job_json = job.model_dump_json()
         (logs / "job.json").write_text(job_json)  # for the record; the child gets it on its command line
         command = [sys.executable, "-m", "benchgen_dagster.worker.child", str(run_dir.workspace), job_json]
         jobs = len(job.seeds) + len(job.determinism_seeds)
-        run = sandbox.run(command, run_dir.workspace, logs, self.settings.sandbox.wall_timeout_s(jobs))
+        run = self.sandbox.run(
+            command,
+            run_dir.workspace,
+            logs,
+            self.settings.sandbox.wall_timeout_s(jobs),
+            extra_read_only=[run_dir.cache_dir],
+        )
         _adopt_cache(run_dir.workspace, run_dir.cache_dir)
-        self.sandbox_description = {**sandbox.describe(), "process_limit": run.process_limit, "cgroups": run.cgroups}
         return run
 
     def _run_seeds(self, run_dir: RunDirectory, job: ChildJob) -> tuple[dict[int, SeedOutcome], list[SandboxRun]]:
@@ -216,12 +218,12 @@ class Checker:
                     outcomes[seed] = _read_outcome(folder / OUTCOME_NAME, seed)
                     progress = True
                 elif os.path.lexists(folder / STARTED_NAME):
-                    outcomes[seed] = _failed(seed, Check.SCRIPT_RUNS, _runner_death(run))
+                    outcomes[seed] = SeedOutcome.failed(seed, Check.SCRIPT_RUNS, _runner_death(run))
                     progress = True
             remaining = [s for s in remaining if s not in outcomes]
             if remaining and (run.timed_out or not progress):
                 for seed in remaining:
-                    outcomes[seed] = _failed(seed, Check.SCRIPT_RUNS, _runner_death(run))
+                    outcomes[seed] = SeedOutcome.failed(seed, Check.SCRIPT_RUNS, _runner_death(run))
                 break
         return outcomes, runs
 
@@ -257,14 +259,14 @@ class Checker:
         except (UntrustedFileError, ValidationError):
             return 0.0
 
-    def check(self, script: Path, seeds: list[int], scale: float = 1.0) -> CheckReport:
-        """Compile, validate and simulate `script` for `seeds` in the sandbox."""
+    def check(self, script: Path, seeds: list[int], scale: float = 1.0, simulate: bool = True) -> CheckReport:
+        """Compile, validate and (unless `simulate` is False) simulate `script` for `seeds` in the sandbox."""
         if not seeds:
             raise ValueError("check needs at least one seed")
         started = time.perf_counter()
         run_dir = RunDirectory(self.home, script, self.cache_root)
         picks = sorted({seeds[0], seeds[-1]})[: self.settings.determinism_reruns]
-        job = self._job(run_dir, seeds, scale, determinism_seeds=picks)
+        job = self._job(run_dir, seeds, scale, determinism_seeds=picks, simulate=simulate)
         outcomes, runs = self._run_seeds(run_dir, job)
         ordered = [outcomes[s] for s in seeds]
         results = [r for o in ordered for r in o.results]
@@ -284,12 +286,42 @@ class Checker:
             notes=notes,
             wall_s=time.perf_counter() - started,
             peak_rss_mb=self._peak_rss_mb(run_dir.workspace),
-            sandbox={**self.sandbox_description, "runners": len(runs), "run_dir": str(run_dir.root)},
+            sandbox={
+                **self.sandbox.describe(),
+                "process_limit": runs[-1].process_limit,
+                "cgroups": runs[-1].cgroups,
+                "runners": len(runs),
+                "run_dir": str(run_dir.root),
+            },
             settings=self.settings.model_dump(mode="json"),
         )
         if not self.keep_runs:
             run_dir.remove()
         return report
+
+    def collect_compiled(self, report: CheckReport, dest: Path) -> list[Path]:
+        """Copy each seed's compiled scene.xml and meshes out of the report's run folder into
+        `dest/<seed>/`, reading them as untrusted files (bounded, no links). Returns the seed folders."""
+        run_root = Path(str(report.sandbox.get("run_dir", "")))
+        folders = []
+        for outcome in report.outcomes:
+            if outcome.mjcf_path is None:
+                continue
+            source = seed_dir(run_root / "workspace", outcome.seed)
+            target = dest / str(outcome.seed)
+            if any(p.is_symlink() or not p.is_dir() for p in (source.parent, source, source / "meshes")):
+                continue
+            (target / "meshes").mkdir(parents=True, exist_ok=True)
+            try:
+                (target / "scene.xml").write_bytes(read_child_file(source / "scene.xml", _MAX_REPORT_BYTES))
+                for mesh in sorted((source / "meshes").iterdir()):
+                    if _MESH_NAME.fullmatch(mesh.name):
+                        (target / "meshes" / mesh.name).write_bytes(read_child_file(mesh, _MAX_REPORT_BYTES))
+            except (UntrustedFileError, OSError):
+                shutil.rmtree(target, ignore_errors=True)
+                continue
+            folders.append(target)
+        return folders
 
     def render(
         self, script: Path, seed: int, out: Path, width: int, height: int, video: bool, scale: float = 1.0

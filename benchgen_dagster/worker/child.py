@@ -46,6 +46,8 @@ class ChildJob(BaseModel):
     settings: CheckSettings = CheckSettings()
     cache_dir: str | None = None
     determinism_seeds: list[int] = []
+    # False: compile and validate only (the geometry gate), no physics.
+    simulate: bool = True
     render: RenderRequest | None = None
     # True only when the runner is alone in its own PID namespace (bubblewrap): then, after each seed,
     # it may signal "every process it can see" to clear what the seed left behind, setsid() or not.
@@ -54,10 +56,6 @@ class ChildJob(BaseModel):
 
 def seed_dir(workspace: Path, seed: int, rerun: bool = False) -> Path:
     return workspace / ("reruns" if rerun else "seeds") / str(seed)
-
-
-def _failure(seed: int, check: Check, message: str) -> SeedOutcome:
-    return SeedOutcome(seed=seed, results=[CheckResult(check=check, seed=seed, passed=False, message=message)])
 
 
 def _load_build(workspace: Path):  # type: ignore[no-untyped-def]
@@ -97,7 +95,7 @@ def run_seed(workspace: Path, job: ChildJob, seed: int, out: Path, simulate: boo
             raise TypeError(f"build() returned {type(scene).__name__}, not a benchgen Scene")
         spec = scene.spec()
     except Exception as error:
-        return _failure(seed, Check.SCRIPT_RUNS, f"build({seed}) raised {_describe_error(error)}")
+        return SeedOutcome.failed(seed, Check.SCRIPT_RUNS, f"build({seed}) raised {_describe_error(error)}")
     outcome = SeedOutcome(
         seed=seed,
         scene=spec,
@@ -185,10 +183,10 @@ def _seed_process(workspace: Path, job: ChildJob, seed: int, out: Path, rerun: b
     os.dup2(log, 1)
     os.dup2(log, 2)
     try:
-        outcome = run_seed(workspace, job, seed, out, simulate=not rerun)
+        outcome = run_seed(workspace, job, seed, out, simulate=job.simulate and not rerun)
     except BaseException as error:  # hostile or broken code may raise anything, SystemExit included
         message = f"the script aborted the run: {type(error).__name__}: {error}"
-        outcome = _failure(seed, Check.SCRIPT_RUNS, message)
+        outcome = SeedOutcome.failed(seed, Check.SCRIPT_RUNS, message)
     # Processes the script forked land here too when their copy of build() returns or raises; only the
     # seed's own process speaks for the seed.
     if os.getpid() == seed_pid:
@@ -216,7 +214,7 @@ def _run_forked(workspace: Path, job: ChildJob, seed: int, rerun: bool) -> SeedO
                 os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             _kill_leftovers(job, pid)
-            return _failure(
+            return SeedOutcome.failed(
                 seed,
                 Check.SCRIPT_RUNS,
                 f"seed {seed} did not finish within {job.settings.sandbox.seed_timeout_s:g} s and was killed "
@@ -231,8 +229,8 @@ def _run_forked(workspace: Path, job: ChildJob, seed: int, rerun: bool) -> SeedO
         try:
             return SeedOutcome.model_validate_json(outcome_path.read_text())
         except ValueError as error:
-            return _failure(seed, Check.SCRIPT_RUNS, f"the seed's outcome file is not valid: {error}")
-    return _failure(seed, Check.SCRIPT_RUNS, _describe_death(status))
+            return SeedOutcome.failed(seed, Check.SCRIPT_RUNS, f"the seed's outcome file is not valid: {error}")
+    return SeedOutcome.failed(seed, Check.SCRIPT_RUNS, _describe_death(status))
 
 
 def _peak_rss_mb() -> float:

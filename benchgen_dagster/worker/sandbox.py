@@ -229,12 +229,10 @@ class Sandbox:
         limits: SandboxLimits,
         *,
         bubblewrap: bool | None = None,
-        extra_read_only: list[Path] | None = None,
     ) -> None:
         self.limits = limits
         available = bubblewrap_path() is not None
         self.use_bubblewrap = available if bubblewrap is None else (bubblewrap and available)
-        self.extra_read_only = [p for p in (extra_read_only or []) if p.exists()]
 
     def describe(self) -> dict[str, object]:
         return {
@@ -274,14 +272,18 @@ class Sandbox:
         wall_timeout_s: float,
         env: dict[str, str] | None = None,
         protected: list[Path] | None = None,
+        extra_read_only: list[Path] | None = None,
     ) -> SandboxRun:
-        """Run `command` with `workspace` writable; stdout and stderr go to files in `logs` (outside it)."""
+        """Run `command` with `workspace` writable; stdout and stderr go to files in `logs` (outside it).
+
+        `protected` are folders inside the workspace mounted read-only; `extra_read_only` are host folders
+        outside it the command may read."""
         workspace, logs = workspace.resolve(), logs.resolve()
         logs.mkdir(parents=True, exist_ok=True)
         child_env = sandbox_env(env)
         warnings = []
         if self.use_bubblewrap:
-            read_only = [*_read_only_binds(), *self.extra_read_only]
+            read_only = [*_read_only_binds(), *(p for p in extra_read_only or [] if p.exists())]
             argv = bubblewrap_argv(workspace, read_only, child_env, [p.resolve() for p in protected or []]) + command
         else:
             warnings.append(
