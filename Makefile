@@ -8,7 +8,7 @@ SEEDS ?= 8
 # Debian packages: the sandbox (bubblewrap), headless rendering (EGL and OSMesa from Mesa, no GPU needed).
 SYSTEM_PACKAGES := python3-venv bubblewrap libegl1 libgl1-mesa-dri libosmesa6
 
-.PHONY: install system-deps run test lint typecheck unit bench-worker clean
+.PHONY: install system-deps run test lint typecheck unit bench-worker bench-pipeline clean
 
 $(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,9 @@ system-deps:
 
 install: $(STAMP) system-deps
 
+# The main job: a mixed batch (both tiers) generated offline through the Dagster assets.
 run: install
-	$(VENV)/bin/benchgen library check --seeds $(SEEDS)
+	$(VENV)/bin/benchgen generate --batch examples/make_run.yaml
 
 lint: install
 	$(VENV)/bin/ruff check benchgen_dagster tests bench
@@ -45,6 +46,10 @@ test: lint typecheck unit
 
 bench-worker: install
 	$(PY) bench/bench_worker.py --seeds $(SEEDS)
+
+# Dagster's cost on top of the same agent + sandbox work (goal: overhead ≤ 1.15).
+bench-pipeline: install
+	$(PY) bench/bench_pipeline.py --seeds $(SEEDS)
 
 clean:
 	rm -rf $(VENV) .benchgen .pytest_cache .mypy_cache .ruff_cache

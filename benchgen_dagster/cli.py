@@ -338,6 +338,196 @@ def library_export(
     console.print(f"wrote {fam.name} (tier {fam.tier}) to {target}", highlight=False)
 
 
+# ---- the pipeline: generate, list, show, promote, reject, export -------------------------------------
+
+
+def _existing_home() -> Path:
+    """BENCHGEN_HOME for commands that read what earlier runs made: it must already exist."""
+    import os
+
+    configured = os.environ.get("BENCHGEN_HOME")
+    if configured and not Path(configured).expanduser().is_dir():
+        fail_usage(f"BENCHGEN_HOME {configured} does not exist: nothing has been generated there")
+    return _home()
+
+
+def _services() -> None:
+    from benchgen_dagster.runner import check_services
+
+    try:
+        check_services()
+    except ConnectionError as error:
+        fail(str(error))
+
+
+def _candidate(identifier: str):  # type: ignore[no-untyped-def]
+    from benchgen_dagster.runner import registry
+
+    candidate = registry().find(identifier)
+    if candidate is None:
+        fail_usage(f"no candidate or benchmark with id {identifier!r} (see `benchgen list`)")
+    return candidate
+
+
+def _status_table(candidates: list, title: str) -> Table:
+    table = Table(title=title)
+    for column in ("candidate", "status", "stage", "benchmark", "reason"):
+        table.add_column(column, overflow="fold")
+    colours = {"promoted": "green", "awaiting_approval": "yellow", "running": "cyan", "queued": "dim"}
+    for c in candidates:
+        colour = colours.get(c.status.value, "red")
+        table.add_row(c.key, f"[{colour}]{c.status.value}[/]", c.stage, c.benchmark_id or "", escape(c.reason[:300]))
+    return table
+
+
+@app.command()
+def generate(
+    prompt: Annotated[str | None, typer.Argument(help="What benchmarks to make, in plain words.")] = None,
+    batch: Annotated[
+        Path | None, typer.Option("--batch", help="A YAML list of requests (prompt, count, tier, model, ...).")
+    ] = None,
+    count: Annotated[int, typer.Option("--count", help="How many candidates (1-100).")] = 1,
+    tier: Annotated[int | None, typer.Option("--tier", help="1 (spatial) or 2 (mechanisms).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="'offline' or provider:model.")] = None,
+    require_approval: Annotated[
+        bool, typer.Option("--require-approval", help="Hold candidates that pass for `benchgen promote`.")
+    ] = False,
+) -> None:
+    """Generate benchmarks: every candidate runs through the Dagster assets, request to promotion."""
+    from pydantic import ValidationError
+    from rich.live import Live
+
+    from benchgen_dagster.agent.models import ModelConfigError, chat_model
+    from benchgen_dagster.defs.requests import RequestError, read_batch_file
+    from benchgen_dagster.models.registry import BenchmarkRequest, CandidateStatus
+    from benchgen_dagster.runner import dataset_paths, registry
+    from benchgen_dagster.runner import generate as run_generate
+
+    if (prompt is None) == (batch is None):
+        fail_usage("give either a PROMPT or --batch FILE")
+    try:
+        if batch is not None:
+            requests = read_batch_file(batch)
+        else:
+            requests = [
+                BenchmarkRequest(prompt=prompt, count=count, tier=tier, model=model, require_approval=require_approval)
+            ]
+    except ValidationError as error:
+        first = error.errors(include_input=False)[0]
+        fail_usage(f"{'.'.join(str(p) for p in first['loc']) or 'request'}: {first['msg']}")
+    except RequestError as error:
+        fail_usage(str(error))
+    for wanted in {r.model for r in requests if r.model}:
+        try:
+            chat_model(wanted, "planner")
+        except ModelConfigError as error:
+            fail_usage(str(error))
+    _home()
+    _services()
+    keys: list[str] = []
+
+    class Board:
+        def __rich__(self) -> Table:
+            return _status_table([c for k in keys if (c := registry().get(k))], "generating")
+
+    with Live(Board(), console=console, refresh_per_second=2, transient=True):
+        try:
+            final = run_generate(requests, on_start=lambda made: keys.extend(c.key for c in made))
+        except Exception as error:  # the machinery failing, not a candidate: say so in one line
+            fail(f"generate failed: {one_line(error)}")
+    console.print(_status_table(final, "benchgen generate"))
+    promoted = [c for c in final if c.status == CandidateStatus.PROMOTED]
+    held = [c for c in final if c.status == CandidateStatus.AWAITING_APPROVAL]
+    dataset, gallery = dataset_paths()
+    console.print(
+        f"{len(promoted)} promoted, {len(held)} awaiting approval, {len(final) - len(promoted) - len(held)} "
+        f"rejected or failed of {len(final)}",
+        highlight=False,
+    )
+    console.print(f"dataset: {dataset}\ngallery: {gallery}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_OK if promoted or held else EXIT_FAILED)
+
+
+@app.command("list")
+def list_candidates(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """List every candidate: its status, stage, benchmark id and why it was rejected."""
+    from benchgen_dagster.runner import registry
+
+    _existing_home()
+    _services()
+    candidates = registry().all()
+    if as_json:
+        sys.stdout.write(json.dumps([c.model_dump(mode="json") for c in candidates], indent=1) + "\n")
+        return
+    console.print(_status_table(candidates, f"{len(candidates)} candidate(s)"))
+
+
+@app.command()
+def show(identifier: Annotated[str, typer.Argument(metavar="ID", help="A candidate key or benchmark id.")]) -> None:
+    """Show one candidate or benchmark: request, status, and the manifest when promoted."""
+    from benchgen_dagster.defs.dataset import MANIFEST, dataset_dir
+
+    _existing_home()
+    _services()
+    candidate = _candidate(identifier)
+    console.print(f"[bold]{candidate.key}[/] · {candidate.status.value} · stage {candidate.stage}", highlight=False)
+    console.print(f"prompt: {escape(candidate.request.prompt)}\nmodel: {candidate.model}", highlight=False)
+    if candidate.reason:
+        console.print(f"reason: {escape(candidate.reason)}", highlight=False)
+    manifest = dataset_dir() / (candidate.benchmark_id or "-") / MANIFEST
+    if candidate.benchmark_id and manifest.is_file():
+        console.print(f"benchmark: {manifest.parent}", highlight=False)
+        console.print(escape(manifest.read_text()), highlight=False)
+
+
+@app.command()
+def promote(identifier: Annotated[str, typer.Argument(metavar="ID", help="A candidate awaiting approval.")]) -> None:
+    """Approve a candidate held by --require-approval and promote it into the dataset."""
+    from benchgen_dagster.models.registry import CandidateStatus
+    from benchgen_dagster.runner import approve_and_promote
+
+    _existing_home()
+    _services()
+    candidate = _candidate(identifier)
+    if candidate.status != CandidateStatus.AWAITING_APPROVAL:
+        fail_usage(f"{candidate.key} is {candidate.status.value}, not awaiting approval")
+    result = approve_and_promote(candidate.key)
+    if result.status != CandidateStatus.PROMOTED:
+        fail(f"{candidate.key} was not promoted: {result.reason}")
+    console.print(f"promoted {candidate.key} as {result.benchmark_id}", highlight=False)
+
+
+@app.command()
+def reject(
+    identifier: Annotated[str, typer.Argument(metavar="ID", help="A candidate key or benchmark id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the registry).")],
+) -> None:
+    """Reject a candidate; a promoted one is withdrawn from the dataset (kept under BENCHGEN_HOME/withdrawn)."""
+    from benchgen_dagster.runner import withdraw
+
+    if not reason.strip():
+        fail_usage("--reason must say why")
+    _existing_home()
+    _services()
+    candidate = _candidate(identifier)
+    moved = withdraw(candidate.key, reason.strip())
+    console.print(f"rejected {candidate.key}" + (f"; withdrawn to {moved}" if moved else ""), highlight=False)
+
+
+@app.command()
+def export(dest: Annotated[Path, typer.Argument(help="A new (or empty) folder for a copy of the dataset.")]) -> None:
+    """Copy the promoted dataset (benchmark folders and index.parquet) to DEST."""
+    from benchgen_dagster.runner import export_dataset
+
+    _existing_home()
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        fail_usage(f"{dest} exists and is not an empty folder")
+    count = export_dataset(dest)
+    console.print(f"exported {count} benchmark(s) to {dest}", highlight=False)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,105 @@
+"""The Definitions object: every stage's assets, checks, sensor and schedule, and the cross-cutting
+policy — jobs, executor, and the resource set for the environment, chosen in one place.
+
+Environment (read here and nowhere else):
+- `BENCHGEN_MODEL`: the agents' model (`offline` by default).
+- `BENCHGEN_REGISTRY_URL`: the registry database (SQLite under BENCHGEN_HOME when unset).
+- `BENCHGEN_S3_BUCKET` (+ `BENCHGEN_S3_ENDPOINT_URL`, `BENCHGEN_S3_PREFIX`, `AWS_*`): the artifact store
+  (local folders when unset).
+- `LANGFUSE_PUBLIC_KEY` / `LANGFUSE_SECRET_KEY` / `LANGFUSE_BASE_URL`: tracing (off when unset).
+- `BENCHGEN_SEEDS`: seeds each candidate is checked on (8).
+"""
+
+import os
+import warnings
+
+import dagster as dg
+
+from benchgen_dagster.agent.configuration import default_model
+from benchgen_dagster.defs import cad, dataset, planning, requests, review, simulation
+from benchgen_dagster.defs.resources import (
+    AgentsResource,
+    ArtifactStoreResource,
+    RegistryResource,
+    SandboxResource,
+    TracingResource,
+)
+
+# Data versions on outputs are how a changed script marks everything downstream stale; the API is
+# marked beta, and we rely on it knowingly.
+warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*data_version.*")
+
+CANDIDATE_ASSETS = [
+    "benchmark_request",
+    "benchmark_plan",
+    "cad_script",
+    "compiled_scenes",
+    "simulation_report",
+    "benchmark_review",
+    "promoted_benchmark",
+]
+PUBLISH_JOB = "publish_dataset"
+
+
+def resources(resolved: bool = False) -> dict[str, object]:
+    """The resource set for this environment. Secrets and endpoints come in as EnvVar (resolved at run
+    time, never shown in the UI); `resolved=True` gives plain values, for the CLI's use outside a run."""
+
+    def _env(name: str) -> str:
+        value = os.environ.get(name, "")
+        return value if resolved or not value else dg.EnvVar(name)
+
+    return {
+        "agents": AgentsResource(model=default_model()),
+        "sandbox": SandboxResource(seeds=int(os.environ.get("BENCHGEN_SEEDS") or 8)),
+        "registry": RegistryResource(url=_env("BENCHGEN_REGISTRY_URL")),
+        "artifacts": ArtifactStoreResource(
+            bucket=_env("BENCHGEN_S3_BUCKET"),
+            prefix=os.environ.get("BENCHGEN_S3_PREFIX") or "benchgen",
+            endpoint_url=_env("BENCHGEN_S3_ENDPOINT_URL"),
+            aws_access_key_id=_env("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=_env("AWS_SECRET_ACCESS_KEY"),
+        ),
+        "tracing": TracingResource(
+            public_key=_env("LANGFUSE_PUBLIC_KEY"),
+            secret_key=_env("LANGFUSE_SECRET_KEY"),
+            base_url=_env("LANGFUSE_BASE_URL"),
+        ),
+    }
+
+
+generate_benchmarks = dg.define_asset_job(
+    requests.GENERATE_JOB,
+    selection=dg.AssetSelection.assets(*CANDIDATE_ASSETS),
+    description="One candidate, request to promotion, with every gate as a blocking check.",
+    # The sandbox already fills a core per seed: candidates run side by side, their steps in order.
+    executor_def=dg.multiprocess_executor.configured({"max_concurrent": 2}),
+)
+publish_dataset = dg.define_asset_job(
+    PUBLISH_JOB,
+    selection=dg.AssetSelection.assets("benchmark_dataset", "dataset_gallery"),
+    description="Rebuild the dataset index and the gallery page.",
+)
+
+
+def build_definitions() -> dg.Definitions:
+    return dg.Definitions(
+        assets=[
+            requests.benchmark_request,
+            planning.benchmark_plan,
+            cad.cad_script,
+            cad.compiled_scenes,
+            simulation.simulation_report,
+            review.benchmark_review,
+            dataset.promoted_benchmark,
+            dataset.benchmark_dataset,
+            dataset.dataset_gallery,
+        ],
+        jobs=[generate_benchmarks, publish_dataset],
+        sensors=[requests.request_files_sensor],
+        schedules=[requests.daily_batch_schedule],
+        resources=resources(),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,184 @@
+"""CAD: the coder agent writes script.py; the sandboxed worker compiles it to meshes and MJCF per seed.
+
+`compiled_scenes` carries the geometry gates as blocking checks: nothing whose solids, zones, spawn
+overlaps, MJCF, determinism or randomization fail goes further.
+"""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from benchgen_dagster.defs.candidates import (
+    MODEL_RETRY,
+    REFRESH_WHEN_STALE,
+    SANDBOX_RETRY,
+    candidate_dir,
+    candidate_partitions,
+    check_result,
+    code_version,
+    seed_table,
+    session_metadata,
+    text_version,
+    workspace_of,
+)
+from benchgen_dagster.defs.planning import finish_role
+from benchgen_dagster.defs.resources import AgentsResource, RegistryResource, SandboxResource
+from benchgen_dagster.models.reports import Check
+from benchgen_dagster.paths import benchgen_home
+
+GEOMETRY_CHECKS = [
+    Check.SCRIPT_RUNS.value,
+    Check.SOLID_VALID.value,
+    Check.INSIDE_WORKSPACE.value,
+    Check.ZONES_CONSISTENT.value,
+    Check.NO_INTERPENETRATION.value,
+    Check.MJCF_LOADS.value,
+    Check.DETERMINISTIC.value,
+]
+RANDOMIZATION_CHECKS = [Check.RANDOMIZATION_COVERAGE.value, Check.GEOMETRIC_VARIETY.value]
+
+
+def skills_dir() -> Path:
+    """The skills offered to the coder (<name>/SKILL.md), written by the skill learner."""
+    return benchgen_home() / "skills"
+
+
+def skill_versions(folder: Path) -> dict[str, str]:
+    """Each skill's version: the hash of its SKILL.md, so lineage can say which skill text a script read."""
+    if not folder.is_dir():
+        return {}
+    return {p.parent.name: hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in sorted(folder.glob("*/SKILL.md"))}
+
+
+def _last_review_feedback(workspace: Path) -> str:
+    from benchgen_dagster.agent.reviewer import ReviewError, read_review
+
+    reviews = sorted((workspace / "reviews").glob("*.md"), key=lambda p: int(p.stem) if p.stem.isdigit() else 0)
+    if not reviews:
+        return ""
+    try:
+        decision, comments = read_review(reviews[-1].read_text())
+    except ReviewError:
+        return ""
+    return "Review of the previous script: " + "; ".join(comments) if decision == "rejected" else ""
+
+
+@dg.asset(
+    partitions_def=candidate_partitions,
+    code_version=code_version("cad_script"),
+    group_name="generation",
+    kinds={"python", "build123d"},
+    retry_policy=MODEL_RETRY,
+    description="The coder's parametric build123d script, verified by the coder with the worker's utilities.",
+)
+def cad_script(
+    context: dg.AssetExecutionContext,
+    benchmark_request: dict[str, Any],
+    benchmark_plan: dict[str, Any],
+    agents: AgentsResource,
+    registry: RegistryResource,
+) -> dg.Output[dict[str, Any]]:
+    key = context.partition_key
+    registry.update(key, stage="cad_script")
+    workspace = workspace_of(key)
+    skills = skills_dir()
+    versions = skill_versions(skills)
+    result = agents.run(
+        ("coder",),
+        benchmark_request["prompt"],
+        workspace,
+        model=benchmark_request["model"],
+        feedback=_last_review_feedback(workspace),
+        skills_dir=skills if versions else None,
+    )
+    script_path = workspace / "script.py"
+    if not script_path.is_file():
+        finish_role(result, key, "cad_script", registry)
+        raise dg.Failure("cad_script: the coder wrote no script.py", allow_retries=False)
+    script = script_path.read_text()
+    digest = hashlib.sha256(script.encode()).hexdigest()
+    return dg.Output(
+        {
+            "script": script,
+            "script_sha256": digest,
+            "rounds": result.rounds,
+            "agent_checks_passed": result.checks_passed,
+            "skills": versions,
+            "usage": result.usage,
+        },
+        data_version=text_version(script),
+        metadata={
+            "script": dg.MetadataValue.md(f"```python\n{script}\n```"),
+            "script_sha256": digest[:16],
+            "rounds": result.rounds,
+            "agent_gate": "passed" if result.checks_passed else "failed: " + ", ".join(result.failed_checks),
+            "skill_versions": dg.MetadataValue.json(versions),
+            **session_metadata(result),
+        },
+    )
+
+
+def checked_script(key: str, cad: dict[str, Any]) -> Path:
+    """The materialized script text, written where the worker reads it (not the agents' workspace copy)."""
+    path = candidate_dir(key) / "checked" / "script.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(cad["script"])
+    return path
+
+
+@dg.asset(
+    partitions_def=candidate_partitions,
+    code_version=code_version("compiled_scenes"),
+    automation_condition=REFRESH_WHEN_STALE,
+    group_name="generation",
+    kinds={"mujoco"},
+    description="Meshes and MJCF per seed, compiled and validated in the sandbox.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "geometry",
+            asset="compiled_scenes",
+            blocking=True,
+            description="valid solids, inside the "
+            "workspace, consistent zones, no spawn overlaps, MJCF loads, deterministic",
+        ),
+        dg.AssetCheckSpec(
+            "randomization_coverage",
+            asset="compiled_scenes",
+            blocking=True,
+            description="draws cover ±40 % of each declared range; at least 5 distinct mesh sets",
+        ),
+    ],
+    retry_policy=SANDBOX_RETRY,
+)
+def compiled_scenes(
+    context: dg.AssetExecutionContext, cad_script: dict[str, Any], sandbox: SandboxResource, registry: RegistryResource
+) -> Any:
+    key = context.partition_key
+    registry.update(key, stage="compiled_scenes")
+    checker = sandbox.checker()
+    report = checker.check(checked_script(key, cad_script), list(range(sandbox.seeds)), simulate=False)
+    dest = candidate_dir(key) / "compiled"
+    shutil.rmtree(dest, ignore_errors=True)
+    folders = checker.collect_compiled(report, dest)
+    (candidate_dir(key) / "compiled_report.json").write_text(report.model_dump_json(indent=1))
+    digests = {str(o.seed): o.scene_digest for o in report.outcomes if o.scene_digest}
+    parameters = {str(o.seed): {p.name: p.value for p in o.scene.params} for o in report.outcomes if o.scene}
+    yield dg.Output(
+        {"folder": str(dest), "seeds": report.seeds, "digests": digests, "parameters": parameters},
+        data_version=text_version(json.dumps(digests, sort_keys=True)),
+        metadata={
+            "seeds": len(report.seeds),
+            "compiled_seeds": len(folders),
+            "distinct_mesh_sets": len(set(digests.values())),
+            "checks_by_seed": seed_table(report, GEOMETRY_CHECKS + RANDOMIZATION_CHECKS),
+            "folder": dg.MetadataValue.path(str(dest)),
+            "sandbox_wall_s": dg.MetadataValue.float(round(report.wall_s, 2)),
+            "isolation": str(report.sandbox.get("isolation", "")),
+        },
+    )
+    yield check_result(report, "geometry", GEOMETRY_CHECKS, "every seed compiles to valid, consistent geometry")
+    yield check_result(report, "randomization_coverage", RANDOMIZATION_CHECKS, "the seeds really vary the scene")

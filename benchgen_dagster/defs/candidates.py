@@ -1,0 +1,103 @@
+"""What every per-candidate stage shares: the partitions, the candidate's folders, and UI metadata."""
+
+import base64
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from benchgen_dagster import __version__
+from benchgen_dagster.models.reports import CheckReport
+from benchgen_dagster.paths import benchgen_home
+
+# One dynamic partition per benchmark candidate: `<request id>-v<variant>`.
+candidate_partitions = dg.DynamicPartitionsDefinition(name="benchmark_candidates")
+
+# Retries are declared, not looped: a provider hiccup or a sandbox that could not start is retried with
+# exponential backoff; a refusal or a failed check raises dg.Failure(allow_retries=False) and is final.
+MODEL_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.FULL)
+SANDBOX_RETRY = dg.RetryPolicy(max_retries=1, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.FULL)
+
+
+# Declarative automation for the per-candidate stages after the script: when an upstream output changes
+# (a curator re-materializes cad_script, say), the stale stages run again, but never past a failed
+# blocking check.
+REFRESH_WHEN_STALE = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+
+
+def code_version(stage: str, revision: int = 1) -> str:
+    """Bump `revision` when a stage's logic changes what it produces: Dagster then marks its outputs stale."""
+    return f"{__version__}.{stage}.{revision}"
+
+
+def candidate_dir(key: str) -> Path:
+    folder = benchgen_home() / "candidates" / key
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def workspace_of(key: str) -> Path:
+    return candidate_dir(key) / "workspace"
+
+
+def text_version(text: str) -> dg.DataVersion:
+    return dg.DataVersion(hashlib.sha256(text.encode()).hexdigest()[:16])
+
+
+def session_metadata(result: Any) -> dict[str, Any]:
+    """Tokens, cost and wall time of an agent session, as the UI shows them."""
+    usage = result.usage
+    return {
+        "tokens_in": sum(u.get("input_tokens", 0) for u in usage.values()),
+        "tokens_out": sum(u.get("output_tokens", 0) for u in usage.values()),
+        "estimated_cost_usd": dg.MetadataValue.float(result.estimated_cost_usd),
+        "agent_wall_s": dg.MetadataValue.float(round(result.wall_s, 2)),
+        "decision": result.decision,
+        "journal": dg.MetadataValue.path(str(Path(result.workspace) / "journal.md")),
+    }
+
+
+def seed_table(report: CheckReport, checks: list[str]) -> dg.MetadataValue:
+    """A checks × seeds markdown table: ✓, ✗ or · (not run), with the first failure messages below it."""
+    seeds = report.seeds
+    cells: dict[tuple[str, int | None], bool] = {}
+    for result in report.results:
+        if result.check.value in checks:
+            key = (result.check.value, result.seed)
+            cells[key] = cells.get(key, True) and result.passed
+    lines = ["| check | " + " | ".join(str(s) for s in seeds) + " | all |", "|---" * (len(seeds) + 2) + "|"]
+    for check in checks:
+        marks = [{True: "✓", False: "✗", None: "·"}[cells.get((check, s))] for s in seeds]
+        overall = cells.get((check, None))
+        lines.append(
+            f"| {check} | " + " | ".join(marks) + f" | {'·' if overall is None else '✓' if overall else '✗'} |"
+        )
+    failures = [f for f in report.failures if f.check in checks][:10]
+    if failures:
+        lines.append("")
+        lines += [f"- **{f.check}** (seed {f.seed if f.seed is not None else 'all'}): {f.message}" for f in failures]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def check_result(report: CheckReport, name: str, checks: list[str], description: str) -> dg.AssetCheckResult:
+    """The blocking asset check `name` over `checks`: which seeds failed and why."""
+    failures = [f for f in report.failures if f.check in checks]
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=not failures,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=description if not failures else f"{len(failures)} failure(s): {failures[0].message}",
+        metadata={
+            "failed_seeds": dg.MetadataValue.text(", ".join(sorted({str(f.seed) for f in failures})) or "none"),
+            "failures": dg.MetadataValue.md(
+                "\n".join(f"- {f.check} (seed {f.seed}): {f.message}" for f in failures[:20]) or "none"
+            ),
+        },
+    )
+
+
+def image_markdown(path: Path, caption: str) -> str:
+    """A small render embedded in the metadata (the full set is linked, not embedded: the event log keeps it)."""
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f"![{caption}](data:image/png;base64,{data})"

@@ -1,0 +1,368 @@
+"""The dataset: promotion of approved candidates, the index, and the gallery.
+
+A promoted benchmark is a folder `dataset/<benchmark_id>/` (script.py, benchmark.yaml, seeds/<seed>/
+scene.xml + meshes, renders/, reports/), built aside and moved into place in one rename, so an
+interrupted run never leaves half a benchmark.
+"""
+
+import html
+import json
+import re
+import shutil
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import yaml
+
+from benchgen_dagster import __version__
+from benchgen_dagster.defs.candidates import (
+    REFRESH_WHEN_STALE,
+    candidate_dir,
+    candidate_partitions,
+    code_version,
+    text_version,
+    workspace_of,
+)
+from benchgen_dagster.defs.resources import ArtifactStoreResource, RegistryResource, replace_folder_atomically
+from benchgen_dagster.models.registry import CandidateStatus, dataset_table
+from benchgen_dagster.paths import benchgen_home
+
+MANIFEST = "benchmark.yaml"
+INDEX_COLUMNS = [c.name for c in dataset_table.columns]
+
+
+def dataset_dir() -> Path:
+    folder = benchgen_home() / "dataset"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def gallery_path() -> Path:
+    return benchgen_home() / "gallery" / "index.html"
+
+
+def index_path() -> Path:
+    return dataset_dir() / "index.parquet"
+
+
+def _front_matter(text: str) -> dict[str, Any]:
+    match = re.match(r"\s*---\n(.*?)\n---", text, re.S)
+    try:
+        data = yaml.safe_load(match.group(1)) if match else None
+    except yaml.YAMLError:
+        data = None
+    return data if isinstance(data, dict) else {}
+
+
+def _section(markdown: str, heading: str) -> list[str]:
+    match = re.search(rf"^## {heading}\s*\n(.*?)(?=^## |\Z)", markdown, re.S | re.M | re.I)
+    return [line[2:].strip() for line in (match.group(1).splitlines() if match else []) if line.startswith("- ")]
+
+
+def _title(plan: str, fallback: str) -> str:
+    match = re.search(r"^# (.+)$", plan, re.M)
+    return match.group(1).strip() if match else fallback
+
+
+def benchmark_id(script_sha256: str, family: str | None) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", (family or "benchmark").lower()).strip("-") or "benchmark"
+    return f"{slug}-{script_sha256[:10]}"
+
+
+def parameter_ranges(report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Each randomized parameter's declared range and the values the checked seeds drew."""
+    ranges: dict[str, dict[str, float]] = {}
+    for outcome in report.get("outcomes", []):
+        for param in (outcome.get("scene") or {}).get("params", []):
+            entry = ranges.setdefault(
+                param["name"],
+                {
+                    "nominal": param["nominal"],
+                    "low": param["low"],
+                    "high": param["high"],
+                    "min": param["value"],
+                    "max": param["value"],
+                },
+            )
+            entry["min"], entry["max"] = min(entry["min"], param["value"]), max(entry["max"], param["value"])
+    return ranges
+
+
+def duplicate_of(digests: dict[str, str], registry: RegistryResource, candidate: str) -> str | None:
+    """The promoted benchmark (of another candidate) whose meshes this one repeats, if any."""
+    mine = set(digests.values())
+    with registry.engine.begin() as db:
+        for row in db.execute(dataset_table.select()):
+            if row.candidate != candidate and mine & set((row.mesh_digests or {}).values()):
+                return str(row.benchmark_id)
+    return None
+
+
+def write_benchmark(
+    key: str,
+    bid: str,
+    manifest: dict[str, Any],
+    script: str,
+    compiled: Path,
+    reports: dict[str, Any],
+) -> Path:
+    """Build the benchmark folder aside, then move it into the dataset in one rename."""
+    dataset = dataset_dir()
+    building = dataset / f".building-{bid}-{uuid.uuid4().hex[:8]}"
+    building.mkdir()
+    try:
+        (building / "script.py").write_text(script)
+        (building / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True))
+        shutil.copytree(compiled, building / "seeds")
+        renders = building / "renders"
+        renders.mkdir()
+        for view in sorted((workspace_of(key) / "renders").glob("view_*.png")):
+            shutil.copyfile(view, renders / view.name)
+        (building / "reports").mkdir()
+        for name, content in reports.items():
+            (building / "reports" / f"{name}.json").write_text(json.dumps(content, indent=1, default=str))
+        replace_folder_atomically(building, dataset / bid)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return dataset / bid
+
+
+@dg.asset(
+    partitions_def=candidate_partitions,
+    code_version=code_version("promoted_benchmark"),
+    automation_condition=REFRESH_WHEN_STALE,
+    group_name="dataset",
+    kinds={"python"},
+    output_required=False,
+    description="The approved benchmark, written into the dataset (and uploaded to the artifact store). "
+    "Held for `benchgen promote` when the request asks for human approval.",
+)
+def promoted_benchmark(
+    context: dg.AssetExecutionContext,
+    benchmark_request: dict[str, Any],
+    benchmark_plan: dict[str, Any],
+    cad_script: dict[str, Any],
+    compiled_scenes: dict[str, Any],
+    simulation_report: dict[str, Any],
+    benchmark_review: dict[str, Any],
+    registry: RegistryResource,
+    artifacts: ArtifactStoreResource,
+) -> Any:
+    key = context.partition_key
+    candidate = registry.get(key)
+    if candidate is None:
+        raise dg.Failure(f"candidate {key} is not in the registry", allow_retries=False)
+    # The blocking checks upstream stop failing candidates before this; these guard a manual launch.
+    if not simulation_report["passed"] or benchmark_review["decision"] != "approved":
+        raise dg.Failure(f"{key} has not passed its checks and review", allow_retries=False)
+    if benchmark_request["require_approval"] and not candidate.approved:
+        registry.update(key, status=CandidateStatus.AWAITING_APPROVAL, stage="promoted_benchmark")
+        context.log.info(f"{key} waits for a curator: benchgen promote {key}")
+        return
+    plan = benchmark_plan["plan"]
+    front = _front_matter(plan)
+    family = front.get("family") if isinstance(front.get("family"), str) else None
+    bid = benchmark_id(cad_script["script_sha256"], family)
+    duplicate = duplicate_of(compiled_scenes["digests"], registry, key)
+    if duplicate:
+        reason = f"its meshes duplicate {duplicate}, already in the dataset"
+        registry.update(key, status=CandidateStatus.REJECTED, stage="promoted_benchmark", reason=reason)
+        raise dg.Failure(f"not promoted: {reason}", allow_retries=False)
+    simulation = json.loads(Path(simulation_report["report"]).read_text())
+    compiled_report = json.loads((candidate_dir(key) / "compiled_report.json").read_text())
+    ranges = parameter_ranges(compiled_report)
+    tier = front.get("tier") if isinstance(front.get("tier"), int) else benchmark_request["tier"]
+    manifest = {
+        "id": bid,
+        "title": _title(plan, bid),
+        "tier": tier,
+        "family": family,
+        "learning_objectives": _section(plan, "Learning objectives"),
+        "parameters": ranges,
+        "seeds_checked": simulation_report["seeds"],
+        "checks": {"passed": True, "failed": []},
+        "review": {"decision": benchmark_review["decision"], "comments": benchmark_review["reason"]},
+        "provenance": {
+            "candidate": key,
+            "request_id": benchmark_request["request_id"],
+            "prompt": benchmark_request["prompt"],
+            "model": benchmark_request["model"],
+            "plan_sha256": text_version(plan).value,
+            "script_sha256": cad_script["script_sha256"],
+            "skill_versions": cad_script["skills"],
+            "code_version": __version__,
+            "human_approved": candidate.approved,
+        },
+        "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    folder = write_benchmark(
+        key,
+        bid,
+        manifest,
+        cad_script["script"],
+        Path(compiled_scenes["folder"]),
+        {"validation": compiled_report, "simulation": simulation, "review": benchmark_review},
+    )
+    location = artifacts.publish(folder, f"dataset/{bid}")
+    row = {
+        "benchmark_id": bid,
+        "candidate": key,
+        "title": manifest["title"],
+        "tier": tier,
+        "family": family,
+        "prompt": benchmark_request["prompt"],
+        "model": benchmark_request["model"],
+        "script_sha256": cad_script["script_sha256"],
+        "seeds": len(simulation_report["seeds"]),
+        "parameters": ranges,
+        "mesh_digests": compiled_scenes["digests"],
+        "path": str(folder),
+        "location": location,
+        "promoted_at": datetime.now(UTC),
+    }
+    with registry.engine.begin() as db:
+        db.execute(dataset_table.delete().where(dataset_table.c.benchmark_id == bid))
+        db.execute(dataset_table.insert().values(**row))
+    registry.update(key, status=CandidateStatus.PROMOTED, stage="promoted_benchmark", benchmark_id=bid, reason="")
+    yield dg.Output(
+        {"benchmark_id": bid, "path": str(folder), "location": location},
+        data_version=text_version(cad_script["script_sha256"] + bid),
+        metadata={
+            "benchmark_id": bid,
+            "title": manifest["title"],
+            "tier": str(tier),
+            "location": dg.MetadataValue.url(location)
+            if location.startswith("s3://")
+            else dg.MetadataValue.path(location),
+            "model": benchmark_request["model"],
+            "prompt": dg.MetadataValue.text(benchmark_request["prompt"]),
+            "plan_sha256": manifest["provenance"]["plan_sha256"],
+            "skill_versions": dg.MetadataValue.json(cad_script["skills"]),
+            "code_version": __version__,
+            "manifest": dg.MetadataValue.md(f"```yaml\n{yaml.safe_dump(manifest, sort_keys=False)}\n```"),
+        },
+    )
+
+
+def load_manifests() -> list[dict[str, Any]]:
+    manifests = []
+    for path in sorted(dataset_dir().glob(f"*/{MANIFEST}")):
+        if path.parent.name.startswith("."):
+            continue
+        data = yaml.safe_load(path.read_text())
+        if isinstance(data, dict):
+            manifests.append(data | {"path": str(path.parent)})
+    return manifests
+
+
+def dataset_frame(registry: RegistryResource) -> pd.DataFrame:
+    with registry.engine.begin() as db:
+        rows = [dict(row._mapping) for row in db.execute(dataset_table.select().order_by(dataset_table.c.promoted_at))]
+    on_disk = {m["id"] for m in load_manifests()}
+    rows = [r for r in rows if r["benchmark_id"] in on_disk]
+    frame = pd.DataFrame(rows, columns=INDEX_COLUMNS)
+    for column in ("parameters", "mesh_digests"):
+        frame[column] = frame[column].map(lambda v: json.dumps(v, sort_keys=True))
+    return frame
+
+
+@dg.asset(
+    deps=["promoted_benchmark"],
+    code_version=code_version("benchmark_dataset"),
+    group_name="dataset",
+    kinds={"pandas", "parquet"},
+    automation_condition=dg.AutomationCondition.eager(),
+    description="The index of promoted benchmarks: parquet under the dataset, and the registry table "
+    "(PostgreSQL when configured).",
+)
+def benchmark_dataset(registry: RegistryResource) -> dg.MaterializeResult:
+    frame = dataset_frame(registry)
+    path = index_path()
+    partial = path.with_suffix(".parquet.partial")
+    frame.to_parquet(partial, index=False)
+    partial.replace(path)
+    tiers = frame["tier"].value_counts().to_dict() if len(frame) else {}
+    preview = frame[["benchmark_id", "tier", "family", "title"]].head(50)
+    table = "\n".join(
+        ["| id | tier | family | title |", "|---|---|---|---|"]
+        + [f"| {r.benchmark_id} | {r.tier} | {r.family} | {r.title} |" for r in preview.itertuples()]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "benchmarks": len(frame),
+            "by_tier": dg.MetadataValue.json({str(k): int(v) for k, v in tiers.items()}),
+            "index": dg.MetadataValue.path(str(path)),
+            "database": registry.engine.url.render_as_string(hide_password=True),
+            "preview": dg.MetadataValue.md(table),
+        },
+        data_version=text_version(frame.to_json()),
+    )
+
+
+def render_gallery(manifests: list[dict[str, Any]], out: Path) -> None:
+    """A static page: each promoted benchmark's renders, tier, parameters and checks."""
+    cards = []
+    for manifest in manifests:
+        folder = Path(manifest["path"])
+        views = sorted((folder / "renders").glob("view_az*_el35.png"))[:4]
+        images = "".join(
+            f'<img src="{html.escape(str(Path("..") / "dataset" / folder.name / "renders" / v.name))}" '
+            f'alt="{html.escape(v.stem)}" loading="lazy">'
+            for v in views
+        )
+        params = "".join(
+            f"<tr><td>{html.escape(name)}</td><td>{r['low']:g}–{r['high']:g}</td>"
+            f"<td>{r['min']:g}–{r['max']:g}</td></tr>"
+            for name, r in sorted((manifest.get("parameters") or {}).items())
+        )
+        provenance = manifest.get("provenance", {})
+        cards.append(
+            f'<section class="card"><h2>{html.escape(str(manifest.get("title", manifest["id"])))}</h2>'
+            f'<p class="meta">tier {html.escape(str(manifest.get("tier")))} · '
+            f"{html.escape(str(manifest.get('family')))}"
+            f" · {len(manifest.get('seeds_checked', []))} seeds checked · all checks passed · reviewed: "
+            f"{html.escape(str(manifest.get('review', {}).get('decision')))} · id <code>{html.escape(manifest['id'])}"
+            f'</code></p><div class="views">{images}</div>'
+            f"<table><tr><th>parameter</th><th>declared</th><th>drawn</th></tr>{params}</table>"
+            f'<p class="prompt">“{html.escape(str(provenance.get("prompt", "")))}” — '
+            f"{html.escape(str(provenance.get('model', '')))}</p></section>"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    page = (
+        '<!doctype html><html><head><meta charset="utf-8"><title>benchgen dataset</title><style>'
+        "body{font-family:sans-serif;margin:2em;background:#fafafa}.card{background:#fff;padding:1em;margin:1em 0;"
+        "border:1px solid #ddd}.views img{width:24%;margin-right:1%}.meta{color:#555}td,th{padding:2px 8px;"
+        "text-align:left}.prompt{font-style:italic}</style></head><body>"
+        f"<h1>benchgen dataset</h1><p>{len(manifests)} promoted benchmark(s), generated "
+        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.</p>{''.join(cards)}</body></html>\n"
+    )
+    partial = out.with_suffix(".html.partial")
+    partial.write_text(page)
+    partial.replace(out)
+
+
+@dg.asset(
+    deps=["benchmark_dataset"],
+    code_version=code_version("dataset_gallery"),
+    group_name="dataset",
+    kinds={"html"},
+    automation_condition=dg.AutomationCondition.eager(),
+    description="A static HTML page of every promoted benchmark: renders, tier, parameters, checks.",
+)
+def dataset_gallery(artifacts: ArtifactStoreResource) -> dg.MaterializeResult:
+    manifests = load_manifests()
+    out = gallery_path()
+    render_gallery(manifests, out)
+    location = artifacts.publish(out.parent, "gallery")
+    return dg.MaterializeResult(
+        metadata={
+            "benchmarks": len(manifests),
+            "page": dg.MetadataValue.path(str(out)),
+            "published": location,
+        }
+    )

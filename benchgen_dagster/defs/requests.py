@@ -1,0 +1,195 @@
+"""Requests: a curator's request becomes candidates (dynamic partitions) and the runs that make them.
+
+Requests arrive as YAML files in BENCHGEN_HOME/requests/ (the sensor), from the daily schedule's list,
+or from `benchgen generate`. Each becomes `count` candidates, one partition each.
+"""
+
+import hashlib
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import yaml
+from pydantic import ValidationError
+
+from benchgen_dagster.agent.configuration import default_model
+from benchgen_dagster.defs.candidates import candidate_partitions, code_version, text_version
+from benchgen_dagster.defs.resources import RegistryResource
+from benchgen_dagster.models.registry import BenchmarkRequest, Candidate, CandidateStatus
+from benchgen_dagster.paths import benchgen_home
+
+GENERATE_JOB = "generate_benchmarks"
+REQUEST_SUFFIXES = (".yaml", ".yml")
+
+
+class RequestError(ValueError):
+    """A request that cannot be accepted; the message says why in one line."""
+
+
+def parse_request(data: Any) -> BenchmarkRequest:
+    if not isinstance(data, dict):
+        raise RequestError("a request must be a mapping with at least `prompt`")
+    try:
+        return BenchmarkRequest.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "request"
+        raise RequestError(f"{where}: {first['msg']}") from None
+
+
+def read_request_file(path: Path) -> BenchmarkRequest:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise RequestError(f"cannot read {path.name}: {str(error).splitlines()[0]}") from None
+    return parse_request(data)
+
+
+def read_batch_file(path: Path) -> list[BenchmarkRequest]:
+    """A YAML list of requests (what `benchgen generate --batch` and the daily schedule read)."""
+    try:
+        listed = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise RequestError(f"cannot read {path}: {str(error).splitlines()[0]}") from None
+    if not isinstance(listed, list) or not listed:
+        raise RequestError(f"{path} must be a non-empty YAML list of requests")
+    requests = []
+    for n, item in enumerate(listed, 1):
+        try:
+            requests.append(parse_request(item))
+        except RequestError as error:
+            raise RequestError(f"{path}, request {n}: {error}") from None
+    return requests
+
+
+def request_id(request: BenchmarkRequest, origin: str) -> str:
+    """Short, unique per submission: the request's content, where it came from, and when."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+    digest = hashlib.sha256(f"{request.model_dump_json()}|{origin}|{stamp}".encode()).hexdigest()[:8]
+    return f"r{stamp[:8]}-{digest}"
+
+
+def new_candidates(request: BenchmarkRequest, origin: str) -> list[Candidate]:
+    rid = request_id(request, origin)
+    model = request.model or default_model()
+    return [
+        Candidate(key=f"{rid}-v{n}", request_id=rid, variant=n, request=request, model=model)
+        for n in range(1, request.count + 1)
+    ]
+
+
+@dg.asset(
+    partitions_def=candidate_partitions,
+    code_version=code_version("request"),
+    group_name="generation",
+    kinds={"python"},
+    description="The curator's request for this candidate: prompt, tier, model, constraints.",
+)
+def benchmark_request(context: dg.AssetExecutionContext, registry: RegistryResource) -> dg.Output[dict[str, Any]]:
+    candidate = registry.get(context.partition_key)
+    if candidate is None:
+        raise dg.Failure(f"candidate {context.partition_key} is not in the registry", allow_retries=False)
+    registry.update(candidate.key, status=CandidateStatus.RUNNING, stage="benchmark_request", reason="")
+    request = candidate.request
+    value = {
+        "key": candidate.key,
+        "request_id": candidate.request_id,
+        "variant": candidate.variant,
+        "prompt": request.agent_prompt(candidate.variant),
+        "model": candidate.model,
+        "tier": request.tier,
+        "require_approval": request.require_approval,
+        "request": request.model_dump(mode="json"),
+    }
+    return dg.Output(
+        value,
+        data_version=text_version(json.dumps(value, sort_keys=True)),
+        metadata={
+            "prompt": dg.MetadataValue.text(request.agent_prompt(candidate.variant)),
+            "model": candidate.model,
+            "tier": str(request.tier or "any"),
+            "variant": f"{candidate.variant} of {request.count}",
+            "request_id": candidate.request_id,
+        },
+    )
+
+
+def _set_aside(path: Path, folder: str, error: str | None = None) -> None:
+    target = path.parent / folder
+    target.mkdir(exist_ok=True)
+    destination = target / path.name
+    if destination.exists():
+        destination = target / f"{path.stem}-{datetime.now(UTC).strftime('%Y%m%d%H%M%S%f')}{path.suffix}"
+    shutil.move(str(path), destination)
+    if error is not None:
+        destination.with_name(destination.name + ".error.txt").write_text(error + "\n")
+
+
+def submit_requests(
+    requests: list[tuple[BenchmarkRequest, str]], registry: RegistryResource
+) -> tuple[list[Candidate], list[dg.RunRequest]]:
+    """Register the candidates of each request; the run requests that materialize them."""
+    made: list[Candidate] = []
+    for request, origin in requests:
+        candidates = new_candidates(request, origin)
+        registry.add(candidates)
+        made += candidates
+    runs = [dg.RunRequest(run_key=c.key, partition_key=c.key, tags={"benchgen/request": c.request_id}) for c in made]
+    return made, runs
+
+
+@dg.sensor(
+    job_name=GENERATE_JOB,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Turns request files in BENCHGEN_HOME/requests/ into candidates and runs; bad files are moved "
+    "to requests/rejected/ with an .error.txt next to them.",
+)
+def request_files_sensor(context: dg.SensorEvaluationContext, registry: RegistryResource) -> dg.SensorResult:
+    folder = benchgen_home() / "requests"
+    folder.mkdir(exist_ok=True)
+    accepted: list[tuple[BenchmarkRequest, str]] = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in REQUEST_SUFFIXES):
+        try:
+            request = read_request_file(path)
+        except RequestError as error:
+            context.log.warning(f"request {path.name} set aside: {error}")
+            _set_aside(path, "rejected", str(error))
+            continue
+        accepted.append((request, path.name))
+        _set_aside(path, "accepted")
+    if not accepted:
+        return dg.SensorResult(skip_reason="no new request files")
+    candidates, runs = submit_requests(accepted, registry)
+    return dg.SensorResult(
+        run_requests=runs,
+        dynamic_partitions_requests=[candidate_partitions.build_add_request([c.key for c in candidates])],
+    )
+
+
+def daily_requests_path() -> Path:
+    return benchgen_home() / "daily_requests.yaml"
+
+
+@dg.schedule(
+    cron_schedule="0 3 * * *",
+    job_name=GENERATE_JOB,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every day at 03:00, the requests listed in BENCHGEN_HOME/daily_requests.yaml.",
+)
+def daily_batch_schedule(
+    context: dg.ScheduleEvaluationContext, registry: RegistryResource
+) -> list[dg.RunRequest] | dg.SkipReason:
+    path = daily_requests_path()
+    if not path.is_file():
+        return dg.SkipReason(f"no {path} (a YAML list of requests) to generate from")
+    try:
+        requests = read_batch_file(path)
+    except RequestError as error:
+        return dg.SkipReason(f"not generating: {error}")
+    candidates, runs = submit_requests([(r, f"daily:{n}") for n, r in enumerate(requests)], registry)
+    context.instance.add_dynamic_partitions(candidate_partitions.name or "", [c.key for c in candidates])
+    return runs

@@ -1,0 +1,248 @@
+"""The pipeline's resources: the agents (model), the sandboxed worker, the artifact store, tracing and
+the registry database. Each is a Dagster ConfigurableResource; `definitions.py` picks the set for the
+environment and passes secrets in as EnvVar."""
+
+import atexit
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import sqlalchemy as sa
+import yaml
+from pydantic import PrivateAttr
+
+from benchgen_dagster.models.registry import (
+    Candidate,
+    CandidateStatus,
+    candidate_from_row,
+    candidate_row,
+    candidates_table,
+    metadata,
+)
+from benchgen_dagster.models.settings import CheckSettings
+from benchgen_dagster.paths import benchgen_home
+
+
+class AgentsResource(dg.ConfigurableResource):
+    """The agent graph's roles and the model behind them (`offline` or a LangChain `provider:model`)."""
+
+    model: str = "offline"
+    max_rounds: int = 3
+    check_seeds: int = 8
+    # Retries inside one model call (LangChain's with_retry); Dagster's RetryPolicy retries the step.
+    model_retries: int = 1
+
+    def run(
+        self,
+        roles: tuple[str, ...],
+        prompt: str,
+        workspace: Path,
+        model: str | None = None,
+        feedback: str = "",
+        skills_dir: Path | None = None,
+        start_round: int = 0,
+    ) -> Any:
+        """Run `roles` of one generation session in `workspace`; returns the agent's SessionResult."""
+        from benchgen_dagster.agent.configuration import SessionConfig
+        from benchgen_dagster.agent.session import run_session
+
+        config = SessionConfig(
+            prompt=prompt,
+            workspace=workspace,
+            model=model or self.model,
+            feedback=feedback,
+            skills_dir=skills_dir,
+            max_rounds=self.max_rounds,
+            check_seeds=self.check_seeds,
+            model_retries=self.model_retries,
+        )
+        return run_session(config, home=benchgen_home(), roles=roles, start_round=start_round)
+
+
+class SandboxResource(dg.ConfigurableResource):
+    """The worker's sandboxed checker: the seeds every candidate is checked on and the check settings."""
+
+    seeds: int = 8
+    # A YAML file of CheckSettings overrides (the same file `benchgen check --settings` takes).
+    settings_file: str = ""
+
+    def check_settings(self) -> CheckSettings:
+        if not self.settings_file:
+            return CheckSettings()
+        return CheckSettings.model_validate(yaml.safe_load(Path(self.settings_file).read_text()) or {})
+
+    def checker(self) -> Any:
+        from benchgen_dagster.worker.check import Checker
+
+        return Checker(self.check_settings(), home=benchgen_home())
+
+
+class ArtifactStoreResource(dg.ConfigurableResource):
+    """Where renders and promoted benchmarks are published: local folders by default, S3 when a bucket is set.
+
+    The dataset is always written under BENCHGEN_HOME first (atomically); with a bucket it is then uploaded,
+    and the URLs in the manifest point there."""
+
+    bucket: str = ""
+    prefix: str = "benchgen"
+    endpoint_url: str = ""
+    region_name: str = "us-east-1"
+    aws_access_key_id: str = ""
+    aws_secret_access_key: str = ""
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.bucket)
+
+    def _client(self) -> Any:
+        from dagster_aws.s3 import S3Resource
+
+        return S3Resource(
+            endpoint_url=self.endpoint_url or None,
+            region_name=self.region_name,
+            aws_access_key_id=self.aws_access_key_id or None,
+            aws_secret_access_key=self.aws_secret_access_key or None,
+        ).get_client()
+
+    def check_reachable(self) -> None:
+        """Raise with one line when a configured bucket cannot be used."""
+        if not self.remote:
+            return
+        try:
+            self._client().head_bucket(Bucket=self.bucket)
+        except Exception as error:
+            raise ConnectionError(f"the artifact bucket s3://{self.bucket} cannot be reached: {error}") from None
+
+    def publish(self, folder: Path, name: str) -> str:
+        """Publish `folder` as `name`; returns where it can be found (a local path or an s3:// URL)."""
+        if not self.remote:
+            return str(folder)
+        client = self._client()
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            key = f"{self.prefix}/{name}/{path.relative_to(folder).as_posix()}"
+            client.upload_file(str(path), self.bucket, key)
+        return f"s3://{self.bucket}/{self.prefix}/{name}/"
+
+    def withdraw(self, name: str) -> None:
+        if not self.remote:
+            return
+        client = self._client()
+        listed = client.list_objects_v2(Bucket=self.bucket, Prefix=f"{self.prefix}/{name}/")
+        for item in listed.get("Contents", []):
+            client.delete_object(Bucket=self.bucket, Key=item["Key"])
+
+
+class TracingResource(dg.ConfigurableResource):
+    """Langfuse tracing of the agent sessions, when keys are configured; nothing is sent otherwise."""
+
+    public_key: str = ""
+    secret_key: str = ""
+    base_url: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.public_key and self.secret_key)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # The Langfuse SDK reads its configuration from the environment; the agent layer knows nothing else.
+        if self.enabled:
+            os.environ["LANGFUSE_PUBLIC_KEY"] = self.public_key
+            os.environ["LANGFUSE_SECRET_KEY"] = self.secret_key
+            if self.base_url:
+                os.environ["LANGFUSE_BASE_URL"] = self.base_url
+
+
+class RegistryResource(dg.ConfigurableResource):
+    """The candidates and the dataset index: SQLite under BENCHGEN_HOME by default, PostgreSQL by URL."""
+
+    url: str = ""
+    _engine: sa.Engine | None = PrivateAttr(default=None)
+
+    @property
+    def database_url(self) -> str:
+        return self.url or f"sqlite:///{benchgen_home() / 'registry.db'}"
+
+    @property
+    def is_external(self) -> bool:
+        return not self.database_url.startswith("sqlite")
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            try:
+                engine = sa.create_engine(
+                    self.database_url,
+                    pool_pre_ping=True,
+                    # SQLite connections are cheap: open one per use, so none outlives the interpreter.
+                    poolclass=sa.pool.NullPool if self.database_url.startswith("sqlite") else None,
+                )
+            except (sa.exc.ArgumentError, ImportError) as error:
+                raise ConnectionError(f"the registry database URL is not usable: {error}") from None
+            # Return pooled connections before the interpreter tears sqlite3/psycopg2 down.
+            atexit.register(engine.dispose)
+            try:
+                metadata.create_all(engine)
+            except sa.exc.OperationalError as error:
+                raise ConnectionError(
+                    f"the registry database {engine.url.render_as_string(hide_password=True)} cannot be reached: "
+                    f"{str(error.orig).splitlines()[0] if error.orig else error}"
+                ) from None
+            self._engine = engine
+        return self._engine
+
+    @contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        with self.engine.begin() as connection:
+            yield connection
+
+    def add(self, candidates: list[Candidate]) -> None:
+        with self._begin() as db:
+            for candidate in candidates:
+                db.execute(candidates_table.insert().values(**candidate_row(candidate)))
+
+    def get(self, key: str) -> Candidate | None:
+        with self._begin() as db:
+            row = db.execute(candidates_table.select().where(candidates_table.c.key == key)).first()
+        return candidate_from_row(row) if row else None
+
+    def find(self, identifier: str) -> Candidate | None:
+        """A candidate by partition key or by the id of the benchmark it became."""
+        with self._begin() as db:
+            row = db.execute(
+                candidates_table.select().where(
+                    (candidates_table.c.key == identifier) | (candidates_table.c.benchmark_id == identifier)
+                )
+            ).first()
+        return candidate_from_row(row) if row else None
+
+    def all(self, request_id: str | None = None) -> list[Candidate]:
+        query = candidates_table.select().order_by(candidates_table.c.created_at, candidates_table.c.key)
+        if request_id:
+            query = query.where(candidates_table.c.request_id == request_id)
+        with self._begin() as db:
+            return [candidate_from_row(row) for row in db.execute(query)]
+
+    def update(self, key: str, **fields: Any) -> None:
+        values = {k: (v.value if isinstance(v, CandidateStatus) else v) for k, v in fields.items()}
+        with self._begin() as db:
+            db.execute(
+                candidates_table.update()
+                .where(candidates_table.c.key == key)
+                .values(**values, updated_at=datetime.now(UTC))
+            )
+
+
+def replace_folder_atomically(built: Path, target: Path) -> None:
+    """Move the fully written `built` folder to `target` so a reader never sees half of it."""
+    if target.exists():
+        old = target.with_name(f".old-{target.name}-{os.getpid()}")
+        os.replace(target, old)
+        os.replace(built, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(built, target)

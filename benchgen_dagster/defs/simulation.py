@@ -1,0 +1,103 @@
+"""Simulation: every seed's scene runs in MuJoCo inside the sandbox; stability and non-triviality gate it."""
+
+import json
+from typing import Any
+
+import dagster as dg
+
+from benchgen_dagster.defs.cad import checked_script
+from benchgen_dagster.defs.candidates import (
+    REFRESH_WHEN_STALE,
+    SANDBOX_RETRY,
+    candidate_dir,
+    candidate_partitions,
+    check_result,
+    code_version,
+    seed_table,
+    text_version,
+)
+from benchgen_dagster.defs.resources import RegistryResource, SandboxResource
+from benchgen_dagster.models.reports import CheckReport
+
+STABILITY_CHECKS = ["stability"]
+NON_TRIVIAL_CHECKS = ["non_trivial"]
+
+
+def _trace_table(report: CheckReport) -> dg.MetadataValue:
+    lines = [
+        "| seed | max speed m/s | max penetration mm | final speed m/s | moved from → to (mm) |",
+        "|---|---|---|---|---|",
+    ]
+    for outcome in report.outcomes:
+        trace = outcome.simulation
+        if trace is None:
+            lines.append(f"| {outcome.seed} | – | – | – | not simulated |")
+            continue
+        start = ", ".join(f"{v:.0f}" for v in trace.moved_start_mm)
+        end = ", ".join(f"{v:.0f}" for v in trace.moved_end_mm)
+        lines.append(
+            f"| {outcome.seed} | {trace.max_speed_m_s:.2f} | {trace.max_penetration_mm:.2f} | "
+            f"{trace.final_speed_m_s:.3f} | ({start}) → ({end}) |"
+        )
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+@dg.asset(
+    partitions_def=candidate_partitions,
+    code_version=code_version("simulation_report"),
+    automation_condition=REFRESH_WHEN_STALE,
+    group_name="generation",
+    kinds={"mujoco"},
+    description="Per-seed physics in the sandbox: stable, settled, and not solved by itself.",
+    deps=["compiled_scenes"],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "stability",
+            asset="simulation_report",
+            blocking=True,
+            description="no NaN or warnings, no body over 100 m/s, no energy gain, settles",
+        ),
+        dg.AssetCheckSpec(
+            "non_triviality",
+            asset="simulation_report",
+            blocking=True,
+            description="the moved object does not reach the goal by itself",
+        ),
+    ],
+    retry_policy=SANDBOX_RETRY,
+)
+def simulation_report(
+    context: dg.AssetExecutionContext, cad_script: dict[str, Any], sandbox: SandboxResource, registry: RegistryResource
+) -> Any:
+    key = context.partition_key
+    registry.update(key, stage="simulation_report")
+    report = sandbox.checker().check(checked_script(key, cad_script), list(range(sandbox.seeds)))
+    path = candidate_dir(key) / "simulation_report.json"
+    path.write_text(report.model_dump_json(indent=1, exclude={"outcomes": {"__all__": {"parts"}}}))
+    summary = {
+        "passed": report.passed,
+        "seeds": report.seeds,
+        "failed_checks": sorted({f.check for f in report.failures}),
+        "failures": [f.model_dump() for f in report.failures[:20]],
+        "report": str(path),
+    }
+    yield dg.Output(
+        summary,
+        data_version=text_version(json.dumps(summary["failed_checks"]) + cad_script["script_sha256"]),
+        metadata={
+            "passed": report.passed,
+            "checks_by_seed": seed_table(report, [c.value for c in _all_checks()]),
+            "trajectories": _trace_table(report),
+            "report": dg.MetadataValue.path(str(path)),
+            "sandbox_wall_s": dg.MetadataValue.float(round(report.wall_s, 2)),
+            "peak_rss_mb": dg.MetadataValue.float(round(report.peak_rss_mb, 1)),
+        },
+    )
+    yield check_result(report, "stability", STABILITY_CHECKS, "every seed is stable and settles")
+    yield check_result(report, "non_triviality", NON_TRIVIAL_CHECKS, "no seed solves itself")
+
+
+def _all_checks() -> list[Any]:
+    from benchgen_dagster.models.reports import Check
+
+    return list(Check)

@@ -1,0 +1,125 @@
+"""The pipeline's records: a request, its candidates, and the promoted dataset's index.
+
+Requests and candidates are pydantic models; the registry tables are SQLAlchemy Core, so the same
+code runs on the embedded SQLite file under BENCHGEN_HOME and on PostgreSQL in production.
+"""
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_COUNT = 100
+MAX_PROMPT_CHARS = 4000
+
+
+class CandidateStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"
+    PROMOTED = "promoted"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class BenchmarkRequest(BaseModel):
+    """What a curator asks for: a request file in BENCHGEN_HOME/requests/, a schedule entry, or the CLI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    count: int = Field(default=1, ge=1, le=MAX_COUNT)
+    tier: int | None = Field(default=None, ge=1, le=2)
+    model: str | None = None
+    # Extra constraints handed to the agents with the prompt (e.g. max_unit_cost: 20).
+    constraints: dict[str, float | int | str] = Field(default_factory=dict)
+    require_approval: bool = False
+
+    @field_validator("prompt")
+    @classmethod
+    def _has_words(cls, prompt: str) -> str:
+        if not any(c.isalpha() for c in prompt):
+            raise ValueError("the prompt has no words in it")
+        return prompt.strip()
+
+    def agent_prompt(self, variant: int) -> str:
+        """The prompt the agents get for one candidate of this request."""
+        text = self.prompt
+        if self.tier is not None and not re.search(r"\btier\b", text, re.I):
+            text += f" (tier {self.tier})"
+        if self.constraints:
+            text += ". Constraints: " + ", ".join(f"{k} {v}" for k, v in sorted(self.constraints.items()))
+        if self.count > 1:
+            text += f". Candidate {variant} of {self.count}."
+        return text
+
+
+class Candidate(BaseModel):
+    """One benchmark candidate: one dynamic partition of the pipeline."""
+
+    key: str
+    request_id: str
+    variant: int
+    request: BenchmarkRequest
+    model: str
+    status: CandidateStatus = CandidateStatus.QUEUED
+    stage: str = ""
+    reason: str = ""
+    benchmark_id: str | None = None
+    approved: bool = False
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+metadata = sa.MetaData()
+
+candidates_table = sa.Table(
+    "benchgen_candidates",
+    metadata,
+    sa.Column("key", sa.String(80), primary_key=True),
+    sa.Column("request_id", sa.String(64), nullable=False, index=True),
+    sa.Column("variant", sa.Integer, nullable=False),
+    sa.Column("request", sa.JSON, nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("stage", sa.String(64), nullable=False, default=""),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("benchmark_id", sa.String(80), nullable=True),
+    sa.Column("approved", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The dataset's index, mirrored here when a database is configured (the parquet file is the default).
+dataset_table = sa.Table(
+    "benchgen_dataset",
+    metadata,
+    sa.Column("benchmark_id", sa.String(80), primary_key=True),
+    sa.Column("candidate", sa.String(80), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("tier", sa.Integer, nullable=True),
+    sa.Column("family", sa.String(80), nullable=True),
+    sa.Column("prompt", sa.Text, nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("script_sha256", sa.String(64), nullable=False),
+    sa.Column("seeds", sa.Integer, nullable=False),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    # The per-seed mesh digests: a candidate sharing any of them duplicates this benchmark.
+    sa.Column("mesh_digests", sa.JSON, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("promoted_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def candidate_row(candidate: Candidate) -> dict[str, Any]:
+    row = candidate.model_dump(mode="json")
+    row["created_at"], row["updated_at"] = candidate.created_at, candidate.updated_at
+    return row
+
+
+def candidate_from_row(row: Any) -> Candidate:
+    return Candidate.model_validate(dict(row._mapping))

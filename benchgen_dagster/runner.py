@@ -1,0 +1,194 @@
+"""Running the pipeline from Python (what `benchgen generate/promote` do): the Dagster instance under
+BENCHGEN_HOME, candidates added as partitions, and each candidate materialized in this process.
+
+In-process execution keeps Dagster's overhead small next to the work (a multiprocess run costs ~6 s
+to start); `dagster dev` and the sensor use the job's multiprocess executor instead.
+"""
+
+import os
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from benchgen_dagster.defs.candidates import candidate_partitions
+from benchgen_dagster.defs.requests import GENERATE_JOB, submit_requests
+from benchgen_dagster.defs.resources import ArtifactStoreResource, RegistryResource
+from benchgen_dagster.models.registry import BenchmarkRequest, Candidate, CandidateStatus
+from benchgen_dagster.paths import benchgen_home
+
+EMBEDDED_DAGSTER_YAML = """\
+# The embedded default: SQLite storage in this folder, written by benchgen on first use.
+# For PostgreSQL, point DAGSTER_HOME at a folder holding the repository's dagster.yaml instead.
+telemetry:
+  enabled: false
+"""
+
+
+def dagster_instance() -> dg.DagsterInstance:
+    """DAGSTER_HOME's instance when set (production: PostgreSQL); otherwise SQLite under BENCHGEN_HOME."""
+    if not os.environ.get("DAGSTER_HOME"):
+        home = benchgen_home() / "dagster"
+        home.mkdir(parents=True, exist_ok=True)
+        config = home / "dagster.yaml"
+        if not config.exists():
+            config.write_text(EMBEDDED_DAGSTER_YAML)
+        os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def definitions() -> dg.Definitions:
+    from benchgen_dagster.definitions import defs
+
+    return defs
+
+
+_resolved: dict[str, object] = {}
+
+
+def _resource(name: str) -> object:
+    """A resource as a run would see it, its environment values resolved, for use outside a run."""
+    if not _resolved:
+        from benchgen_dagster.definitions import resources
+
+        _resolved.update(resources(resolved=True))
+    return _resolved[name]
+
+
+def registry() -> RegistryResource:
+    resource = _resource("registry")
+    assert isinstance(resource, RegistryResource)
+    return resource
+
+
+def artifacts() -> ArtifactStoreResource:
+    resource = _resource("artifacts")
+    assert isinstance(resource, ArtifactStoreResource)
+    return resource
+
+
+# Dagster's own step-by-step log goes to the event log (and the UI), not to the terminal.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def check_services() -> None:
+    """Fail early, in one line, when a configured database or bucket cannot be reached."""
+    registry().engine  # noqa: B018 - connecting is the check
+    artifacts().check_reachable()
+
+
+def submit(requests: list[BenchmarkRequest], instance: dg.DagsterInstance, origin: str = "cli") -> list[Candidate]:
+    candidates, _ = submit_requests([(r, f"{origin}:{n}") for n, r in enumerate(requests)], registry())
+    instance.add_dynamic_partitions(candidate_partitions.name or "", [c.key for c in candidates])
+    return candidates
+
+
+def materialize_candidate(key: str, instance: dg.DagsterInstance) -> bool:
+    """Run one candidate from request to promotion; a failing step ends this candidate only."""
+    job = definitions().resolve_job_def(GENERATE_JOB)
+    result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET)
+    candidate = registry().get(key)
+    if candidate is not None and candidate.status == CandidateStatus.RUNNING:
+        # A step failed without saying why in the registry (a crash, a blocking check): record it.
+        registry().update(key, status=CandidateStatus.REJECTED, reason=_failure_reason(result))
+    return result.success
+
+
+def _failure_reason(result: dg.ExecuteInProcessResult) -> str:
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = getattr(event.event_specific_data, "evaluation", None)
+            if evaluation is not None and not evaluation.passed:
+                return f"check {evaluation.check_name} failed: {evaluation.description or ''}"
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            message = (error.message if error else "").strip().splitlines()
+            return f"{event.step_key} failed: {message[-1] if message else 'unknown error'}"
+    return "the run did not finish"
+
+
+def publish(instance: dg.DagsterInstance) -> bool:
+    from benchgen_dagster.definitions import PUBLISH_JOB
+
+    return (
+        definitions().resolve_job_def(PUBLISH_JOB).execute_in_process(instance=instance, raise_on_error=False).success
+    )
+
+
+def generate(
+    requests: list[BenchmarkRequest], on_start: Callable[[list[Candidate]], None] | None = None
+) -> list[Candidate]:
+    """Submit `requests`, materialize their candidates one after another, then rebuild the index and gallery."""
+    instance = dagster_instance()
+    candidates = submit(requests, instance)
+    if on_start:
+        on_start(candidates)
+    for candidate in candidates:
+        materialize_candidate(candidate.key, instance)
+    publish(instance)
+    return [registry().get(c.key) or c for c in candidates]
+
+
+def dataset_paths() -> tuple[Path, Path]:
+    from benchgen_dagster.defs.dataset import dataset_dir, gallery_path
+
+    return dataset_dir(), gallery_path()
+
+
+def approve_and_promote(key: str) -> Candidate:
+    """A curator's approval: mark the candidate approved and materialize its promotion, then republish."""
+    instance = dagster_instance()
+    registry().update(key, approved=True)
+    job = definitions().resolve_job_def(GENERATE_JOB)
+    result = job.execute_in_process(
+        partition_key=key,
+        instance=instance,
+        asset_selection=[dg.AssetKey("promoted_benchmark")],
+        raise_on_error=False,
+        run_config=QUIET,
+    )
+    candidate = registry().get(key)
+    assert candidate is not None
+    if candidate.status != CandidateStatus.PROMOTED and not result.success:
+        registry().update(key, status=CandidateStatus.AWAITING_APPROVAL, reason=_failure_reason(result))
+        candidate = registry().get(key) or candidate
+    publish(instance)
+    return candidate
+
+
+def withdraw(key: str, reason: str) -> Path | None:
+    """Reject a candidate; if it was promoted, move its folder out of the dataset (never deleted)."""
+    from benchgen_dagster.defs.dataset import dataset_dir
+    from benchgen_dagster.models.registry import dataset_table
+
+    candidate = registry().get(key)
+    moved = None
+    if candidate is not None and candidate.benchmark_id:
+        folder = dataset_dir() / candidate.benchmark_id
+        if folder.is_dir():
+            withdrawn = benchgen_home() / "withdrawn"
+            withdrawn.mkdir(exist_ok=True)
+            moved = withdrawn / f"{candidate.benchmark_id}-{datetime.now(UTC).strftime('%Y%m%d%H%M%S')}"
+            os.replace(folder, moved)
+        with registry().engine.begin() as db:
+            db.execute(dataset_table.delete().where(dataset_table.c.benchmark_id == candidate.benchmark_id))
+        artifacts().withdraw(f"dataset/{candidate.benchmark_id}")
+    registry().update(key, status=CandidateStatus.REJECTED, reason=f"curator: {reason}")
+    publish(dagster_instance())
+    return moved
+
+
+def export_dataset(dest: Path) -> int:
+    """Copy every promoted benchmark folder and the index to `dest`; returns how many."""
+    from benchgen_dagster.defs.dataset import index_path, load_manifests
+
+    dest.mkdir(parents=True, exist_ok=True)
+    manifests = load_manifests()
+    for manifest in manifests:
+        shutil.copytree(Path(manifest["path"]), dest / manifest["id"])
+    if index_path().is_file():
+        shutil.copyfile(index_path(), dest / index_path().name)
+    return len(manifests)

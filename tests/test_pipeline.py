@@ -1,0 +1,131 @@
+"""The Dagster layer: the definitions, the request sensor, bad input, and one candidate end to end."""
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from benchgen_dagster.definitions import build_definitions
+from benchgen_dagster.defs.dataset import duplicate_of
+from benchgen_dagster.defs.requests import request_files_sensor
+from benchgen_dagster.defs.resources import RegistryResource
+from benchgen_dagster.models.registry import dataset_table
+from tests.conftest import benchgen
+
+
+def test_the_definitions_hold_every_asset_check_job_sensor_and_schedule() -> None:
+    defs = build_definitions()
+    graph = defs.resolve_asset_graph()
+    assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == [
+        "benchmark_dataset",
+        "benchmark_plan",
+        "benchmark_request",
+        "benchmark_review",
+        "cad_script",
+        "compiled_scenes",
+        "dataset_gallery",
+        "promoted_benchmark",
+        "simulation_report",
+    ]
+    checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
+    assert checks == {
+        ("compiled_scenes", "geometry"),
+        ("compiled_scenes", "randomization_coverage"),
+        ("simulation_report", "stability"),
+        ("simulation_report", "non_triviality"),
+        ("benchmark_review", "review_approved"),
+    }
+    assert {s.name for s in defs.sensors or []} == {"request_files_sensor"}
+    assert {s.name for s in defs.schedules or []} == {"daily_batch_schedule"}
+    assert {j.name for j in defs.jobs or []} == {"generate_benchmarks", "publish_dataset"}
+    assert graph.get(dg.AssetKey("cad_script")).code_version
+    for stale_aware in ("compiled_scenes", "simulation_report", "benchmark_review", "promoted_benchmark"):
+        assert graph.get(dg.AssetKey(stale_aware)).automation_condition is not None
+    lineage = graph.get(dg.AssetKey("promoted_benchmark")).parent_keys
+    assert {k.to_user_string() for k in lineage} >= {"cad_script", "benchmark_review", "simulation_report"}
+
+
+def test_the_sensor_turns_request_files_into_partitions_and_sets_bad_ones_aside(_benchgen_home: Path) -> None:
+    requests = _benchgen_home / "requests"
+    requests.mkdir()
+    (requests / "levers.yaml").write_text(yaml.safe_dump({"prompt": "class-1 lever puzzles", "count": 2, "tier": 2}))
+    (requests / "broken.yaml").write_text("prompt: [unclosed\n")
+    (requests / "zero.yaml").write_text(yaml.safe_dump({"prompt": "a ball", "count": 0}))
+    registry = RegistryResource()
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources={"registry": registry})
+        result = request_files_sensor(context)
+        assert isinstance(result, dg.SensorResult)
+        assert len(result.run_requests or []) == 2
+        keys = [r.partition_key for r in result.run_requests or []]
+        assert [r.run_key for r in result.run_requests or []] == keys
+        added = result.dynamic_partitions_requests or []
+        assert len(added) == 1 and sorted(added[0].partition_keys or []) == sorted(keys)  # type: ignore[union-attr]
+        again = request_files_sensor(dg.build_sensor_context(instance=instance, resources={"registry": registry}))
+        assert isinstance(again, dg.SensorResult) and not again.run_requests
+    assert (requests / "accepted" / "levers.yaml").is_file()
+    for name in ("broken.yaml", "zero.yaml"):
+        assert (requests / "rejected" / name).is_file()
+    assert "count" in (requests / "rejected" / "zero.yaml.error.txt").read_text()
+    candidates = registry.all()
+    assert [c.variant for c in candidates] == [1, 2] and all(c.status == "queued" for c in candidates)
+    assert "Candidate 2 of 2" in candidates[1].request.agent_prompt(2)
+
+
+def test_a_candidate_that_repeats_a_promoted_benchmarks_meshes_is_a_duplicate(_benchgen_home: Path) -> None:
+    registry = RegistryResource()
+    with registry.engine.begin() as db:
+        db.execute(
+            dataset_table.insert().values(
+                benchmark_id="ball-over-wall-1",
+                candidate="r1-v1",
+                title="t",
+                tier=1,
+                family="ball_over_wall",
+                prompt="p",
+                model="offline",
+                script_sha256="0" * 64,
+                seeds=8,
+                parameters={},
+                mesh_digests={"0": "aaa", "1": "bbb"},
+                path="/x",
+                location="/x",
+                promoted_at=datetime.now(UTC),
+            )
+        )
+    assert duplicate_of({"0": "zzz", "1": "bbb"}, registry, "r2-v1") == "ball-over-wall-1"
+    assert duplicate_of({"0": "zzz"}, registry, "r2-v1") is None
+    assert duplicate_of({"0": "aaa"}, registry, "r1-v1") is None  # re-promoting the same candidate
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["generate", "a ball into a bin", "--count", "0"], "count"),
+        (["generate", "a ball into a bin", "--count", "10000"], "count"),
+        (["generate", "a ball into a bin", "--tier", "7"], "tier"),
+        (["generate"], "either a PROMPT or --batch"),
+        (["generate", "--batch", "no/such/batch.yaml"], "cannot read"),
+        (["show", "no-such-id"], "no candidate or benchmark with id 'no-such-id'"),
+        (["promote", "no-such-id"], "no candidate or benchmark"),
+        (["reject", "no-such-id", "--reason", "x"], "no candidate or benchmark"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    result = benchgen(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_missing_home_or_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    missing = benchgen("list", env={**os.environ, "BENCHGEN_HOME": str(tmp_path / "nowhere")})
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    env = {**os.environ, "BENCHGEN_REGISTRY_URL": "postgresql+psycopg2://postgres@127.0.0.1:1/benchgen"}
+    unreachable = benchgen("generate", "a ball into a bin", env=env)
+    assert unreachable.returncode == 1, unreachable.stdout + unreachable.stderr
+    assert "registry database" in unreachable.stderr and "cannot be reached" in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr and len(unreachable.stderr.strip().splitlines()) == 1
