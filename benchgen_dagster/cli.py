@@ -358,6 +358,8 @@ def _services() -> None:
         check_services()
     except ConnectionError as error:
         fail(str(error))
+    except Exception as error:  # the Dagster instance's storage (PostgreSQL under DAGSTER_HOME)
+        fail(f"the Dagster instance cannot be used: {one_line(error)}")
 
 
 def _candidate(identifier: str):  # type: ignore[no-untyped-def]
@@ -493,7 +495,10 @@ def promote(identifier: Annotated[str, typer.Argument(metavar="ID", help="A cand
     candidate = _candidate(identifier)
     if candidate.status != CandidateStatus.AWAITING_APPROVAL:
         fail_usage(f"{candidate.key} is {candidate.status.value}, not awaiting approval")
-    result = approve_and_promote(candidate.key)
+    try:
+        result = approve_and_promote(candidate.key)
+    except Exception as error:  # the machinery failing (database, bucket, instance): one line
+        fail(f"promote failed: {one_line(error)}")
     if result.status != CandidateStatus.PROMOTED:
         fail(f"{candidate.key} was not promoted: {result.reason}")
     console.print(f"promoted {candidate.key} as {result.benchmark_id}", highlight=False)
@@ -512,7 +517,12 @@ def reject(
     _existing_home()
     _services()
     candidate = _candidate(identifier)
-    moved = withdraw(candidate.key, reason.strip())
+    if candidate.rejected_by_curator:
+        fail_usage(f"{candidate.key} is already rejected: {candidate.reason}")
+    try:
+        moved = withdraw(candidate.key, reason.strip())
+    except Exception as error:
+        fail(f"reject recorded, but withdrawing the benchmark failed: {one_line(error)}")
     console.print(f"rejected {candidate.key}" + (f"; withdrawn to {moved}" if moved else ""), highlight=False)
 
 
@@ -524,7 +534,10 @@ def export(dest: Annotated[Path, typer.Argument(help="A new (or empty) folder fo
     _existing_home()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         fail_usage(f"{dest} exists and is not an empty folder")
-    count = export_dataset(dest)
+    try:
+        count = export_dataset(dest)
+    except (OSError, ValueError) as error:
+        fail(f"export failed: {one_line(error)}")
     console.print(f"exported {count} benchmark(s) to {dest}", highlight=False)
 
 

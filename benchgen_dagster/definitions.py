@@ -56,6 +56,7 @@ def resources(resolved: bool = False) -> dict[str, object]:
         "artifacts": ArtifactStoreResource(
             bucket=_env("BENCHGEN_S3_BUCKET"),
             prefix=os.environ.get("BENCHGEN_S3_PREFIX") or "benchgen",
+            region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
             endpoint_url=_env("BENCHGEN_S3_ENDPOINT_URL"),
             aws_access_key_id=_env("AWS_ACCESS_KEY_ID"),
             aws_secret_access_key=_env("AWS_SECRET_ACCESS_KEY"),
@@ -82,11 +83,13 @@ publish_dataset = dg.define_asset_job(
 )
 
 
-def build_definitions() -> dg.Definitions:
+def build_definitions(resource_overrides: dict[str, object] | None = None) -> dg.Definitions:
+    """The Definitions; `resource_overrides` swaps resources (tests drive the stages with scripted agents)."""
     return dg.Definitions(
         assets=[
             requests.benchmark_request,
             planning.benchmark_plan,
+            cad.coder_skills,
             cad.cad_script,
             cad.compiled_scenes,
             simulation.simulation_report,
@@ -96,9 +99,18 @@ def build_definitions() -> dg.Definitions:
             dataset.dataset_gallery,
         ],
         jobs=[generate_benchmarks, publish_dataset],
-        sensors=[requests.request_files_sensor],
+        sensors=[
+            requests.request_files_sensor,
+            requests.candidate_run_failure_sensor,
+            # Declarative automation runs only while this sensor does: on by default, not left to the UI.
+            dg.AutomationConditionSensorDefinition(
+                "benchgen_automation_sensor",
+                target=dg.AssetSelection.all(),
+                default_status=dg.DefaultSensorStatus.RUNNING,
+            ),
+        ],
         schedules=[requests.daily_batch_schedule],
-        resources=resources(),
+        resources={**resources(), **(resource_overrides or {})},
     )
 
 

@@ -14,14 +14,20 @@ from pathlib import Path
 import dagster as dg
 
 from benchgen_dagster.defs.candidates import candidate_partitions
-from benchgen_dagster.defs.requests import GENERATE_JOB, submit_requests
+from benchgen_dagster.defs.requests import GENERATE_JOB, record_run_failure, submit_requests
 from benchgen_dagster.defs.resources import ArtifactStoreResource, RegistryResource
-from benchgen_dagster.models.registry import BenchmarkRequest, Candidate, CandidateStatus
+from benchgen_dagster.models.registry import CURATOR_PREFIX, BenchmarkRequest, Candidate, CandidateStatus
 from benchgen_dagster.paths import benchgen_home
 
 EMBEDDED_DAGSTER_YAML = """\
 # The embedded default: SQLite storage in this folder, written by benchgen on first use.
 # For PostgreSQL, point DAGSTER_HOME at a folder holding the repository's dagster.yaml instead.
+# Runs launched by the sensor, the schedule or the UI: two candidates at a time (each fills a core).
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 2
 telemetry:
   enabled: false
 """
@@ -74,9 +80,10 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def check_services() -> None:
-    """Fail early, in one line, when a configured database or bucket cannot be reached."""
+    """Fail early, in one line, when a configured database, bucket or Dagster instance cannot be used."""
     registry().engine  # noqa: B018 - connecting is the check
     artifacts().check_reachable()
+    dagster_instance().get_runs_count()
 
 
 def submit(requests: list[BenchmarkRequest], instance: dg.DagsterInstance, origin: str = "cli") -> list[Candidate]:
@@ -89,18 +96,17 @@ def materialize_candidate(key: str, instance: dg.DagsterInstance) -> bool:
     """Run one candidate from request to promotion; a failing step ends this candidate only."""
     job = definitions().resolve_job_def(GENERATE_JOB)
     result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET)
-    candidate = registry().get(key)
-    if candidate is not None and candidate.status == CandidateStatus.RUNNING:
-        # A step failed without saying why in the registry (a crash, a blocking check): record it.
-        registry().update(key, status=CandidateStatus.REJECTED, reason=_failure_reason(result))
+    if not result.success:
+        # What the run failure sensor does for runs the daemon watches, for this in-process run.
+        record_run_failure(registry(), key, _failure_reason(result))
     return result.success
 
 
 def _failure_reason(result: dg.ExecuteInProcessResult) -> str:
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            evaluation = getattr(event.event_specific_data, "evaluation", None)
-            if evaluation is not None and not evaluation.passed:
+            evaluation = event.event_specific_data
+            if isinstance(evaluation, dg.AssetCheckEvaluation) and not evaluation.passed:
                 return f"check {evaluation.check_name} failed: {evaluation.description or ''}"
     for event in result.all_events:
         if event.is_step_failure:
@@ -113,9 +119,8 @@ def _failure_reason(result: dg.ExecuteInProcessResult) -> str:
 def publish(instance: dg.DagsterInstance) -> bool:
     from benchgen_dagster.definitions import PUBLISH_JOB
 
-    return (
-        definitions().resolve_job_def(PUBLISH_JOB).execute_in_process(instance=instance, raise_on_error=False).success
-    )
+    job = definitions().resolve_job_def(PUBLISH_JOB)
+    return job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET).success
 
 
 def generate(
@@ -152,7 +157,8 @@ def approve_and_promote(key: str) -> Candidate:
     )
     candidate = registry().get(key)
     assert candidate is not None
-    if candidate.status != CandidateStatus.PROMOTED and not result.success:
+    if not result.success and candidate.status == CandidateStatus.RUNNING:
+        # Not a verdict on the candidate (that would have been recorded): it stays held for a retry.
         registry().update(key, status=CandidateStatus.AWAITING_APPROVAL, reason=_failure_reason(result))
         candidate = registry().get(key) or candidate
     publish(instance)
@@ -160,23 +166,24 @@ def approve_and_promote(key: str) -> Candidate:
 
 
 def withdraw(key: str, reason: str) -> Path | None:
-    """Reject a candidate; if it was promoted, move its folder out of the dataset (never deleted)."""
+    """A curator's rejection: recorded first (so no queued run can promote the candidate), then a promoted
+    benchmark is moved out of the dataset (kept under withdrawn/, never deleted) and out of the index."""
     from benchgen_dagster.defs.dataset import dataset_dir
-    from benchgen_dagster.models.registry import dataset_table
 
     candidate = registry().get(key)
+    assert candidate is not None
+    registry().update(key, status=CandidateStatus.REJECTED, reason=CURATOR_PREFIX + reason, approved=False)
     moved = None
-    if candidate is not None and candidate.benchmark_id:
+    promoted = candidate.status == CandidateStatus.PROMOTED and candidate.benchmark_id
+    if promoted and candidate.benchmark_id:
         folder = dataset_dir() / candidate.benchmark_id
         if folder.is_dir():
             withdrawn = benchgen_home() / "withdrawn"
             withdrawn.mkdir(exist_ok=True)
             moved = withdrawn / f"{candidate.benchmark_id}-{datetime.now(UTC).strftime('%Y%m%d%H%M%S')}"
             os.replace(folder, moved)
-        with registry().engine.begin() as db:
-            db.execute(dataset_table.delete().where(dataset_table.c.benchmark_id == candidate.benchmark_id))
+        registry().remove_benchmark(candidate.benchmark_id)
         artifacts().withdraw(f"dataset/{candidate.benchmark_id}")
-    registry().update(key, status=CandidateStatus.REJECTED, reason=f"curator: {reason}")
     publish(dagster_instance())
     return moved
 

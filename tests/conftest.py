@@ -23,10 +23,28 @@ def benchgen(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     )
 
 
+# What would point a test at real services or a paid model if the developer's shell has it set.
+OUTSIDE_CONFIGURATION = (
+    "DAGSTER_HOME",
+    "BENCHGEN_MODEL",
+    "BENCHGEN_REGISTRY_URL",
+    "BENCHGEN_S3_BUCKET",
+    "BENCHGEN_S3_ENDPOINT_URL",
+    "BENCHGEN_S3_PREFIX",
+    "BENCHGEN_SEEDS",
+    "LANGFUSE_PUBLIC_KEY",
+    "LANGFUSE_SECRET_KEY",
+    "LANGFUSE_BASE_URL",
+    "LANGFUSE_HOST",
+)
+
+
 @pytest.fixture(autouse=True)
 def _benchgen_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path_factory.mktemp("benchgen_home")
     monkeypatch.setenv("BENCHGEN_HOME", str(home))
+    for name in OUTSIDE_CONFIGURATION:
+        monkeypatch.delenv(name, raising=False)
     return home
 
 

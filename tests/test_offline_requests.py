@@ -244,3 +244,29 @@ def test_parameterized_sources_pass_every_check_in_process(prompt: str, tmp_path
         results += simulate_scene(model, compiled.spec, seed, settings.simulation)[1]
         failed = {r.check.value: r.message for r in results if not r.passed}
         assert not failed, f"seed {seed}: {failed}"
+
+
+# --- Several candidates of one request are different benchmarks -------------------------------------
+
+
+@pytest.mark.parametrize("prompt", ["class-1 lever where the fulcrum position varies", STEEL_BALL])
+def test_each_candidate_of_a_request_moves_a_different_nominal_within_bounds(prompt: str) -> None:
+    plans = [plan_request(f"{prompt}. Candidate {k} of 6.") for k in range(1, 7)]
+    assert all(isinstance(p, OfflinePlan) for p in plans), plans
+    first = plan_request(prompt)
+    assert isinstance(first, OfflinePlan) and plans[0].overrides == first.overrides  # type: ignore[union-attr]
+    overrides = [tuple(sorted(p.overrides.items())) for p in plans]  # type: ignore[union-attr]
+    assert len(set(overrides)) == 6, overrides
+    for plan in plans[1:]:
+        assert isinstance(plan, OfflinePlan) and plan.reading.variants == 6
+        assert plan.rationale.lower().count("candidate ") == 1
+        for name, value in plan.overrides.items():
+            low, high = orq._bounds(plan.family, name)
+            assert low - 1e-9 <= value / family_parameters(plan.family)[name] <= high + 1e-9
+    assert plan_request(f"{prompt}. Candidate 4 of 6.") == plans[3]
+
+
+def test_the_variant_phrase_is_not_read_as_a_count_or_a_size() -> None:
+    reading = orq.read_request("a drawer that must be pulled open (tier 2). Candidate 3 of 10.")
+    assert (reading.variant, reading.variants, reading.count, reading.tier) == (3, 10, None, 2)
+    assert not reading.sizes_mm and not reading.distances_mm

@@ -8,12 +8,12 @@ import dagster as dg
 import pytest
 import yaml
 
+from benchgen_dagster.agent.session import SessionResult
 from benchgen_dagster.definitions import build_definitions
-from benchgen_dagster.defs.dataset import duplicate_of
-from benchgen_dagster.defs.requests import request_files_sensor
-from benchgen_dagster.defs.resources import RegistryResource
-from benchgen_dagster.models.registry import dataset_table
-from tests.conftest import benchgen
+from benchgen_dagster.defs.requests import new_candidates, request_files_sensor
+from benchgen_dagster.defs.resources import AgentsResource, RegistryResource
+from benchgen_dagster.models.registry import BenchmarkRequest, dataset_table
+from tests.conftest import SCRIPTS, benchgen
 
 
 def test_the_definitions_hold_every_asset_check_job_sensor_and_schedule() -> None:
@@ -25,6 +25,7 @@ def test_the_definitions_hold_every_asset_check_job_sensor_and_schedule() -> Non
         "benchmark_request",
         "benchmark_review",
         "cad_script",
+        "coder_skills",
         "compiled_scenes",
         "dataset_gallery",
         "promoted_benchmark",
@@ -38,10 +39,15 @@ def test_the_definitions_hold_every_asset_check_job_sensor_and_schedule() -> Non
         ("simulation_report", "non_triviality"),
         ("benchmark_review", "review_approved"),
     }
-    assert {s.name for s in defs.sensors or []} == {"request_files_sensor"}
+    assert {s.name for s in defs.sensors or []} == {
+        "request_files_sensor",
+        "candidate_run_failure_sensor",
+        "benchgen_automation_sensor",
+    }
     assert {s.name for s in defs.schedules or []} == {"daily_batch_schedule"}
     assert {j.name for j in defs.jobs or []} == {"generate_benchmarks", "publish_dataset"}
     assert graph.get(dg.AssetKey("cad_script")).code_version
+    assert dg.AssetKey("coder_skills") in graph.get(dg.AssetKey("cad_script")).parent_keys
     for stale_aware in ("compiled_scenes", "simulation_report", "benchmark_review", "promoted_benchmark"):
         assert graph.get(dg.AssetKey(stale_aware)).automation_condition is not None
     lineage = graph.get(dg.AssetKey("promoted_benchmark")).parent_keys
@@ -96,9 +102,9 @@ def test_a_candidate_that_repeats_a_promoted_benchmarks_meshes_is_a_duplicate(_b
                 promoted_at=datetime.now(UTC),
             )
         )
-    assert duplicate_of({"0": "zzz", "1": "bbb"}, registry, "r2-v1") == "ball-over-wall-1"
-    assert duplicate_of({"0": "zzz"}, registry, "r2-v1") is None
-    assert duplicate_of({"0": "aaa"}, registry, "r1-v1") is None  # re-promoting the same candidate
+    assert registry.duplicate_of({"0": "zzz", "1": "bbb"}, "r2-v1") == "ball-over-wall-1"
+    assert registry.duplicate_of({"0": "zzz"}, "r2-v1") is None
+    assert registry.duplicate_of({"0": "aaa"}, "r1-v1") is None  # re-promoting the same candidate
 
 
 @pytest.mark.parametrize(
@@ -129,3 +135,91 @@ def test_a_missing_home_or_an_unreachable_database_is_one_line(tmp_path: Path) -
     assert unreachable.returncode == 1, unreachable.stdout + unreachable.stderr
     assert "registry database" in unreachable.stderr and "cannot be reached" in unreachable.stderr
     assert "Traceback" not in unreachable.stderr and len(unreachable.stderr.strip().splitlines()) == 1
+
+
+PLAN = "---\nfamily: none\ntier: 1\n---\n# Push a box\n\n## Learning objectives\n- push\n"
+
+
+class ScriptedAgents(AgentsResource):
+    """A test double for the agents: writes a fixed plan and script, as the roles would."""
+
+    script: str
+
+    def run(self, roles: tuple[str, ...], prompt: str, workspace: Path, **_: object) -> SessionResult:
+        workspace.mkdir(parents=True, exist_ok=True)
+        if "planner" in roles:
+            (workspace / "plan.md").write_text(PLAN)
+        if "coder" in roles:
+            (workspace / "script.py").write_text(self.script)
+        return SessionResult(
+            session_id="scripted",
+            decision="handed_off",
+            reason="",
+            rounds=1,
+            checks_passed=False,
+            failed_checks=[],
+            usage={},
+            estimated_cost_usd=0.0,
+            wall_s=0.0,
+            workspace=str(workspace),
+        )
+
+
+def _candidate(registry: RegistryResource, instance: dg.DagsterInstance) -> str:
+    (candidate,) = new_candidates(BenchmarkRequest(prompt="push a box into a goal"), "test")
+    registry.add([candidate])
+    instance.add_dynamic_partitions("benchmark_candidates", [candidate.key])
+    return candidate.key
+
+
+@pytest.mark.sandbox
+@pytest.mark.usefixtures("require_bubblewrap")
+def test_a_failed_gate_stops_the_candidate_and_says_which_seed_and_why() -> None:
+    bad = (SCRIPTS / "good_box.py").read_text().replace("size / 2 + 0.3", "size / 2 - 20")  # sunk into the floor
+    defs = build_definitions({"agents": ScriptedAgents(script=bad)})
+    registry = RegistryResource()
+    with dg.instance_for_test() as instance:
+        key = _candidate(registry, instance)
+        result = defs.resolve_job_def("generate_benchmarks").execute_in_process(
+            partition_key=key, instance=instance, raise_on_error=False
+        )
+        assert not result.success
+        materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+        assert materialized == {"benchmark_request", "benchmark_plan", "cad_script", "compiled_scenes"}
+        evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+        assert not evaluations["geometry"].passed
+        assert "no_interpenetration" in str(evaluations["geometry"].metadata["failures"].value)
+    candidate = registry.get(key)
+    assert candidate is not None and candidate.status == "rejected"
+    # The box sunk 20 mm below the floor: out of the workspace, first of the geometry checks to say so.
+    assert candidate.reason.startswith("check geometry failed (inside_workspace, seed 0): part 'box'")
+
+
+def test_a_curators_rejection_stands_against_a_queued_run() -> None:
+    defs = build_definitions({"agents": ScriptedAgents(script="raise SystemExit")})
+    registry = RegistryResource()
+    with dg.instance_for_test() as instance:
+        key = _candidate(registry, instance)
+        registry.update(key, status="rejected", reason="curator: not this one")
+        result = defs.resolve_job_def("generate_benchmarks").execute_in_process(
+            partition_key=key, instance=instance, raise_on_error=False
+        )
+        assert not result.success and not result.get_asset_materialization_events()
+    candidate = registry.get(key)
+    assert candidate is not None and candidate.status == "rejected" and candidate.reason == "curator: not this one"
+
+
+def test_a_changed_skill_is_a_new_version_of_the_coders_skills(_benchgen_home: Path) -> None:
+    from benchgen_dagster.defs.cad import coder_skills
+
+    skill = _benchgen_home / "skills" / "ball-flat-foot" / "SKILL.md"
+    skill.parent.mkdir(parents=True)
+    versions = []
+    with dg.instance_for_test() as instance:
+        for text in ("---\nname: ball-flat-foot\n---\nv1\n", "---\nname: ball-flat-foot\n---\nv2\n"):
+            skill.write_text(text)
+            assert dg.materialize([coder_skills], instance=instance).success
+            event = instance.get_latest_materialization_event(dg.AssetKey("coder_skills"))
+            assert event is not None and event.asset_materialization is not None
+            versions.append(event.asset_materialization.tags["dagster/data_version"])
+    assert versions[0] and versions[1] and versions[0] != versions[1]

@@ -16,7 +16,8 @@ from tests.conftest import benchgen
 def test_one_candidate_from_request_to_promotion_with_human_approval(_benchgen_home: Path, tmp_path: Path) -> None:
     generated = benchgen("generate", "a drawer that must be pulled open", "--require-approval")
     assert generated.returncode == 0, generated.stdout + generated.stderr
-    assert "awaiting approval" in generated.stdout and "gallery:" in generated.stdout
+    assert "0 promoted, 1 awaiting approval, 0 rejected or failed of 1" in generated.stdout
+    assert "gallery:" in generated.stdout
     listed = json.loads(benchgen("list", "--json").stdout)
     assert len(listed) == 1 and listed[0]["status"] == "awaiting_approval"
     key = listed[0]["key"]
@@ -48,11 +49,13 @@ def test_one_candidate_from_request_to_promotion_with_human_approval(_benchgen_h
         event = instance.get_latest_materialization_event(dg.AssetKey("compiled_scenes"))
         assert event is not None and event.asset_materialization is not None
         metadata = event.asset_materialization.metadata
-        assert metadata["compiled_seeds"].value == 8 and "✓" in str(metadata["checks_by_seed"].value)
+        table = str(metadata["checks_by_seed"].value)
+        assert metadata["compiled_seeds"].value == 8 and "✗" not in table
+        assert "| geometric_variety | · | · | · | · | · | · | · | · | ✓ |" in table
         checks = instance.event_log_storage.get_latest_asset_check_execution_by_key(
             [dg.AssetCheckKey(dg.AssetKey("simulation_report"), "non_triviality")]
         )
-        assert all(c.status.value == "SUCCEEDED" for c in checks.values())
+        assert len(checks) == 1 and all(c.status.value == "SUCCEEDED" for c in checks.values())
 
     exported = benchgen("export", str(tmp_path / "copy"))
     assert exported.returncode == 0 and (tmp_path / "copy" / folder.name / "benchmark.yaml").is_file()
@@ -62,3 +65,6 @@ def test_one_candidate_from_request_to_promotion_with_human_approval(_benchgen_h
     assert rejected.returncode == 0, rejected.stdout + rejected.stderr
     assert not folder.exists() and list((_benchgen_home / "withdrawn").iterdir())
     assert pd.read_parquet(_benchgen_home / "dataset" / "index.parquet").empty
+    again = benchgen("reject", key, "--reason", "twice")
+    assert again.returncode == 2 and "already rejected" in again.stderr
+    assert benchgen("promote", key).returncode == 2

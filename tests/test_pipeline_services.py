@@ -119,7 +119,7 @@ def test_postgres_s3_and_the_webserver(_benchgen_home: Path, tmp_path: Path) -> 
                 "assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }",
             )["assetNodes"]
             assets = {"/".join(n["assetKey"]["path"]): n for n in nodes}
-            assert len(assets) == 9 and assets["cad_script"]["isPartitioned"]
+            assert len(assets) == 10 and assets["cad_script"]["isPartitioned"]
             checks = {c["name"]: c["blocking"] for n in nodes for c in n["assetChecksOrError"].get("checks", [])}
             assert checks == dict.fromkeys(
                 ("geometry", "randomization_coverage", "stability", "non_triviality", "review_approved"), True

@@ -52,6 +52,9 @@ class RequestReading(BaseModel):
     count: int | None = None
     # Canonical task keywords recognized, in order of first appearance.
     keywords: list[str] = Field(default_factory=list)
+    # Which of several candidates of one request this is ("Candidate 2 of 5", as the pipeline writes it).
+    variant: int | None = None
+    variants: int | None = None
 
 
 class OfflinePlan(BaseModel):
@@ -313,6 +316,7 @@ _COUNT_NOUNS = (
 )
 _COUNT_RE = re.compile(rf"(?<![\w.-]){_NUM}\s+(?:[a-z0-9-]+\s+){{0,3}}?(?:{_COUNT_NOUNS})(?![\w-])")
 _TIER_RE = re.compile(r"(?<![\w-])tier[- ]?(\d+|one|two|three|i{1,3})(?![\w-])")
+_VARIANT_RE = re.compile(r"(?<![\w-])candidate (\d+) of (\d+)\.?")
 _TIER_WORDS = {"one": 1, "two": 2, "three": 3, "i": 1, "ii": 2, "iii": 3}
 
 # Lengths no benchmark workspace (about 1 m across) can hold, and scalings too far to approximate.
@@ -664,6 +668,9 @@ def read_request(prompt: str) -> RequestReading:
     """
     text = _normalized(prompt)
     reading = RequestReading(prompt=prompt)
+    if variant := _VARIANT_RE.search(text):
+        reading.variant, reading.variants = int(variant.group(1)), int(variant.group(2))
+        text = text[: variant.start()] + text[variant.end() :]
 
     found = [(m.start(), name) for name, regex in _KEYWORD_RES.items() if (m := regex.search(text))]
     reading.keywords = [name for _, name in sorted(found)]
@@ -844,6 +851,29 @@ def _overrides(family: str, reading: RequestReading) -> _Overrides:
     return out
 
 
+def _variant_factor(low: float, high: float, step: int) -> float:
+    """A nominal factor for the `step`-th variation of a parameter: its upper bound, its lower bound, then
+    halfway to each, a third of the way, ... Never 1 (the first candidate's value), never repeated."""
+    side = high if step % 2 == 0 else low
+    return 1 + (side - 1) / (step // 2 + 1)
+
+
+def _vary(family: str, variant: int, variants: int, out: _Overrides) -> None:
+    """Candidate `variant` (2, 3, ...) of a request moves one nominal the prompt left free, within the
+    family's safe range, so each candidate is a different benchmark rather than a duplicate of the first.
+
+    One parameter per candidate: the safe ranges were measured one parameter at a time."""
+    defaults = family_parameters(family)
+    free = [p for p in defaults if p not in out.values]
+    if not free:
+        return
+    param = free[(variant - 2) % len(free)]
+    low, high = _bounds(family, param)
+    factor = _variant_factor(low, high, (variant - 2) // len(free))
+    why = f"candidate {variant} of {variants}"
+    _apply(family, defaults, param, defaults[param] * factor, why, out, motion=True)
+
+
 def _score(family: Family, reading: RequestReading) -> float:
     profile = _PROFILES.get(family.name)
     if profile is None:
@@ -931,6 +961,9 @@ def plan_request(prompt: str) -> OfflinePlan | Refusal:
             ),
             reading=reading,
         )
+
+    if reading.variant and reading.variant > 1:
+        _vary(name, reading.variant, reading.variants or reading.variant, found)
 
     matched = [k for k in reading.keywords if k in profile.keywords]
     because = f"the request mentions {', '.join(matched)}" if matched else "the request's wording"

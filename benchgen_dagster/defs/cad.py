@@ -16,18 +16,21 @@ from benchgen_dagster.defs.candidates import (
     MODEL_RETRY,
     REFRESH_WHEN_STALE,
     SANDBOX_RETRY,
+    UntrustedWorkspaceFile,
     candidate_dir,
     candidate_partitions,
     check_result,
     code_version,
+    read_workspace_text,
     seed_table,
     session_metadata,
     text_version,
     workspace_of,
 )
-from benchgen_dagster.defs.planning import finish_role
+from benchgen_dagster.defs.planning import finish_role, model_failed, workspace_text
 from benchgen_dagster.defs.resources import AgentsResource, RegistryResource, SandboxResource
-from benchgen_dagster.models.reports import Check
+from benchgen_dagster.models.registry import CandidateStatus
+from benchgen_dagster.models.reports import Check, CheckReport
 from benchgen_dagster.paths import benchgen_home
 
 GEOMETRY_CHECKS = [
@@ -54,15 +57,35 @@ def skill_versions(folder: Path) -> dict[str, str]:
     return {p.parent.name: hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in sorted(folder.glob("*/SKILL.md"))}
 
 
-def _last_review_feedback(workspace: Path) -> str:
+@dg.asset(
+    code_version=code_version("coder_skills"),
+    group_name="generation",
+    kinds={"python"},
+    automation_condition=dg.AutomationCondition.on_cron("0 * * * *"),
+    description="The skills offered to the coder (BENCHGEN_HOME/skills/<name>/SKILL.md), versioned by content: "
+    "when one changes, every cad_script written before is marked stale.",
+)
+def coder_skills() -> dg.MaterializeResult:
+    versions = skill_versions(skills_dir())
+    table = "\n".join(["| skill | version |", "|---|---|", *(f"| {n} | {v} |" for n, v in versions.items())])
+    return dg.MaterializeResult(
+        data_version=text_version(json.dumps(versions, sort_keys=True)),
+        metadata={"skills": len(versions), "versions": dg.MetadataValue.md(table if versions else "no skills yet")},
+    )
+
+
+def _last_review_feedback(key: str) -> str:
     from benchgen_dagster.agent.reviewer import ReviewError, read_review
 
-    reviews = sorted((workspace / "reviews").glob("*.md"), key=lambda p: int(p.stem) if p.stem.isdigit() else 0)
+    folder = workspace_of(key) / "reviews"
+    if not folder.is_dir() or folder.is_symlink():
+        return ""
+    reviews = sorted((p for p in folder.glob("*.md") if p.stem.isdigit()), key=lambda p: int(p.stem))
     if not reviews:
         return ""
     try:
-        decision, comments = read_review(reviews[-1].read_text())
-    except ReviewError:
+        decision, comments = read_review(read_workspace_text(key, f"reviews/{reviews[-1].name}"))
+    except (ReviewError, UntrustedWorkspaceFile):
         return ""
     return "Review of the previous script: " + "; ".join(comments) if decision == "rejected" else ""
 
@@ -73,6 +96,7 @@ def _last_review_feedback(workspace: Path) -> str:
     group_name="generation",
     kinds={"python", "build123d"},
     retry_policy=MODEL_RETRY,
+    deps=["coder_skills"],
     description="The coder's parametric build123d script, verified by the coder with the worker's utilities.",
 )
 def cad_script(
@@ -83,7 +107,7 @@ def cad_script(
     registry: RegistryResource,
 ) -> dg.Output[dict[str, Any]]:
     key = context.partition_key
-    registry.update(key, stage="cad_script")
+    registry.advance(key, "cad_script", CandidateStatus.RUNNING)
     workspace = workspace_of(key)
     skills = skills_dir()
     versions = skill_versions(skills)
@@ -92,14 +116,18 @@ def cad_script(
         benchmark_request["prompt"],
         workspace,
         model=benchmark_request["model"],
-        feedback=_last_review_feedback(workspace),
+        feedback=_last_review_feedback(key),
         skills_dir=skills if versions else None,
     )
-    script_path = workspace / "script.py"
-    if not script_path.is_file():
+    if model_failed(result):
         finish_role(result, key, "cad_script", registry)
+    if not (workspace / "script.py").exists():
+        finish_role(result, key, "cad_script", registry)
+        registry.advance(key, "cad_script", CandidateStatus.REJECTED, reason="cad_script: the coder wrote no script.py")
         raise dg.Failure("cad_script: the coder wrote no script.py", allow_retries=False)
-    script = script_path.read_text()
+    # Checks that failed in the coder's own loop are not final here: the pipeline's gates check the
+    # script again and say which seeds fail and why.
+    script = workspace_text(key, "script.py", "cad_script")
     digest = hashlib.sha256(script.encode()).hexdigest()
     return dg.Output(
         {
@@ -158,7 +186,7 @@ def compiled_scenes(
     context: dg.AssetExecutionContext, cad_script: dict[str, Any], sandbox: SandboxResource, registry: RegistryResource
 ) -> Any:
     key = context.partition_key
-    registry.update(key, stage="compiled_scenes")
+    registry.advance(key, "compiled_scenes")
     checker = sandbox.checker()
     report = checker.check(checked_script(key, cad_script), list(range(sandbox.seeds)), simulate=False)
     dest = candidate_dir(key) / "compiled"
@@ -167,8 +195,21 @@ def compiled_scenes(
     (candidate_dir(key) / "compiled_report.json").write_text(report.model_dump_json(indent=1))
     digests = {str(o.seed): o.scene_digest for o in report.outcomes if o.scene_digest}
     parameters = {str(o.seed): {p.name: p.value for p in o.scene.params} for o in report.outcomes if o.scene}
+    record_gate_failures(
+        registry,
+        key,
+        "compiled_scenes",
+        report,
+        {"geometry": GEOMETRY_CHECKS, "randomization_coverage": RANDOMIZATION_CHECKS},
+    )
     yield dg.Output(
-        {"folder": str(dest), "seeds": report.seeds, "digests": digests, "parameters": parameters},
+        {
+            "folder": str(dest),
+            "seeds": report.seeds,
+            "digests": digests,
+            "parameters": parameters,
+            "script_sha256": cad_script["script_sha256"],
+        },
         data_version=text_version(json.dumps(digests, sort_keys=True)),
         metadata={
             "seeds": len(report.seeds),
@@ -182,3 +223,16 @@ def compiled_scenes(
     )
     yield check_result(report, "geometry", GEOMETRY_CHECKS, "every seed compiles to valid, consistent geometry")
     yield check_result(report, "randomization_coverage", RANDOMIZATION_CHECKS, "the seeds really vary the scene")
+
+
+def record_gate_failures(
+    registry: RegistryResource, key: str, stage: str, report: CheckReport, gates: dict[str, list[str]]
+) -> None:
+    """A failed gate ends the candidate: the registry says which check, which seed and why."""
+    for gate, checks in gates.items():
+        failure = next((f for f in report.failures if f.check in checks), None)
+        if failure is not None:
+            where = f"seed {failure.seed}" if failure.seed is not None else "all seeds"
+            reason = f"check {gate} failed ({failure.check}, {where}): {failure.message}"
+            registry.advance(key, stage, CandidateStatus.REJECTED, reason=reason)
+            return

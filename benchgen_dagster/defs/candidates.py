@@ -45,6 +45,38 @@ def text_version(text: str) -> dg.DataVersion:
     return dg.DataVersion(hashlib.sha256(text.encode()).hexdigest()[:16])
 
 
+MAX_WORKSPACE_TEXT = 2 * 1024 * 1024
+MAX_RENDER_BYTES = 4 * 1024 * 1024
+
+
+class UntrustedWorkspaceFile(ValueError):
+    """A file the agents' programs could have replaced is a link, a FIFO, too big, or not there."""
+
+
+def read_workspace_file(key: str, relative: str, limit: int = MAX_WORKSPACE_TEXT) -> bytes:
+    """Read a file from the candidate's agent workspace as untrusted: the agents' sandboxed programs can
+    write there, so no link is followed (file or folder), nothing but a regular file is read, and the
+    size is bounded."""
+    from benchgen_dagster.worker.check import UntrustedFileError, read_child_file
+
+    workspace = workspace_of(key)
+    path = workspace / relative
+    for folder in [*reversed(path.relative_to(workspace).parents)][1:]:
+        if (workspace / folder).is_symlink():
+            raise UntrustedWorkspaceFile(f"{relative}: {folder} is a link")
+    try:
+        return read_child_file(path, limit)
+    except UntrustedFileError as error:
+        raise UntrustedWorkspaceFile(f"{relative}: {error}") from None
+
+
+def read_workspace_text(key: str, relative: str) -> str:
+    try:
+        return read_workspace_file(key, relative).decode()
+    except UnicodeDecodeError:
+        raise UntrustedWorkspaceFile(f"{relative} is not UTF-8 text") from None
+
+
 def session_metadata(result: Any) -> dict[str, Any]:
     """Tokens, cost and wall time of an agent session, as the UI shows them."""
     usage = result.usage
@@ -97,7 +129,6 @@ def check_result(report: CheckReport, name: str, checks: list[str], description:
     )
 
 
-def image_markdown(path: Path, caption: str) -> str:
+def image_markdown(png: bytes, caption: str) -> str:
     """A small render embedded in the metadata (the full set is linked, not embedded: the event log keeps it)."""
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f"![{caption}](data:image/png;base64,{data})"
+    return f"![{caption}](data:image/png;base64,{base64.b64encode(png).decode()})"

@@ -5,7 +5,9 @@ scene.xml + meshes, renders/, reports/), built aside and moved into place in one
 interrupted run never leaves half a benchmark.
 """
 
+import hashlib
 import html
+import io
 import json
 import re
 import shutil
@@ -19,19 +21,32 @@ import pandas as pd
 import yaml
 
 from benchgen_dagster import __version__
+from benchgen_dagster.defs.cad import checked_script
 from benchgen_dagster.defs.candidates import (
     REFRESH_WHEN_STALE,
     candidate_dir,
     candidate_partitions,
     code_version,
     text_version,
-    workspace_of,
 )
-from benchgen_dagster.defs.resources import ArtifactStoreResource, RegistryResource, replace_folder_atomically
+from benchgen_dagster.defs.resources import (
+    ArtifactStoreResource,
+    CandidateClosedError,
+    RegistryResource,
+    SandboxResource,
+    replace_folder_atomically,
+    write_file_atomically,
+)
 from benchgen_dagster.models.registry import CandidateStatus, dataset_table
 from benchgen_dagster.paths import benchgen_home
 
 MANIFEST = "benchmark.yaml"
+RENDER_SIZE = (480, 360)
+# The index and the gallery follow promotions (and withdrawals): whenever a promotion is newer than
+# them. (`eager()` would wait for every candidate's promotion, and rejected ones never come.)
+AFTER_PROMOTIONS = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled() & ~dg.AutomationCondition.in_progress()
+)
 INDEX_COLUMNS = [c.name for c in dataset_table.columns]
 
 
@@ -69,7 +84,7 @@ def _title(plan: str, fallback: str) -> str:
 
 
 def benchmark_id(script_sha256: str, family: str | None) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", (family or "benchmark").lower()).strip("-") or "benchmark"
+    slug = re.sub(r"[^a-z0-9]+", "-", (family or "benchmark").lower()).strip("-")[:60] or "benchmark"
     return f"{slug}-{script_sha256[:10]}"
 
 
@@ -92,44 +107,40 @@ def parameter_ranges(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     return ranges
 
 
-def duplicate_of(digests: dict[str, str], registry: RegistryResource, candidate: str) -> str | None:
-    """The promoted benchmark (of another candidate) whose meshes this one repeats, if any."""
-    mine = set(digests.values())
-    with registry.engine.begin() as db:
-        for row in db.execute(dataset_table.select()):
-            if row.candidate != candidate and mine & set((row.mesh_digests or {}).values()):
-                return str(row.benchmark_id)
-    return None
-
-
 def write_benchmark(
-    key: str,
     bid: str,
     manifest: dict[str, Any],
-    script: str,
+    script: Path,
     compiled: Path,
     reports: dict[str, Any],
+    sandbox: SandboxResource,
 ) -> Path:
-    """Build the benchmark folder aside, then move it into the dataset in one rename."""
+    """Build the benchmark folder aside (renders made fresh in the sandbox from the promoted script,
+    not taken from the agents' workspace), then move it into the dataset in one rename."""
     dataset = dataset_dir()
     building = dataset / f".building-{bid}-{uuid.uuid4().hex[:8]}"
     building.mkdir()
     try:
-        (building / "script.py").write_text(script)
-        (building / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True))
+        shutil.copyfile(script, building / "script.py")
         shutil.copytree(compiled, building / "seeds")
-        renders = building / "renders"
-        renders.mkdir()
-        for view in sorted((workspace_of(key) / "renders").glob("view_*.png")):
-            shutil.copyfile(view, renders / view.name)
+        width, height = RENDER_SIZE
+        _, views = sandbox.checker().render(script, 0, building / "renders", width, height, video=False)
+        if not views:
+            raise dg.Failure("the promoted script's scene could not be rendered", allow_retries=True)
         (building / "reports").mkdir()
         for name, content in reports.items():
             (building / "reports" / f"{name}.json").write_text(json.dumps(content, indent=1, default=str))
+        # The manifest last: a folder with a manifest is complete.
+        (building / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True))
         replace_folder_atomically(building, dataset / bid)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
     return dataset / bid
+
+
+def _same_script(*outputs: dict[str, Any]) -> bool:
+    return len({o.get("script_sha256") for o in outputs}) == 1
 
 
 @dg.asset(
@@ -152,31 +163,42 @@ def promoted_benchmark(
     benchmark_review: dict[str, Any],
     registry: RegistryResource,
     artifacts: ArtifactStoreResource,
+    sandbox: SandboxResource,
 ) -> Any:
     key = context.partition_key
+    stage = "promoted_benchmark"
+    try:
+        registry.advance(key, stage)
+    except CandidateClosedError as error:
+        raise dg.Failure(str(error), allow_retries=False) from None
     candidate = registry.get(key)
-    if candidate is None:
-        raise dg.Failure(f"candidate {key} is not in the registry", allow_retries=False)
-    # The blocking checks upstream stop failing candidates before this; these guard a manual launch.
+    assert candidate is not None
+    # The blocking checks upstream stop failing candidates in the same run; a promotion launched on its
+    # own (`benchgen promote`, the UI) must still see one script passed every stage.
+    if not _same_script(cad_script, compiled_scenes, simulation_report, benchmark_review):
+        reason = "the script changed since it was checked and reviewed: run the candidate again"
+        registry.advance(key, stage, CandidateStatus.REJECTED, reason=reason)
+        raise dg.Failure(reason, allow_retries=False)
     if not simulation_report["passed"] or benchmark_review["decision"] != "approved":
         raise dg.Failure(f"{key} has not passed its checks and review", allow_retries=False)
     if benchmark_request["require_approval"] and not candidate.approved:
-        registry.update(key, status=CandidateStatus.AWAITING_APPROVAL, stage="promoted_benchmark")
+        registry.advance(key, stage, CandidateStatus.AWAITING_APPROVAL)
         context.log.info(f"{key} waits for a curator: benchgen promote {key}")
         return
     plan = benchmark_plan["plan"]
     front = _front_matter(plan)
     family = front.get("family") if isinstance(front.get("family"), str) else None
     bid = benchmark_id(cad_script["script_sha256"], family)
-    duplicate = duplicate_of(compiled_scenes["digests"], registry, key)
+    duplicate = registry.duplicate_of(compiled_scenes["digests"], key)
     if duplicate:
         reason = f"its meshes duplicate {duplicate}, already in the dataset"
-        registry.update(key, status=CandidateStatus.REJECTED, stage="promoted_benchmark", reason=reason)
+        registry.advance(key, stage, CandidateStatus.REJECTED, reason=reason)
         raise dg.Failure(f"not promoted: {reason}", allow_retries=False)
     simulation = json.loads(Path(simulation_report["report"]).read_text())
     compiled_report = json.loads((candidate_dir(key) / "compiled_report.json").read_text())
     ranges = parameter_ranges(compiled_report)
-    tier = front.get("tier") if isinstance(front.get("tier"), int) else benchmark_request["tier"]
+    planned_tier = front.get("tier")
+    tier = planned_tier if planned_tier in (1, 2) else benchmark_request["tier"]
     manifest = {
         "id": bid,
         "title": _title(plan, bid),
@@ -192,7 +214,7 @@ def promoted_benchmark(
             "request_id": benchmark_request["request_id"],
             "prompt": benchmark_request["prompt"],
             "model": benchmark_request["model"],
-            "plan_sha256": text_version(plan).value,
+            "plan_sha256": hashlib.sha256(plan.encode()).hexdigest(),
             "script_sha256": cad_script["script_sha256"],
             "skill_versions": cad_script["skills"],
             "code_version": __version__,
@@ -201,34 +223,38 @@ def promoted_benchmark(
         "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     folder = write_benchmark(
-        key,
         bid,
         manifest,
-        cad_script["script"],
+        checked_script(key, cad_script),
         Path(compiled_scenes["folder"]),
         {"validation": compiled_report, "simulation": simulation, "review": benchmark_review},
+        sandbox,
     )
-    location = artifacts.publish(folder, f"dataset/{bid}")
-    row = {
-        "benchmark_id": bid,
-        "candidate": key,
-        "title": manifest["title"],
-        "tier": tier,
-        "family": family,
-        "prompt": benchmark_request["prompt"],
-        "model": benchmark_request["model"],
-        "script_sha256": cad_script["script_sha256"],
-        "seeds": len(simulation_report["seeds"]),
-        "parameters": ranges,
-        "mesh_digests": compiled_scenes["digests"],
-        "path": str(folder),
-        "location": location,
-        "promoted_at": datetime.now(UTC),
-    }
-    with registry.engine.begin() as db:
-        db.execute(dataset_table.delete().where(dataset_table.c.benchmark_id == bid))
-        db.execute(dataset_table.insert().values(**row))
-    registry.update(key, status=CandidateStatus.PROMOTED, stage="promoted_benchmark", benchmark_id=bid, reason="")
+    try:
+        location = artifacts.publish(folder, f"dataset/{bid}")
+        registry.put_benchmark(
+            {
+                "benchmark_id": bid,
+                "candidate": key,
+                "title": manifest["title"],
+                "tier": tier,
+                "family": family,
+                "prompt": benchmark_request["prompt"],
+                "model": benchmark_request["model"],
+                "script_sha256": cad_script["script_sha256"],
+                "seeds": len(simulation_report["seeds"]),
+                "parameters": ranges,
+                "mesh_digests": compiled_scenes["digests"],
+                "path": str(folder),
+                "location": location,
+                "promoted_at": datetime.now(UTC),
+            }
+        )
+    except BaseException:
+        # Not published, not indexed: then not in the dataset either (no orphan folder for the gallery).
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    registry.advance(key, stage, CandidateStatus.PROMOTED, benchmark_id=bid, reason="")
     yield dg.Output(
         {"benchmark_id": bid, "path": str(folder), "location": location},
         data_version=text_version(cad_script["script_sha256"] + bid),
@@ -261,10 +287,8 @@ def load_manifests() -> list[dict[str, Any]]:
 
 
 def dataset_frame(registry: RegistryResource) -> pd.DataFrame:
-    with registry.engine.begin() as db:
-        rows = [dict(row._mapping) for row in db.execute(dataset_table.select().order_by(dataset_table.c.promoted_at))]
-    on_disk = {m["id"] for m in load_manifests()}
-    rows = [r for r in rows if r["benchmark_id"] in on_disk]
+    """The index: every promoted benchmark the registry holds (the registry is the source of truth)."""
+    rows = registry.dataset_rows()
     frame = pd.DataFrame(rows, columns=INDEX_COLUMNS)
     for column in ("parameters", "mesh_digests"):
         frame[column] = frame[column].map(lambda v: json.dumps(v, sort_keys=True))
@@ -276,16 +300,16 @@ def dataset_frame(registry: RegistryResource) -> pd.DataFrame:
     code_version=code_version("benchmark_dataset"),
     group_name="dataset",
     kinds={"pandas", "parquet"},
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=AFTER_PROMOTIONS,
     description="The index of promoted benchmarks: parquet under the dataset, and the registry table "
     "(PostgreSQL when configured).",
 )
 def benchmark_dataset(registry: RegistryResource) -> dg.MaterializeResult:
     frame = dataset_frame(registry)
     path = index_path()
-    partial = path.with_suffix(".parquet.partial")
-    frame.to_parquet(partial, index=False)
-    partial.replace(path)
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    write_file_atomically(path, buffer.getvalue())
     tiers = frame["tier"].value_counts().to_dict() if len(frame) else {}
     preview = frame[["benchmark_id", "tier", "family", "title"]].head(50)
     table = "\n".join(
@@ -341,9 +365,7 @@ def render_gallery(manifests: list[dict[str, Any]], out: Path) -> None:
         f"<h1>benchgen dataset</h1><p>{len(manifests)} promoted benchmark(s), generated "
         f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.</p>{''.join(cards)}</body></html>\n"
     )
-    partial = out.with_suffix(".html.partial")
-    partial.write_text(page)
-    partial.replace(out)
+    write_file_atomically(out, page.encode())
 
 
 @dg.asset(
@@ -351,7 +373,7 @@ def render_gallery(manifests: list[dict[str, Any]], out: Path) -> None:
     code_version=code_version("dataset_gallery"),
     group_name="dataset",
     kinds={"html"},
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=AFTER_PROMOTIONS,
     description="A static HTML page of every promoted benchmark: renders, tier, parameters, checks.",
 )
 def dataset_gallery(artifacts: ArtifactStoreResource) -> dg.MaterializeResult:

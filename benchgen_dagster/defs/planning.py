@@ -6,8 +6,10 @@ import dagster as dg
 
 from benchgen_dagster.defs.candidates import (
     MODEL_RETRY,
+    UntrustedWorkspaceFile,
     candidate_partitions,
     code_version,
+    read_workspace_text,
     session_metadata,
     text_version,
     workspace_of,
@@ -22,15 +24,27 @@ class AgentSessionError(RuntimeError):
     """The model failed mid-session (after its own retries); Dagster's retry policy may run the step again."""
 
 
+def model_failed(result: Any) -> bool:
+    """The session ended because its model failed, not because of what it made (checks, a refusal)."""
+    return bool(result.decision == "failed" and not result.failed_checks)
+
+
 def finish_role(result: Any, key: str, stage: str, registry: RegistryResource) -> None:
     """A role that did not hand off ends the candidate: refusals are final, model failures retryable."""
     if result.decision == HANDED_OFF:
         return
-    status = CandidateStatus.FAILED if result.decision == "failed" else CandidateStatus.REJECTED
-    registry.update(key, status=status, stage=stage, reason=f"{result.decision}: {result.reason}")
-    if result.decision == "failed":
+    if model_failed(result):
+        registry.advance(key, stage, CandidateStatus.FAILED, reason=f"{stage}: the model failed: {result.reason}")
         raise AgentSessionError(f"{stage}: {result.reason}")
+    registry.advance(key, stage, CandidateStatus.REJECTED, reason=f"{stage}: {result.decision}: {result.reason}")
     raise dg.Failure(f"{stage}: {result.decision}: {result.reason}", allow_retries=False)
+
+
+def workspace_text(key: str, relative: str, stage: str) -> str:
+    try:
+        return read_workspace_text(key, relative)
+    except UntrustedWorkspaceFile as error:
+        raise dg.Failure(f"{stage}: {error}", allow_retries=False) from None
 
 
 @dg.asset(
@@ -48,13 +62,13 @@ def benchmark_plan(
     registry: RegistryResource,
 ) -> dg.Output[dict[str, Any]]:
     key = context.partition_key
-    registry.update(key, stage="benchmark_plan")
-    workspace = workspace_of(key)
-    result = agents.run(("planner",), benchmark_request["prompt"], workspace, model=benchmark_request["model"])
+    # A retry after a model failure runs again: the candidate is running, not failed, until it ends.
+    registry.advance(key, "benchmark_plan", CandidateStatus.RUNNING, reason="")
+    result = agents.run(("planner",), benchmark_request["prompt"], workspace_of(key), model=benchmark_request["model"])
     finish_role(result, key, "benchmark_plan", registry)
-    plan = (workspace / "plan.md").read_text()
+    plan = workspace_text(key, "plan.md", "benchmark_plan")
     return dg.Output(
-        {"plan": plan, "workspace": str(workspace), "usage": result.usage},
+        {"plan": plan, "usage": result.usage},
         data_version=text_version(plan),
         metadata={"plan": dg.MetadataValue.md(plan), **session_metadata(result)},
     )

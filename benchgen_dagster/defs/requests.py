@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from benchgen_dagster.agent.configuration import default_model
 from benchgen_dagster.defs.candidates import candidate_partitions, code_version, text_version
-from benchgen_dagster.defs.resources import RegistryResource
+from benchgen_dagster.defs.resources import CandidateClosedError, RegistryResource
 from benchgen_dagster.models.registry import BenchmarkRequest, Candidate, CandidateStatus
 from benchgen_dagster.paths import benchgen_home
 
@@ -65,15 +65,16 @@ def read_batch_file(path: Path) -> list[BenchmarkRequest]:
     return requests
 
 
-def request_id(request: BenchmarkRequest, origin: str) -> str:
-    """Short, unique per submission: the request's content, where it came from, and when."""
-    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+def request_id(request: BenchmarkRequest, origin: str, when: datetime | None = None) -> str:
+    """Short and unique per submission: the request's content, where it came from, and when. A schedule
+    passes its tick's time, so evaluating the same tick twice names the same candidates."""
+    stamp = (when or datetime.now(UTC)).strftime("%Y%m%d%H%M%S%f")
     digest = hashlib.sha256(f"{request.model_dump_json()}|{origin}|{stamp}".encode()).hexdigest()[:8]
     return f"r{stamp[:8]}-{digest}"
 
 
-def new_candidates(request: BenchmarkRequest, origin: str) -> list[Candidate]:
-    rid = request_id(request, origin)
+def new_candidates(request: BenchmarkRequest, origin: str, when: datetime | None = None) -> list[Candidate]:
+    rid = request_id(request, origin, when)
     model = request.model or default_model()
     return [
         Candidate(key=f"{rid}-v{n}", request_id=rid, variant=n, request=request, model=model)
@@ -89,10 +90,12 @@ def new_candidates(request: BenchmarkRequest, origin: str) -> list[Candidate]:
     description="The curator's request for this candidate: prompt, tier, model, constraints.",
 )
 def benchmark_request(context: dg.AssetExecutionContext, registry: RegistryResource) -> dg.Output[dict[str, Any]]:
+    try:
+        registry.advance(context.partition_key, "benchmark_request", CandidateStatus.RUNNING, reason="")
+    except CandidateClosedError as error:
+        raise dg.Failure(str(error), allow_retries=False) from None
     candidate = registry.get(context.partition_key)
-    if candidate is None:
-        raise dg.Failure(f"candidate {context.partition_key} is not in the registry", allow_retries=False)
-    registry.update(candidate.key, status=CandidateStatus.RUNNING, stage="benchmark_request", reason="")
+    assert candidate is not None
     request = candidate.request
     value = {
         "key": candidate.key,
@@ -129,13 +132,13 @@ def _set_aside(path: Path, folder: str, error: str | None = None) -> None:
 
 
 def submit_requests(
-    requests: list[tuple[BenchmarkRequest, str]], registry: RegistryResource
+    requests: list[tuple[BenchmarkRequest, str]], registry: RegistryResource, when: datetime | None = None
 ) -> tuple[list[Candidate], list[dg.RunRequest]]:
-    """Register the candidates of each request; the run requests that materialize them."""
+    """Register the candidates of each request (those not registered yet); the run requests that make them."""
     made: list[Candidate] = []
     for request, origin in requests:
-        candidates = new_candidates(request, origin)
-        registry.add(candidates)
+        candidates = new_candidates(request, origin, when)
+        registry.add([c for c in candidates if registry.get(c.key) is None])
         made += candidates
     runs = [dg.RunRequest(run_key=c.key, partition_key=c.key, tags={"benchgen/request": c.request_id}) for c in made]
     return made, runs
@@ -151,7 +154,7 @@ def submit_requests(
 def request_files_sensor(context: dg.SensorEvaluationContext, registry: RegistryResource) -> dg.SensorResult:
     folder = benchgen_home() / "requests"
     folder.mkdir(exist_ok=True)
-    accepted: list[tuple[BenchmarkRequest, str]] = []
+    accepted: list[tuple[BenchmarkRequest, Path]] = []
     for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in REQUEST_SUFFIXES):
         try:
             request = read_request_file(path)
@@ -159,11 +162,13 @@ def request_files_sensor(context: dg.SensorEvaluationContext, registry: Registry
             context.log.warning(f"request {path.name} set aside: {error}")
             _set_aside(path, "rejected", str(error))
             continue
-        accepted.append((request, path.name))
-        _set_aside(path, "accepted")
+        accepted.append((request, path))
     if not accepted:
         return dg.SensorResult(skip_reason="no new request files")
-    candidates, runs = submit_requests(accepted, registry)
+    # Registered first, moved after: a tick that fails in between leaves the file to be read again.
+    candidates, runs = submit_requests([(r, p.name) for r, p in accepted], registry)
+    for _, path in accepted:
+        _set_aside(path, "accepted")
     return dg.SensorResult(
         run_requests=runs,
         dynamic_partitions_requests=[candidate_partitions.build_add_request([c.key for c in candidates])],
@@ -190,6 +195,24 @@ def daily_batch_schedule(
         requests = read_batch_file(path)
     except RequestError as error:
         return dg.SkipReason(f"not generating: {error}")
-    candidates, runs = submit_requests([(r, f"daily:{n}") for n, r in enumerate(requests)], registry)
+    tick = context.scheduled_execution_time
+    candidates, runs = submit_requests([(r, f"daily:{n}") for n, r in enumerate(requests)], registry, tick)
     context.instance.add_dynamic_partitions(candidate_partitions.name or "", [c.key for c in candidates])
     return runs
+
+
+def record_run_failure(registry: RegistryResource, key: str, reason: str) -> None:
+    """A run ended without the candidate's steps saying how it ended (a crash, a failed step): say so."""
+    candidate = registry.get(key)
+    if candidate is not None and candidate.status == CandidateStatus.RUNNING:
+        registry.update(key, status=CandidateStatus.FAILED, reason=reason)
+
+
+@dg.run_failure_sensor(
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Marks the candidate of a failed generation run as failed, with the reason, in the registry.",
+)
+def candidate_run_failure_sensor(context: dg.RunFailureSensorContext, registry: RegistryResource) -> None:
+    key = context.dagster_run.tags.get("dagster/partition")
+    if key:
+        record_run_failure(registry, key, f"the run failed: {context.failure_event.message or 'no message'}")

@@ -5,6 +5,8 @@ environment and passes secrets in as EnvVar."""
 import atexit
 import os
 import shutil
+import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,7 +16,6 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 import yaml
-from pydantic import PrivateAttr
 
 from benchgen_dagster.models.registry import (
     Candidate,
@@ -22,6 +23,7 @@ from benchgen_dagster.models.registry import (
     candidate_from_row,
     candidate_row,
     candidates_table,
+    dataset_table,
     metadata,
 )
 from benchgen_dagster.models.settings import CheckSettings
@@ -91,7 +93,7 @@ class ArtifactStoreResource(dg.ConfigurableResource):
     bucket: str = ""
     prefix: str = "benchgen"
     endpoint_url: str = ""
-    region_name: str = "us-east-1"
+    region_name: str = "us-east-1"  # AWS_REGION / AWS_DEFAULT_REGION when set (definitions.py)
     aws_access_key_id: str = ""
     aws_secret_access_key: str = ""
 
@@ -118,23 +120,42 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         except Exception as error:
             raise ConnectionError(f"the artifact bucket s3://{self.bucket} cannot be reached: {error}") from None
 
-    def publish(self, folder: Path, name: str) -> str:
-        """Publish `folder` as `name`; returns where it can be found (a local path or an s3:// URL)."""
+    def _keys(self, client: Any, prefix: str) -> list[str]:
+        keys: list[str] = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            keys += [item["Key"] for item in page.get("Contents", [])]
+        return keys
+
+    def _delete(self, client: Any, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):  # the S3 API's batch limit
+            batch = [{"Key": k} for k in keys[start : start + 1000]]
+            client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+
+    def publish(self, folder: Path, name: str, complete_marker: str = "benchmark.yaml") -> str:
+        """Publish `folder` as `name`; returns where it can be found (a local path or an s3:// URL).
+
+        In the bucket, `complete_marker` (the manifest) is uploaded last, so a reader that sees it sees
+        the whole benchmark; keys of an earlier version that this one no longer has are removed."""
         if not self.remote:
             return str(folder)
         client = self._client()
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            key = f"{self.prefix}/{name}/{path.relative_to(folder).as_posix()}"
+        prefix = f"{self.prefix}/{name}/"
+        files = sorted((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.name == complete_marker)
+        uploaded = set()
+        for path in files:
+            key = prefix + path.relative_to(folder).as_posix()
             client.upload_file(str(path), self.bucket, key)
-        return f"s3://{self.bucket}/{self.prefix}/{name}/"
+            uploaded.add(key)
+        self._delete(client, [k for k in self._keys(client, prefix) if k not in uploaded])
+        return f"s3://{self.bucket}/{prefix}"
 
     def withdraw(self, name: str) -> None:
         if not self.remote:
             return
         client = self._client()
-        listed = client.list_objects_v2(Bucket=self.bucket, Prefix=f"{self.prefix}/{name}/")
-        for item in listed.get("Contents", []):
-            client.delete_object(Bucket=self.bucket, Key=item["Key"])
+        keys = self._keys(client, f"{self.prefix}/{name}/")
+        # The manifest first: from then on no reader takes the rest for a benchmark.
+        self._delete(client, sorted(keys, key=lambda k: not k.endswith("/benchmark.yaml")))
 
 
 class TracingResource(dg.ConfigurableResource):
@@ -157,43 +178,55 @@ class TracingResource(dg.ConfigurableResource):
                 os.environ["LANGFUSE_BASE_URL"] = self.base_url
 
 
+# One engine per database URL for the whole process: Dagster builds a fresh resource object for every
+# run and sensor tick, and an engine each would leak a connection pool each.
+_ENGINES: dict[str, sa.Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def _engine_for(url: str) -> sa.Engine:
+    with _ENGINES_LOCK:
+        if url in _ENGINES:
+            return _ENGINES[url]
+        try:
+            engine = sa.create_engine(
+                url,
+                pool_pre_ping=True,
+                # SQLite connections are cheap: open one per use, so none outlives the interpreter.
+                poolclass=sa.pool.NullPool if url.startswith("sqlite") else None,
+            )
+        except (sa.exc.ArgumentError, ImportError) as error:
+            raise ConnectionError(f"the registry database URL is not usable: {error}") from None
+        try:
+            metadata.create_all(engine)
+        except sa.exc.OperationalError as error:
+            engine.dispose()
+            raise ConnectionError(
+                f"the registry database {engine.url.render_as_string(hide_password=True)} cannot be reached: "
+                f"{str(error.orig).splitlines()[0] if error.orig else error}"
+            ) from None
+        # Return pooled connections before the interpreter tears psycopg2 down.
+        atexit.register(engine.dispose)
+        _ENGINES[url] = engine
+        return engine
+
+
+class CandidateClosedError(RuntimeError):
+    """A step tried to move a candidate a curator (or promotion) has already closed."""
+
+
 class RegistryResource(dg.ConfigurableResource):
     """The candidates and the dataset index: SQLite under BENCHGEN_HOME by default, PostgreSQL by URL."""
 
     url: str = ""
-    _engine: sa.Engine | None = PrivateAttr(default=None)
 
     @property
     def database_url(self) -> str:
         return self.url or f"sqlite:///{benchgen_home() / 'registry.db'}"
 
     @property
-    def is_external(self) -> bool:
-        return not self.database_url.startswith("sqlite")
-
-    @property
     def engine(self) -> sa.Engine:
-        if self._engine is None:
-            try:
-                engine = sa.create_engine(
-                    self.database_url,
-                    pool_pre_ping=True,
-                    # SQLite connections are cheap: open one per use, so none outlives the interpreter.
-                    poolclass=sa.pool.NullPool if self.database_url.startswith("sqlite") else None,
-                )
-            except (sa.exc.ArgumentError, ImportError) as error:
-                raise ConnectionError(f"the registry database URL is not usable: {error}") from None
-            # Return pooled connections before the interpreter tears sqlite3/psycopg2 down.
-            atexit.register(engine.dispose)
-            try:
-                metadata.create_all(engine)
-            except sa.exc.OperationalError as error:
-                raise ConnectionError(
-                    f"the registry database {engine.url.render_as_string(hide_password=True)} cannot be reached: "
-                    f"{str(error.orig).splitlines()[0] if error.orig else error}"
-                ) from None
-            self._engine = engine
-        return self._engine
+        return _engine_for(self.database_url)
 
     @contextmanager
     def _begin(self) -> Iterator[sa.Connection]:
@@ -211,13 +244,17 @@ class RegistryResource(dg.ConfigurableResource):
         return candidate_from_row(row) if row else None
 
     def find(self, identifier: str) -> Candidate | None:
-        """A candidate by partition key or by the id of the benchmark it became."""
+        """A candidate by partition key, or the latest candidate that became the benchmark `identifier`."""
         with self._begin() as db:
-            row = db.execute(
-                candidates_table.select().where(
-                    (candidates_table.c.key == identifier) | (candidates_table.c.benchmark_id == identifier)
-                )
-            ).first()
+            row = db.execute(candidates_table.select().where(candidates_table.c.key == identifier)).first()
+            row = (
+                row
+                or db.execute(
+                    candidates_table.select()
+                    .where(candidates_table.c.benchmark_id == identifier)
+                    .order_by(candidates_table.c.updated_at.desc())
+                ).first()
+            )
         return candidate_from_row(row) if row else None
 
     def all(self, request_id: str | None = None) -> list[Candidate]:
@@ -228,6 +265,7 @@ class RegistryResource(dg.ConfigurableResource):
             return [candidate_from_row(row) for row in db.execute(query)]
 
     def update(self, key: str, **fields: Any) -> None:
+        """Set fields of a candidate as they are (a curator's commands use this)."""
         values = {k: (v.value if isinstance(v, CandidateStatus) else v) for k, v in fields.items()}
         with self._begin() as db:
             db.execute(
@@ -236,13 +274,61 @@ class RegistryResource(dg.ConfigurableResource):
                 .values(**values, updated_at=datetime.now(UTC))
             )
 
+    def advance(self, key: str, stage: str, status: CandidateStatus | None = None, **fields: Any) -> None:
+        """What a pipeline step records: its stage, and a new status.
+
+        Raises CandidateClosedError when a curator rejected the candidate, so a queued or automated run
+        cannot undo that decision (a candidate the pipeline itself rejected may run again)."""
+        candidate = self.get(key)
+        if candidate is None:
+            raise CandidateClosedError(f"candidate {key} is not in the registry")
+        if candidate.rejected_by_curator:
+            raise CandidateClosedError(f"candidate {key} was rejected by a curator ({candidate.reason})")
+        if status is not None:
+            fields["status"] = status
+        self.update(key, stage=stage, **fields)
+
+    # The dataset index ------------------------------------------------------------------------------
+
+    def dataset_rows(self) -> list[dict[str, Any]]:
+        with self._begin() as db:
+            query = dataset_table.select().order_by(dataset_table.c.promoted_at)
+            return [dict(row._mapping) for row in db.execute(query)]
+
+    def duplicate_of(self, digests: dict[str, str], candidate: str) -> str | None:
+        """The promoted benchmark (of another candidate) whose meshes these digests repeat, if any."""
+        mine = set(digests.values())
+        for row in self.dataset_rows():
+            if row["candidate"] != candidate and mine & set((row["mesh_digests"] or {}).values()):
+                return str(row["benchmark_id"])
+        return None
+
+    def put_benchmark(self, row: dict[str, Any]) -> None:
+        with self._begin() as db:
+            db.execute(dataset_table.delete().where(dataset_table.c.benchmark_id == row["benchmark_id"]))
+            db.execute(dataset_table.insert().values(**row))
+
+    def remove_benchmark(self, benchmark_id: str) -> None:
+        with self._begin() as db:
+            db.execute(dataset_table.delete().where(dataset_table.c.benchmark_id == benchmark_id))
+
 
 def replace_folder_atomically(built: Path, target: Path) -> None:
-    """Move the fully written `built` folder to `target` so a reader never sees half of it."""
+    """Move the fully written `built` folder to `target`, so a reader never sees half of it.
+
+    A new benchmark appears in one rename; replacing one takes two (the old folder is moved aside
+    first), so for that instant the benchmark is absent, never half-written."""
     if target.exists():
-        old = target.with_name(f".old-{target.name}-{os.getpid()}")
+        old = target.with_name(f".old-{target.name}-{uuid.uuid4().hex[:8]}")
         os.replace(target, old)
         os.replace(built, target)
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(built, target)
+
+
+def write_file_atomically(path: Path, data: bytes) -> None:
+    """Write `path` through a uniquely named temporary file and one rename (safe with concurrent writers)."""
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    partial.write_bytes(data)
+    partial.replace(path)

@@ -1,16 +1,19 @@
 """Review: the reviewer agent looks at the renders and the reports and approves or rejects."""
 
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from benchgen_dagster.defs.candidates import (
+    MAX_RENDER_BYTES,
     MODEL_RETRY,
     REFRESH_WHEN_STALE,
+    UntrustedWorkspaceFile,
     candidate_partitions,
     code_version,
     image_markdown,
+    read_workspace_file,
+    read_workspace_text,
     session_metadata,
     text_version,
     workspace_of,
@@ -48,7 +51,7 @@ def benchmark_review(
     registry: RegistryResource,
 ) -> Any:
     key = context.partition_key
-    registry.update(key, stage="benchmark_review")
+    registry.advance(key, "benchmark_review", CandidateStatus.RUNNING)
     workspace = workspace_of(key)
     result = agents.run(
         ("reviewer",),
@@ -58,20 +61,32 @@ def benchmark_review(
         start_round=max(1, cad_script["rounds"]),
     )
     if result.decision == "failed":
-        registry.update(key, status=CandidateStatus.FAILED, reason=f"review failed: {result.reason}")
+        registry.advance(key, "benchmark_review", CandidateStatus.FAILED, reason=f"review failed: {result.reason}")
         raise AgentSessionError(f"benchmark_review: {result.reason}")
-    review_path = workspace / "reviews" / f"{result.rounds}.md"
-    review = review_path.read_text() if review_path.is_file() else ""
+    review_name = f"reviews/{result.rounds}.md"
+    review_path = workspace / review_name
+    try:
+        review = read_workspace_text(key, review_name)
+    except UntrustedWorkspaceFile:
+        review = ""
     approved = result.decision == "approved"
     if not approved:
-        registry.update(key, status=CandidateStatus.REJECTED, reason=f"review: {result.reason}")
+        registry.advance(key, "benchmark_review", CandidateStatus.REJECTED, reason=f"review: {result.reason}")
     metadata: dict[str, Any] = {"review": dg.MetadataValue.md(review or result.reason), **session_metadata(result)}
-    thumbnail = workspace / "renders" / THUMBNAIL
-    if thumbnail.is_file():
-        metadata["render"] = dg.MetadataValue.md(image_markdown(thumbnail, "seed 0, azimuth 45°"))
+    try:
+        thumbnail = read_workspace_file(key, f"renders/{THUMBNAIL}", MAX_RENDER_BYTES)
+        metadata["render_reviewed"] = dg.MetadataValue.md(image_markdown(thumbnail, "seed 0, azimuth 45°"))
         metadata["renders"] = dg.MetadataValue.path(str(workspace / "renders"))
+    except UntrustedWorkspaceFile:
+        metadata["render_reviewed"] = "no render was found for the reviewer"
     yield dg.Output(
-        {"decision": result.decision, "reason": result.reason, "review": review, "review_path": str(review_path)},
+        {
+            "decision": result.decision,
+            "reason": result.reason,
+            "review": review,
+            "review_path": str(review_path),
+            "script_sha256": cad_script["script_sha256"],
+        },
         data_version=text_version(review + result.decision),
         metadata=metadata,
     )
@@ -82,7 +97,3 @@ def benchmark_review(
         description="approved" if approved else f"rejected: {result.reason}",
         metadata={"review": dg.MetadataValue.path(str(review_path))},
     )
-
-
-def renders_of(key: str) -> list[Path]:
-    return sorted((workspace_of(key) / "renders").glob("view_*.png"))

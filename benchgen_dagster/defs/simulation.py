@@ -5,7 +5,7 @@ from typing import Any
 
 import dagster as dg
 
-from benchgen_dagster.defs.cad import checked_script
+from benchgen_dagster.defs.cad import checked_script, record_gate_failures
 from benchgen_dagster.defs.candidates import (
     REFRESH_WHEN_STALE,
     SANDBOX_RETRY,
@@ -70,7 +70,7 @@ def simulation_report(
     context: dg.AssetExecutionContext, cad_script: dict[str, Any], sandbox: SandboxResource, registry: RegistryResource
 ) -> Any:
     key = context.partition_key
-    registry.update(key, stage="simulation_report")
+    registry.advance(key, "simulation_report")
     report = sandbox.checker().check(checked_script(key, cad_script), list(range(sandbox.seeds)))
     path = candidate_dir(key) / "simulation_report.json"
     path.write_text(report.model_dump_json(indent=1, exclude={"outcomes": {"__all__": {"parts"}}}))
@@ -80,7 +80,15 @@ def simulation_report(
         "failed_checks": sorted({f.check for f in report.failures}),
         "failures": [f.model_dump() for f in report.failures[:20]],
         "report": str(path),
+        "script_sha256": cad_script["script_sha256"],
     }
+    record_gate_failures(
+        registry,
+        key,
+        "simulation_report",
+        report,
+        {"stability": STABILITY_CHECKS, "non_triviality": NON_TRIVIAL_CHECKS},
+    )
     yield dg.Output(
         summary,
         data_version=text_version(json.dumps(summary["failed_checks"]) + cad_script["script_sha256"]),

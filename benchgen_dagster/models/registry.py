@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_COUNT = 100
+CURATOR_PREFIX = "curator: "
 MAX_PROMPT_CHARS = 4000
 
 
@@ -33,7 +34,7 @@ class BenchmarkRequest(BaseModel):
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
     count: int = Field(default=1, ge=1, le=MAX_COUNT)
     tier: int | None = Field(default=None, ge=1, le=2)
-    model: str | None = None
+    model: str | None = Field(default=None, max_length=200)
     # Extra constraints handed to the agents with the prompt (e.g. max_unit_cost: 20).
     constraints: dict[str, float | int | str] = Field(default_factory=dict)
     require_approval: bool = False
@@ -73,6 +74,11 @@ class Candidate(BaseModel):
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
+    @property
+    def rejected_by_curator(self) -> bool:
+        """A curator's `benchgen reject` stands: no pipeline run reopens the candidate."""
+        return self.status == CandidateStatus.REJECTED and self.reason.startswith(CURATOR_PREFIX)
+
 
 metadata = sa.MetaData()
 
@@ -87,7 +93,7 @@ candidates_table = sa.Table(
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("stage", sa.String(64), nullable=False, default=""),
     sa.Column("reason", sa.Text, nullable=False, default=""),
-    sa.Column("benchmark_id", sa.String(80), nullable=True),
+    sa.Column("benchmark_id", sa.String(120), nullable=True),
     sa.Column("approved", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -97,11 +103,11 @@ candidates_table = sa.Table(
 dataset_table = sa.Table(
     "benchgen_dataset",
     metadata,
-    sa.Column("benchmark_id", sa.String(80), primary_key=True),
+    sa.Column("benchmark_id", sa.String(120), primary_key=True),
     sa.Column("candidate", sa.String(80), nullable=False),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("tier", sa.Integer, nullable=True),
-    sa.Column("family", sa.String(80), nullable=True),
+    sa.Column("family", sa.String(200), nullable=True),
     sa.Column("prompt", sa.Text, nullable=False),
     sa.Column("model", sa.String(200), nullable=False),
     sa.Column("script_sha256", sa.String(64), nullable=False),
@@ -122,4 +128,9 @@ def candidate_row(candidate: Candidate) -> dict[str, Any]:
 
 
 def candidate_from_row(row: Any) -> Candidate:
-    return Candidate.model_validate(dict(row._mapping))
+    values = dict(row._mapping)
+    # SQLite hands datetimes back without their zone; PostgreSQL keeps it. Both were written in UTC.
+    for name in ("created_at", "updated_at"):
+        if values[name] is not None and values[name].tzinfo is None:
+            values[name] = values[name].replace(tzinfo=UTC)
+    return Candidate.model_validate(values)
