@@ -9,6 +9,8 @@ from benchgen_dagster.models.settings import CheckSettings
 
 OFFLINE_MODEL = "offline"
 MAX_PROMPT_CHARS = 4000
+# Beside trusted renders (SessionConfig.renders_dir): the sha256 of the script they show.
+RENDERED_SCRIPT = "script_sha256"
 
 
 def default_model() -> str:
@@ -27,6 +29,10 @@ class SessionConfig(BaseModel):
     # Seeds of the worker's check that gates the coder's script before review.
     check_seeds: int = Field(default=8, ge=2, le=64)
     render_size: tuple[int, int] = (320, 240)
+    # Where the worker's renders of the checked script are kept, out of the agents' reach (their
+    # programs can write the workspace); copied into the workspace's renders/ for them. A file
+    # `script_sha256` beside them names the script they show.
+    renders_dir: Path | None = None
     settings: CheckSettings = CheckSettings()
     # Per-call retries of the model before the session ends as failed.
     model_retries: int = Field(default=2, ge=0, le=10)

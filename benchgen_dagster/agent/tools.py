@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from langchain_core.tools import BaseTool, tool
 from langgraph.types import Command
 
-from benchgen_dagster.agent.configuration import SessionConfig
+from benchgen_dagster.agent.configuration import RENDERED_SCRIPT, SessionConfig
 from benchgen_dagster.agent.state import DONE, ROLES
 from benchgen_dagster.models.reports import CheckReport
 from benchgen_dagster.worker.check import Checker
@@ -104,9 +105,14 @@ class SessionContext:
         for old in self.rendered():
             old.unlink()
         digest = self.script_digest()
-        _, written = self.checker.render(
-            self.workspace / SCRIPT_NAME, seed, self.workspace / "renders", width, height, video=False
-        )
+        out = self.config.renders_dir or self.workspace / "renders"
+        if self.config.renders_dir is not None:
+            shutil.rmtree(out, ignore_errors=True)
+        _, written = self.checker.render(self.workspace / SCRIPT_NAME, seed, out, width, height, video=False)
+        if self.config.renders_dir is not None:
+            (out / RENDERED_SCRIPT).write_text(digest or "")
+            for view in written:
+                shutil.copyfile(view, self.workspace / "renders" / view.name)
         self.rendered_digest = digest
         return [f"/renders/{p.name}" for p in written]
 

@@ -118,6 +118,7 @@ def cad_script(
         model=benchmark_request["model"],
         feedback=_last_review_feedback(key),
         skills_dir=skills if versions else None,
+        renders_dir=trusted_renders_dir(key),
     )
     if model_failed(result):
         finish_role(result, key, "cad_script", registry)
@@ -148,6 +149,11 @@ def cad_script(
             **session_metadata(result),
         },
     )
+
+
+def trusted_renders_dir(key: str) -> Path:
+    """The worker's renders of the coder's checked script, outside the agents' workspace."""
+    return candidate_dir(key) / "renders"
 
 
 def checked_script(key: str, cad: dict[str, Any]) -> Path:

@@ -21,7 +21,8 @@ import pandas as pd
 import yaml
 
 from benchgen_dagster import __version__
-from benchgen_dagster.defs.cad import checked_script
+from benchgen_dagster.agent.configuration import RENDERED_SCRIPT
+from benchgen_dagster.defs.cad import checked_script, trusted_renders_dir
 from benchgen_dagster.defs.candidates import (
     REFRESH_WHEN_STALE,
     candidate_dir,
@@ -41,7 +42,8 @@ from benchgen_dagster.models.registry import CandidateStatus, dataset_table
 from benchgen_dagster.paths import benchgen_home
 
 MANIFEST = "benchmark.yaml"
-RENDER_SIZE = (480, 360)
+RENDER_SIZE = (320, 240)  # as the reviewer saw them
+RENDER_VIEWS = 24
 # The index and the gallery follow promotions (and withdrawals): whenever a promotion is newer than
 # them. (`eager()` would wait for every candidate's promotion, and rejected ones never come.)
 AFTER_PROMOTIONS = (
@@ -107,7 +109,25 @@ def parameter_ranges(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     return ranges
 
 
+def _renders(key: str, script: Path, script_sha256: str, out: Path, sandbox: SandboxResource) -> None:
+    """The benchmark's views: the worker's renders made for the review when they show this very script
+    (kept outside the agents' reach), else rendered now in the sandbox. Never the workspace's copies."""
+    trusted = trusted_renders_dir(key)
+    marker = trusted / RENDERED_SCRIPT
+    views = sorted(trusted.glob("view_*.png"))
+    if marker.is_file() and marker.read_text() == script_sha256 and len(views) == RENDER_VIEWS:
+        out.mkdir()
+        for view in views:
+            shutil.copyfile(view, out / view.name)
+        return
+    width, height = RENDER_SIZE
+    _, written = sandbox.checker().render(script, 0, out, width, height, video=False)
+    if not written:
+        raise dg.Failure("the promoted script's scene could not be rendered", allow_retries=True)
+
+
 def write_benchmark(
+    key: str,
     bid: str,
     manifest: dict[str, Any],
     script: Path,
@@ -115,18 +135,14 @@ def write_benchmark(
     reports: dict[str, Any],
     sandbox: SandboxResource,
 ) -> Path:
-    """Build the benchmark folder aside (renders made fresh in the sandbox from the promoted script,
-    not taken from the agents' workspace), then move it into the dataset in one rename."""
+    """Build the benchmark folder aside, then move it into the dataset in one rename."""
     dataset = dataset_dir()
     building = dataset / f".building-{bid}-{uuid.uuid4().hex[:8]}"
     building.mkdir()
     try:
         shutil.copyfile(script, building / "script.py")
         shutil.copytree(compiled, building / "seeds")
-        width, height = RENDER_SIZE
-        _, views = sandbox.checker().render(script, 0, building / "renders", width, height, video=False)
-        if not views:
-            raise dg.Failure("the promoted script's scene could not be rendered", allow_retries=True)
+        _renders(key, script, manifest["provenance"]["script_sha256"], building / "renders", sandbox)
         (building / "reports").mkdir()
         for name, content in reports.items():
             (building / "reports" / f"{name}.json").write_text(json.dumps(content, indent=1, default=str))
@@ -223,6 +239,7 @@ def promoted_benchmark(
         "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     folder = write_benchmark(
+        key,
         bid,
         manifest,
         checked_script(key, cad_script),

@@ -48,6 +48,7 @@ class AgentsResource(dg.ConfigurableResource):
         feedback: str = "",
         skills_dir: Path | None = None,
         start_round: int = 0,
+        renders_dir: Path | None = None,
     ) -> Any:
         """Run `roles` of one generation session in `workspace`; returns the agent's SessionResult."""
         from benchgen_dagster.agent.configuration import SessionConfig
@@ -62,6 +63,7 @@ class AgentsResource(dg.ConfigurableResource):
             max_rounds=self.max_rounds,
             check_seeds=self.check_seeds,
             model_retries=self.model_retries,
+            renders_dir=renders_dir,
         )
         return run_session(config, home=benchgen_home(), roles=roles, start_round=start_round)
 
