@@ -21,6 +21,9 @@ def test_one_candidate_from_request_to_promotion_with_human_approval(_benchgen_h
     listed = json.loads(benchgen("list", "--json").stdout)
     assert len(listed) == 1 and listed[0]["status"] == "awaiting_approval"
     key = listed[0]["key"]
+    # One role per asset, one journal: each role's session keeps what the earlier ones wrote.
+    journal = (_benchgen_home / "candidates" / key / "workspace" / "journal.md").read_text()
+    assert journal.index("## planner") < journal.index("## coder · round 1") < journal.index("## reviewer")
     assert not list((_benchgen_home / "dataset").glob("*/benchmark.yaml"))
 
     promoted = benchgen("promote", key)

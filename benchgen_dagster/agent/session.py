@@ -37,6 +37,20 @@ class SessionResult(BaseModel):
     workspace: str
 
 
+MAX_JOURNAL_BYTES = 1024 * 1024
+
+
+def earlier_journal(workspace: Path) -> list[str]:
+    """The entries of the workspace's journal.md, read as untrusted (no links, bounded); [] when unusable."""
+    from benchgen_dagster.worker.check import UntrustedFileError, read_child_file
+
+    try:
+        text = read_child_file(workspace / "journal.md", MAX_JOURNAL_BYTES).decode()
+    except (UntrustedFileError, UnicodeDecodeError):
+        return []
+    return [f"## {entry.strip()}\n" for entry in text.split("\n## ")[1:] if entry.strip()]
+
+
 def validate_inputs(config: SessionConfig) -> None:
     prompt = config.prompt.strip()
     if not prompt:
@@ -84,6 +98,10 @@ def run_session(
     workspace.mkdir(parents=True, exist_ok=True)
     prepare_workspace(workspace, config.skills_dir)
     context = SessionContext(config=config, workspace=workspace, home=home, roles=roles)
+    if roles[0] != "planner":
+        # A session that continues the earlier roles' work (the pipeline runs one role per asset) keeps
+        # their journal: it is one story, and what the skill learner reads.
+        context.journal = earlier_journal(workspace)
     backend = SandboxFilesystemBackend(workspace, home / "sessions" / session_id / "logs", config.settings.sandbox)
     graph = build_graph(chosen, context, backend)
     callbacks, flush = tracing_callbacks(session_id, config)
