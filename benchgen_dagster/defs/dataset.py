@@ -66,15 +66,6 @@ def index_path() -> Path:
     return dataset_dir() / "index.parquet"
 
 
-def _front_matter(text: str) -> dict[str, Any]:
-    match = re.match(r"\s*---\n(.*?)\n---", text, re.S)
-    try:
-        data = yaml.safe_load(match.group(1)) if match else None
-    except yaml.YAMLError:
-        data = None
-    return data if isinstance(data, dict) else {}
-
-
 def _section(markdown: str, heading: str) -> list[str]:
     match = re.search(rf"^## {heading}\s*\n(.*?)(?=^## |\Z)", markdown, re.S | re.M | re.I)
     return [line[2:].strip() for line in (match.group(1).splitlines() if match else []) if line.startswith("- ")]
@@ -201,8 +192,10 @@ def promoted_benchmark(
         registry.advance(key, stage, CandidateStatus.AWAITING_APPROVAL)
         context.log.info(f"{key} waits for a curator: benchgen promote {key}")
         return
+    from benchgen_dagster.agent.offline import plan_front_matter  # the planner's own reader, imported late
+
     plan = benchmark_plan["plan"]
-    front = _front_matter(plan)
+    front = plan_front_matter(plan)
     family = front.get("family") if isinstance(front.get("family"), str) else None
     bid = benchmark_id(cad_script["script_sha256"], family)
     duplicate = registry.duplicate_of(compiled_scenes["digests"], key)
