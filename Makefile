@@ -51,5 +51,9 @@ bench-worker: install
 bench-pipeline: install
 	$(PY) bench/bench_pipeline.py --seeds $(SEEDS)
 
+# Journals → learned skills → the same requests again (offline): first-attempt pass rate and mean rounds.
+bench-skills: install
+	$(PY) bench/bench_skills.py --seeds $(SEEDS)
+
 clean:
 	rm -rf $(VENV) .benchgen .pytest_cache .mypy_cache .ruff_cache

@@ -27,6 +27,8 @@ library_app = typer.Typer(no_args_is_help=True, help="The built-in benchmark fam
 app.add_typer(library_app, name="library")
 agent_app = typer.Typer(no_args_is_help=True, help="The agents: planner, coder and reviewer.")
 app.add_typer(agent_app, name="agent")
+skills_app = typer.Typer(no_args_is_help=True, help="The skills the learner writes for the coder, and their versions.")
+app.add_typer(skills_app, name="skills")
 
 console = Console()
 # Errors and notes are one line each, never wrapped to the terminal's width (scripts and logs read them).
@@ -447,7 +449,25 @@ def generate(
         highlight=False,
     )
     console.print(f"dataset: {dataset}\ngallery: {gallery}", highlight=False, soft_wrap=True)
+    _learn_if_due()
     raise typer.Exit(EXIT_OK if promoted or held else EXIT_FAILED)
+
+
+def _learn_if_due() -> None:
+    """What the skill learning sensor does under the daemon; a failure here costs no benchmark already made."""
+    from benchgen_dagster.runner import dagster_instance, learn_if_due
+
+    try:
+        fresh, learned = learn_if_due(dagster_instance())
+    except Exception as error:  # the benchmarks are made; the learner can run again with `benchgen skills learn`
+        error_console.print(f"[yellow]warning:[/] the skill learner did not run: {escape(one_line(error))}")
+        return
+    if learned is not None:
+        console.print(
+            f"skills: learned from {fresh} new journal(s): {learned.get('published', 0)} published, "
+            f"{learned.get('refused', 0)} refused (`benchgen skills list`)",
+            highlight=False,
+        )
 
 
 @app.command("list")
@@ -539,6 +559,122 @@ def export(dest: Annotated[Path, typer.Argument(help="A new (or empty) folder fo
     except (OSError, ValueError) as error:
         fail(f"export failed: {one_line(error)}")
     console.print(f"exported {count} benchmark(s) to {dest}", highlight=False)
+
+
+# ---- skills: list, show, diff, learn -------------------------------------------------------------
+
+
+def _skill_store():  # type: ignore[no-untyped-def]
+    from benchgen_dagster.agent.skills import SkillStore
+
+    return SkillStore(_existing_home())
+
+
+def _written_with(name: str) -> dict[str, list[str]]:
+    """Benchmarks in the dataset by the version of skill `name` their script was written with."""
+    import yaml
+
+    from benchgen_dagster.defs.dataset import dataset_dir
+
+    written: dict[str, list[str]] = {}
+    for manifest in sorted(dataset_dir().glob("*/benchmark.yaml")):
+        try:
+            versions = (yaml.safe_load(manifest.read_text()) or {}).get("provenance", {}).get("skill_versions") or {}
+        except (OSError, yaml.YAMLError, AttributeError):
+            continue
+        if name in versions:
+            written.setdefault(str(versions[name]).split(" ")[0], []).append(manifest.parent.name)
+    return written
+
+
+@skills_app.command("list")
+def skills_list(as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False) -> None:
+    """Every skill: its current version, how many versions, the journals it came from."""
+    store = _skill_store()
+    rows = []
+    for name in store.names():
+        versions = store.versions(name)
+        rows.append(
+            {
+                "name": name,
+                "current": store.label(name),
+                "versions": len(versions),
+                "evidence": versions[-1].evidence if versions else [],
+                "description": versions[-1].description if versions else "",
+            }
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=1) + "\n")
+        return
+    table = Table(title=f"{len(rows)} skill(s) in {store.current_dir}")
+    for column in ("skill", "current", "versions", "evidence", "description"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["name"], row["current"], str(row["versions"]), ", ".join(row["evidence"]), row["description"])
+    console.print(table)
+
+
+@skills_app.command("show")
+def skills_show(
+    name: Annotated[str, typer.Argument(help="A skill's name (see `benchgen skills list`).")],
+    version: Annotated[int | None, typer.Option("--version", help="A recorded version (default: current).")] = None,
+) -> None:
+    """A skill's SKILL.md, its versions, and which benchmarks were written with each version."""
+    from benchgen_dagster.agent.skills import SkillNotFound
+
+    store = _skill_store()
+    try:
+        text = store.text(name, version)
+    except SkillNotFound as error:
+        fail_usage(str(error))
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    written = _written_with(name)
+    console.print(f"\n[bold]{name}[/]: current {store.label(name)}", highlight=False)
+    for v in store.versions(name):
+        benchmarks = written.get(f"v{v.version}", [])
+        console.print(
+            f"  v{v.version}  {v.created}  {v.sha256[:12]}  by {v.source}  evidence: {', '.join(v.evidence)}  "
+            f"benchmarks written with it: {', '.join(benchmarks) or 'none'}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@skills_app.command("diff")
+def skills_diff(
+    name: Annotated[str, typer.Argument(help="A skill's name.")],
+    old: Annotated[int | None, typer.Option("--from", help="The older version (default: the one before --to).")] = None,
+    new: Annotated[int | None, typer.Option("--to", help="The newer version (default: the newest).")] = None,
+) -> None:
+    """A unified diff between two versions of a skill."""
+    from benchgen_dagster.agent.skills import SkillNotFound
+
+    try:
+        diff = _skill_store().diff(name, old, new)
+    except SkillNotFound as error:
+        fail_usage(str(error))
+    sys.stdout.write(diff or f"no difference between the versions of {name}\n")
+
+
+@skills_app.command("learn")
+def skills_learn() -> None:
+    """Run the skill learner now over every journal (what the sensor and the weekly schedule do)."""
+    from benchgen_dagster.runner import dagster_instance, learn
+
+    _existing_home()
+    _services()
+    try:
+        ok, metadata = learn(dagster_instance())
+    except Exception as error:  # the machinery failing: one line
+        fail(f"the skill learner failed: {one_line(error)}")
+    if not ok:
+        fail(f"the skill learner failed: {metadata.get('error', 'unknown error')}")
+    console.print(
+        f"learned from {metadata.get('learned_from', 0)} journal(s): {metadata.get('published', 0)} published, "
+        f"{metadata.get('refused', 0)} refused",
+        highlight=False,
+    )
+    console.print(str(metadata.get("proposals", "")), highlight=False, soft_wrap=True)
 
 
 def main() -> None:

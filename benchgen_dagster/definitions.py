@@ -8,6 +8,7 @@ Environment (read here and nowhere else):
   (local folders when unset).
 - `LANGFUSE_PUBLIC_KEY` / `LANGFUSE_SECRET_KEY` / `LANGFUSE_BASE_URL`: tracing (off when unset).
 - `BENCHGEN_SEEDS`: seeds each candidate is checked on (8).
+- `BENCHGEN_LEARN_AFTER`: new journals that make the skill learner run again (10).
 """
 
 import os
@@ -16,7 +17,7 @@ import warnings
 import dagster as dg
 
 from benchgen_dagster.agent.configuration import default_model
-from benchgen_dagster.defs import cad, dataset, planning, requests, review, simulation
+from benchgen_dagster.defs import cad, dataset, planning, requests, review, simulation, skills
 from benchgen_dagster.defs.resources import (
     AgentsResource,
     ArtifactStoreResource,
@@ -76,11 +77,28 @@ generate_benchmarks = dg.define_asset_job(
     # The sandbox already fills a core per seed: candidates run side by side, their steps in order.
     executor_def=dg.multiprocess_executor.configured({"max_concurrent": 2}),
 )
+learn_skills = dg.define_asset_job(
+    skills.LEARN_JOB,
+    selection=dg.AssetSelection.assets("agent_journals", "learned_skills"),
+    description="Compress every journal and run the skill learner over them.",
+)
 publish_dataset = dg.define_asset_job(
     PUBLISH_JOB,
     selection=dg.AssetSelection.assets("benchmark_dataset", "dataset_gallery"),
     description="Rebuild the dataset index and the gallery page.",
 )
+
+
+def learn_after() -> int:
+    """How many new journals make the skill learner run again (BENCHGEN_LEARN_AFTER, default 10)."""
+    raw = os.environ.get("BENCHGEN_LEARN_AFTER") or "10"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"BENCHGEN_LEARN_AFTER must be a whole number of journals, got {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"BENCHGEN_LEARN_AFTER must be at least 1, got {value}")
+    return value
 
 
 def build_definitions(resource_overrides: dict[str, object] | None = None) -> dg.Definitions:
@@ -89,7 +107,8 @@ def build_definitions(resource_overrides: dict[str, object] | None = None) -> dg
         assets=[
             requests.benchmark_request,
             planning.benchmark_plan,
-            cad.coder_skills,
+            skills.agent_journals,
+            skills.learned_skills,
             cad.cad_script,
             cad.compiled_scenes,
             simulation.simulation_report,
@@ -98,10 +117,11 @@ def build_definitions(resource_overrides: dict[str, object] | None = None) -> dg
             dataset.benchmark_dataset,
             dataset.dataset_gallery,
         ],
-        jobs=[generate_benchmarks, publish_dataset],
+        jobs=[generate_benchmarks, publish_dataset, learn_skills],
         sensors=[
             requests.request_files_sensor,
             requests.candidate_run_failure_sensor,
+            skills.build_skill_learning_sensor(learn_after()),
             # Declarative automation runs only while this sensor does: on by default, not left to the UI.
             dg.AutomationConditionSensorDefinition(
                 "benchgen_automation_sensor",
@@ -109,7 +129,7 @@ def build_definitions(resource_overrides: dict[str, object] | None = None) -> dg
                 default_status=dg.DefaultSensorStatus.RUNNING,
             ),
         ],
-        schedules=[requests.daily_batch_schedule],
+        schedules=[requests.daily_batch_schedule, skills.weekly_skill_learning],
         resources={**resources(), **(resource_overrides or {})},
     )
 

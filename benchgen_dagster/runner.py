@@ -137,6 +137,32 @@ def generate(
     return [registry().get(c.key) or c for c in candidates]
 
 
+def learn(instance: dg.DagsterInstance) -> tuple[bool, dict[str, object]]:
+    """Materialize agent_journals and learned_skills now; returns success and learned_skills' metadata."""
+    from benchgen_dagster.defs.skills import LEARN_JOB
+
+    job = definitions().resolve_job_def(LEARN_JOB)
+    result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET)
+    event = instance.get_latest_materialization_event(dg.AssetKey("learned_skills"))
+    materialization = event.asset_materialization if event else None
+    if not result.success or materialization is None:
+        return False, {"error": _failure_reason(result)}
+    return True, {k: v.value for k, v in materialization.metadata.items()}
+
+
+def learn_if_due(instance: dg.DagsterInstance) -> tuple[int, dict[str, object] | None]:
+    """What skill_learning_sensor does, for a run without the daemon: learn once enough journals are new.
+    Returns how many journals were new and, if the learner ran, its metadata."""
+    from benchgen_dagster.definitions import learn_after
+    from benchgen_dagster.defs.skills import learning_due
+
+    due, fresh, _ = learning_due(instance, learn_after())
+    if not due:
+        return fresh, None
+    _, metadata = learn(instance)
+    return fresh, metadata
+
+
 def dataset_paths() -> tuple[Path, Path]:
     from benchgen_dagster.defs.dataset import dataset_dir, gallery_path
 

@@ -24,7 +24,7 @@ CUBE_GAP = "a 60 mm cube must cross a 180 mm gap"
 
 # prompt -> (family, the overrides expected exactly)
 PLANS: dict[str, tuple[str, dict[str, float]]] = {
-    # 1 m of travel is more than the bin's position can take: clamped to its safe maximum.
+    # 1 m of travel is more than a distance may move (1.25x the default): clamped; the checks decide the rest.
     STEEL_BALL: ("ball_over_wall", {"ball_radius": 40.0, "bin_x": 500.0 * orq._bounds("ball_over_wall", "bin_x")[1]}),
     # The drawbridge moves a ball: the 60 mm cube is stood in for by a ball as wide.
     CUBE_GAP: ("drawbridge", {"ball_radius": 30.0, "gap_width": 180.0}),
@@ -39,7 +39,8 @@ PLANS: dict[str, tuple[str, dict[str, float]]] = {
         {"window_width": 120.0, "window_height": 120.0},
     ),
     # A 50 mm rise needs a 25 mm cam; the family stays valid only up to 1.2× its 20 mm default.
-    "turn a crank to raise a weight 50 mm": ("crank", {"cam_offset": 24.0}),
+    # A 50 mm rise is 25 mm of cam offset, inside the bounds the planner keeps (the checks decide the rest).
+    "turn a crank to raise a weight 50 mm": ("crank", {"cam_offset": 25.0}),
     "push a ball through a self-closing gate 200 mm wide": ("hinged_gate", {"gate_width": 200.0}),
     "a kinematic puzzle: lower a drawbridge so a ball can roll across": ("drawbridge", {}),
     "throw a ball over a 150 mm wall into a bin": ("ball_over_wall", {"wall_height": 150.0}),

@@ -20,14 +20,15 @@ def test_the_definitions_hold_every_asset_check_job_sensor_and_schedule() -> Non
     defs = build_definitions()
     graph = defs.resolve_asset_graph()
     assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == [
+        "agent_journals",
         "benchmark_dataset",
         "benchmark_plan",
         "benchmark_request",
         "benchmark_review",
         "cad_script",
-        "coder_skills",
         "compiled_scenes",
         "dataset_gallery",
+        "learned_skills",
         "promoted_benchmark",
         "simulation_report",
     ]
@@ -43,11 +44,13 @@ def test_the_definitions_hold_every_asset_check_job_sensor_and_schedule() -> Non
         "request_files_sensor",
         "candidate_run_failure_sensor",
         "benchgen_automation_sensor",
+        "skill_learning_sensor",
     }
-    assert {s.name for s in defs.schedules or []} == {"daily_batch_schedule"}
-    assert {j.name for j in defs.jobs or []} == {"generate_benchmarks", "publish_dataset"}
+    assert {s.name for s in defs.schedules or []} == {"daily_batch_schedule", "weekly_skill_learning"}
+    assert {j.name for j in defs.jobs or []} == {"generate_benchmarks", "publish_dataset", "learn_skills"}
     assert graph.get(dg.AssetKey("cad_script")).code_version
-    assert dg.AssetKey("coder_skills") in graph.get(dg.AssetKey("cad_script")).parent_keys
+    assert dg.AssetKey("learned_skills") in graph.get(dg.AssetKey("cad_script")).parent_keys
+    assert dg.AssetKey("agent_journals") in graph.get(dg.AssetKey("learned_skills")).parent_keys
     for stale_aware in ("compiled_scenes", "simulation_report", "benchmark_review", "promoted_benchmark"):
         assert graph.get(dg.AssetKey(stale_aware)).automation_condition is not None
     lineage = graph.get(dg.AssetKey("promoted_benchmark")).parent_keys
@@ -207,19 +210,3 @@ def test_a_curators_rejection_stands_against_a_queued_run() -> None:
         assert not result.success and not result.get_asset_materialization_events()
     candidate = registry.get(key)
     assert candidate is not None and candidate.status == "rejected" and candidate.reason == "curator: not this one"
-
-
-def test_a_changed_skill_is_a_new_version_of_the_coders_skills(_benchgen_home: Path) -> None:
-    from benchgen_dagster.defs.cad import coder_skills
-
-    skill = _benchgen_home / "skills" / "ball-flat-foot" / "SKILL.md"
-    skill.parent.mkdir(parents=True)
-    versions = []
-    with dg.instance_for_test() as instance:
-        for text in ("---\nname: ball-flat-foot\n---\nv1\n", "---\nname: ball-flat-foot\n---\nv2\n"):
-            skill.write_text(text)
-            assert dg.materialize([coder_skills], instance=instance).success
-            event = instance.get_latest_materialization_event(dg.AssetKey("coder_skills"))
-            assert event is not None and event.asset_materialization is not None
-            versions.append(event.asset_materialization.tags["dagster/data_version"])
-    assert versions[0] and versions[1] and versions[0] != versions[1]

@@ -1,6 +1,7 @@
 """One candidate through every asset, with human approval, then shown, exported and withdrawn."""
 
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -8,22 +9,41 @@ import pandas as pd
 import pytest
 import yaml
 
+from benchgen_dagster.agent.skills import SkillStore
 from tests.conftest import benchgen
 
 
 @pytest.mark.sandbox
 @pytest.mark.usefixtures("require_bubblewrap")
 def test_one_candidate_from_request_to_promotion_with_human_approval(_benchgen_home: Path, tmp_path: Path) -> None:
-    generated = benchgen("generate", "a drawer that must be pulled open", "--require-approval")
+    # A skill about the drawer family (its limit holds the default): the coder must read it, and the
+    # benchmark's lineage must say which version it was written with.
+    skill = "sliding-drawer-limits"
+    SkillStore(_benchgen_home).propose(
+        skill,
+        f"---\nname: {skill}\ndescription: drawer depth\nmetadata:\n  family: sliding_drawer\n"
+        '  limits: "drawer_depth <= 300"\n  evidence: "earlier-v1"\n---\n# Depth\n\n```python\nx = 1\n```\n',
+        "curator",
+    )
+    generated = benchgen(
+        "generate",
+        "a drawer that must be pulled open",
+        "--require-approval",
+        env={**os.environ, "BENCHGEN_LEARN_AFTER": "1"},
+    )
     assert generated.returncode == 0, generated.stdout + generated.stderr
     assert "0 promoted, 1 awaiting approval, 0 rejected or failed of 1" in generated.stdout
     assert "gallery:" in generated.stdout
+    # One new journal is enough here: the learner ran at the end of the batch (nothing to learn from a
+    # first-attempt pass, so the curator's skill stays as it was).
+    assert "skills: learned from 1 new journal(s): 0 published, 0 refused" in generated.stdout
     listed = json.loads(benchgen("list", "--json").stdout)
     assert len(listed) == 1 and listed[0]["status"] == "awaiting_approval"
     key = listed[0]["key"]
     # One role per asset, one journal: each role's session keeps what the earlier ones wrote.
     journal = (_benchgen_home / "candidates" / key / "workspace" / "journal.md").read_text()
     assert journal.index("## planner") < journal.index("## coder · round 1") < journal.index("## reviewer")
+    assert f"- skills: {skill}" in journal
     assert not list((_benchgen_home / "dataset").glob("*/benchmark.yaml"))
 
     promoted = benchgen("promote", key)
@@ -34,6 +54,11 @@ def test_one_candidate_from_request_to_promotion_with_human_approval(_benchgen_h
     assert manifest["tier"] == 2 and manifest["family"] == "sliding_drawer"
     assert manifest["provenance"]["model"] == "offline" and manifest["provenance"]["human_approved"] is True
     assert manifest["provenance"]["script_sha256"] and "drawer" in manifest["provenance"]["prompt"]
+    assert manifest["provenance"]["skill_versions"] == {skill: SkillStore(_benchgen_home).label(skill)}
+    assert "v1 (" in manifest["provenance"]["skill_versions"][skill]
+    assert (
+        "v1  " in benchgen("skills", "show", skill).stdout and folder.name in benchgen("skills", "show", skill).stdout
+    )
     assert all(r["low"] < r["high"] for r in manifest["parameters"].values())
     assert (folder / "script.py").is_file() and len(list((folder / "renders").glob("view_*.png"))) == 24
     for seed in range(8):

@@ -119,7 +119,8 @@ def test_postgres_s3_and_the_webserver(_benchgen_home: Path, tmp_path: Path) -> 
                 "assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }",
             )["assetNodes"]
             assets = {"/".join(n["assetKey"]["path"]): n for n in nodes}
-            assert len(assets) == 10 and assets["cad_script"]["isPartitioned"]
+            assert len(assets) == 11 and assets["cad_script"]["isPartitioned"]
+            assert not assets["agent_journals"]["isPartitioned"] and not assets["learned_skills"]["isPartitioned"]
             checks = {c["name"]: c["blocking"] for n in nodes for c in n["assetChecksOrError"].get("checks", [])}
             assert checks == dict.fromkeys(
                 ("geometry", "randomization_coverage", "stability", "non_triviality", "review_approved"), True
@@ -129,8 +130,9 @@ def test_postgres_s3_and_the_webserver(_benchgen_home: Path, tmp_path: Path) -> 
                 "{ repositoriesOrError { ... on RepositoryConnection { "
                 "nodes { sensors { name } schedules { name } } } } }",
             )["repositoriesOrError"]["nodes"]
-            assert "request_files_sensor" in {s["name"] for s in repository["sensors"]}
-            assert [s["name"] for s in repository["schedules"]] == ["daily_batch_schedule"]
+            assert {"request_files_sensor", "skill_learning_sensor"} <= {s["name"] for s in repository["sensors"]}
+            schedules = sorted(s["name"] for s in repository["schedules"])
+            assert schedules == ["daily_batch_schedule", "weekly_skill_learning"]
             asset = _graphql(
                 port,
                 '{ assetOrError(assetKey: {path: ["promoted_benchmark"]}) { ... on Asset { assetMaterializations('

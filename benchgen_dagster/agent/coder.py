@@ -34,22 +34,29 @@ def make_coder(role: Role, context: SessionContext):  # type: ignore[no-untyped-
         summary = context.check()
         if summary["passed"] and not context.renders_current():
             summary = _render_for_review(context, summary)
-        signature = ", ".join(summary["failed_checks"]) or PASSED
+        failed = ", ".join(summary["failed_checks"]) or PASSED
+        # A round that changed nothing and failed the same way is a loop; a changed script is an attempt.
+        signature = f"{failed} @ {(summary.get('script_sha256') or '')[:12]}"
         history = [*state.get("failure_history", []), signature]
         update = {"usage": {"coder": usage}, "failure_history": [signature]}
+        facts = {
+            "parameters": ", ".join(f"{k}={v:g}" for k, v in sorted(summary.get("nominal", {}).items())),
+            "skills": ", ".join(sorted(context.skills_read)),
+        }
+        intent = "write and verify script.py"
         if summary["passed"]:
-            context.note("coder", "write and verify script.py", answer, "all checks pass: on to the reviewer")
+            context.note("coder", intent, answer, "all checks pass: on to the reviewer", **facts)
             return context.hand_off("reviewer", update)
         failures = "; ".join(f"{f['check']} (seed {f['seed']}): {f['message']}" for f in summary["failures"][:8])
         if len(history) >= 2 and history[-2] == signature:
-            reason = f"the same checks failed twice in a row: {signature}"
-            context.note("coder", "write and verify script.py", failures, reason + "; stopping instead of looping")
+            reason = f"the same checks failed twice in a row on an unchanged script: {failed}"
+            context.note("coder", intent, failures, reason + "; stopping instead of looping", **facts)
             return Command(goto=DONE, update={**update, "decision": "failed", "reason": reason})
         if state["round"] >= state["max_rounds"]:
-            reason = f"checks still failing after {state['round']} rounds: {signature}"
-            context.note("coder", "write and verify script.py", failures, reason)
+            reason = f"checks still failing after {state['round']} rounds: {failed}"
+            context.note("coder", intent, failures, reason, **facts)
             return Command(goto=DONE, update={**update, "decision": "failed", "reason": reason})
-        context.note("coder", "write and verify script.py", failures, "fix the failing checks next round")
+        context.note("coder", intent, failures, "fix the failing checks next round", **facts)
         return Command(
             goto="coder",
             update={**update, "round": state["round"] + 1, "coder_feedback": f"Failed checks: {failures}"},

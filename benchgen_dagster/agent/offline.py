@@ -14,11 +14,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import yaml
+from deepagents import GeneralPurposeSubagentProfile, HarnessProfile, register_harness_profile
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
+from benchgen_dagster.agent.offline_learner import derive_skills, skill_slug
 from benchgen_dagster.agent.offline_requests import (
     OfflinePlan,
     Refusal,
@@ -26,6 +28,7 @@ from benchgen_dagster.agent.offline_requests import (
     parameterized_source,
     plan_request,
 )
+from benchgen_dagster.models.skills import SessionDigest, SkillError, parse_skill
 
 # Markers the nodes put in the task message; real models read them as plain text.
 REQUEST_MARKER = "REQUEST:"
@@ -33,6 +36,17 @@ ROUND_MARKER = "ROUND:"
 PLAN_MARKER = "PLAN (plan.md):"
 FEEDBACK_MARKER = "FEEDBACK:"
 _CHARS_PER_TOKEN = 4
+# The learner's workspace: compressed journals in, proposed skills out (see agent/learner.py).
+JOURNALS_PATH = "/journals/sessions.jsonl"
+LEARNED_DIR = "/learned"
+# Pages small enough that read_file's result stays under its size budget: a digest line is at most about
+# 6 KB (agent/journals.py bounds it), so 8 lines stay well under deepagents' 80 KB.
+JOURNAL_PAGE_LINES = 8
+# How deepagents' skills middleware points at a skill in the system prompt.
+_SKILL_PATH_RE = re.compile(r"`(/skills/([a-z0-9-]+)/SKILL\.md)`")
+_NUMBERED_LINE_RE = re.compile(r"^\s*\d+(\.\d+)?  (.*)$")
+# "@@ lines 1-20 of 45 @@" or "@@ lines 1-20 of 45 | next offset 20 @@", possibly after a truncation notice.
+_SHOWN_HEADER_RE = re.compile(r"^@@ lines (\d+)-(\d+)(?: of (\d+))?(?: \| next offset (\d+))? @@\n", re.M)
 
 
 def _section(text: str, marker: str) -> str:
@@ -41,6 +55,31 @@ def _section(text: str, marker: str) -> str:
         return ""
     rest = text.split(marker, 1)[1]
     return re.split(r"\n\n[A-Z][A-Z ()._]+:", rest, maxsplit=1)[0].strip()
+
+
+def shown_file(shown: str) -> tuple[str, tuple[int, int, int | None] | None]:
+    """A file as deepagents' read_file shows it, back as text, with the lines shown (first, last, total
+    if said) when it says. Its output is "@@ lines 1-26 of 26 @@" then the text; older versions number
+    every line ("12  text", a long line continued as "12.1  text")."""
+    span = None
+    header = _SHOWN_HEADER_RE.search(shown)
+    if header:
+        total = int(header.group(3)) if header.group(3) else None
+        span = (int(header.group(1)), int(header.group(2)), total)
+        shown = shown[header.end() :]
+    lines = shown.splitlines()
+    if not lines or not all(_NUMBERED_LINE_RE.match(line) for line in lines if line.strip()):
+        return shown if shown.endswith("\n") else shown + "\n", span
+    text: list[str] = []
+    for line in lines:
+        match = _NUMBERED_LINE_RE.match(line)
+        if match is None:
+            text.append(line)
+        elif match.group(1) and text:
+            text[-1] += match.group(2)
+        else:
+            text.append(match.group(2))
+    return "\n".join(text) + "\n", span
 
 
 def plan_front_matter(plan_text: str) -> dict[str, Any]:
@@ -83,6 +122,81 @@ def _objectives(tier: int) -> str:
     return "- Kinematic reasoning: use a mechanism (lever, slide, hinge, crank) to produce the required motion."
 
 
+def _read_calls(messages: list[BaseMessage]) -> list[tuple[dict[str, Any], str]]:
+    """Each read_file call's arguments and what it returned, in order."""
+    calls = {
+        call["id"]: call["args"]
+        for m in messages
+        if isinstance(m, AIMessage)
+        for call in m.tool_calls
+        if call["name"] == "read_file"
+    }
+    return [
+        (calls[m.tool_call_id], str(m.content))
+        for m in messages
+        if isinstance(m, ToolMessage) and m.tool_call_id in calls
+    ]
+
+
+def _files_read(messages: list[BaseMessage]) -> dict[str, str]:
+    """What the last read_file of each path returned."""
+    return {str(args.get("file_path", "")): content for args, content in _read_calls(messages)}
+
+
+def _round(task: str) -> int:
+    first = (_section(task, ROUND_MARKER).splitlines() or ["1"])[0].strip()
+    return int(first) if first.isdigit() else 1
+
+
+def _revise(plan: OfflinePlan, round_: int, feedback: bool, reads: dict[str, str]) -> tuple[OfflinePlan, list[str]]:
+    """The plan's nominal values as the coder writes them this round, and what it changed and why.
+
+    Without a skill, the fix the policy knows for failed checks or a rejection is to move one planned
+    value halfway back to the family's default (which passed when the family was built) per failed
+    round: the one furthest from its default, so each round tests one change and the journal says which
+    change fixed what. A skill about the family that was read states limits learned from earlier
+    sessions; the values are kept within them from the first round."""
+    defaults = family_parameters(plan.family)
+    values = {name: value for name, value in plan.overrides.items() if name in defaults}
+    changes: list[str] = []
+    for path, shown in sorted(reads.items()):
+        match = _SKILL_PATH_RE.fullmatch(f"`{path}`")
+        if match is None:
+            continue
+        try:
+            skill = parse_skill(shown_file(shown)[0], match.group(2))
+        except SkillError:
+            continue  # a skill the policy cannot read is a skill it does not apply
+        if skill.family != plan.family:
+            continue
+        for name, limit in sorted(skill.limits.items()):
+            if name not in defaults:
+                continue
+            current = values.get(name, defaults[name])
+            kept = limit.clamp(current)
+            if kept != current:
+                values[name] = kept
+                changes.append(f"{name} {current:g} -> {kept:g} (skill {skill.name})")
+    # Halving starts from the values the skills allow: a fix must change the script, not restate it.
+    for failed_round in range(1, round_ if feedback else 1):
+        moved = {n: v for n, v in values.items() if v != defaults[n]}
+        if not moved:
+            break
+        name = max(sorted(moved), key=lambda n: abs(moved[n] - defaults[n]) / (abs(defaults[n]) or 1.0))
+        value = round(defaults[name] + (values[name] - defaults[name]) / 2, 1)
+        why = f"toward the default {defaults[name]:g} after round {failed_round} failed"
+        changes.append(f"{name} {values[name]:g} -> {value:g} ({why})")
+        values[name] = value
+    return plan.model_copy(update={"overrides": values}), changes
+
+
+def _more_to_read(last: tuple[str, tuple[int, int, int | None] | None], offset: int) -> bool:
+    text, span = last
+    if span is None:
+        return len(text.splitlines()) >= JOURNAL_PAGE_LINES
+    return offset < span[2] if span[2] is not None else span[1] - span[0] + 1 >= JOURNAL_PAGE_LINES
+
+
 def _tool_call(name: str, args: dict[str, Any], index: int) -> dict[str, Any]:
     return {"name": name, "args": args, "id": f"offline-{name}-{index}", "type": "tool_call"}
 
@@ -110,8 +224,14 @@ class OfflinePolicyModel(BaseChatModel):
         task = next((str(m.content) for m in messages if isinstance(m, HumanMessage)), "")
         called = [call["name"] for m in messages if isinstance(m, AIMessage) for call in m.tool_calls]
         results = {str(m.name): str(m.content) for m in messages if isinstance(m, ToolMessage)}
-        step = {"planner": self._planner, "coder": self._coder, "reviewer": self._reviewer}[self.role]
-        message = step(task, called, results, len(called))
+        if self.role == "coder":
+            system = next((str(m.content) for m in messages if isinstance(m, SystemMessage)), "")
+            message = self._coder(task, called, results, len(called), system, _files_read(messages))
+        elif self.role == "learner":
+            message = self._learner(messages, len(called))
+        else:
+            step = {"planner": self._planner, "reviewer": self._reviewer}[self.role]
+            message = step(task, called, results, len(called))
         spoken = sum(len(str(m.content)) for m in messages)
         written = len(str(message.content)) + len(json.dumps([c["args"] for c in message.tool_calls]))
         message.usage_metadata = {
@@ -158,16 +278,21 @@ class OfflinePolicyModel(BaseChatModel):
             )
         return plan_request(f"{prompt}\n{_section(task, PLAN_MARKER)}")
 
-    def _coder(self, task: str, called: list[str], results: dict[str, str], n: int) -> AIMessage:
+    def _coder(
+        self, task: str, called: list[str], results: dict[str, str], n: int, system: str, reads: dict[str, str]
+    ) -> AIMessage:
         plan = self._chosen_plan(task)
         if isinstance(plan, Refusal):
             return AIMessage(content=f"Nothing to build: {plan.reason}")
         if "read_file" not in called:
             return AIMessage(content="", tool_calls=[_tool_call("read_file", {"file_path": "/plan.md"}, n)])
+        # Skills about this family, as the skills middleware lists them: read each before writing.
+        skills = [path for path, name in _SKILL_PATH_RE.findall(system) if name.startswith(skill_slug(plan.family))]
+        unread = [path for path in skills if path not in reads]
+        if unread:
+            return AIMessage(content="", tool_calls=[_tool_call("read_file", {"file_path": unread[0]}, n)])
         if "write_file" not in called:
-            if _section(task, FEEDBACK_MARKER) and plan.overrides:
-                # The fix the policy knows: fall back to the family's validated nominal values.
-                plan = plan.model_copy(update={"overrides": {}, "rationale": "reverted to the family's defaults"})
+            plan, _ = _revise(plan, _round(task), bool(_section(task, FEEDBACK_MARKER)), reads)
             args = {"file_path": "/script.py", "content": parameterized_source(plan)}
             return AIMessage(content="", tool_calls=[_tool_call("write_file", args, n)])
         if "execute" not in called:
@@ -181,6 +306,7 @@ class OfflinePolicyModel(BaseChatModel):
         if "render_views" not in called:
             return AIMessage(content="", tool_calls=[_tool_call("render_views", {"seed": 0}, n)])
         if "submit_for_review" not in called:
+            plan, _ = _revise(plan, _round(task), bool(_section(task, FEEDBACK_MARKER)), reads)
             note = f"{plan.family} with {plan.overrides or 'default parameters'}; all checks pass"
             return AIMessage(content="", tool_calls=[_tool_call("submit_for_review", {"note": note}, n)])
         if "write_todos" not in called:
@@ -191,7 +317,51 @@ class OfflinePolicyModel(BaseChatModel):
                 {"content": "render and submit for review", "status": "completed"},
             ]
             return AIMessage(content="", tool_calls=[_tool_call("write_todos", {"todos": todos}, n)])
-        return AIMessage(content=f"SUBMITTED: script.py ({plan.family})")
+        _, changes = _revise(plan, _round(task), bool(_section(task, FEEDBACK_MARKER)), reads)
+        return AIMessage(content=f"SUBMITTED: script.py ({plan.family}{'; ' if changes else ''}{'; '.join(changes)})")
+
+    def _learner(self, messages: list[BaseMessage], n: int) -> AIMessage:
+        """Read the compressed journals page by page, then write one skill per family the evidence supports."""
+        pages = [content for args, content in _read_calls(messages) if args.get("file_path") == JOURNALS_PATH]
+        if pages and pages[0].startswith("Error"):
+            return AIMessage(content=f"COULD NOT READ {JOURNALS_PATH}: {pages[0][:300]}")
+        sessions: list[SessionDigest] = []
+        offset = 0
+        for page in pages:
+            if page.startswith("Error"):  # read past the end: every line was read
+                break
+            text, span = shown_file(page)
+            for line in text.splitlines():
+                try:
+                    sessions.append(SessionDigest.model_validate_json(line))
+                except ValueError:
+                    continue  # a line the asset wrote is valid; anything else is not evidence
+            # Resume after the last line shown: a page cut short for size resumes where it was cut.
+            offset = span[1] if span else offset + len(text.splitlines())
+        last = shown_file(pages[-1]) if pages and not pages[-1].startswith("Error") else None
+        if not pages or (last is not None and _more_to_read(last, offset)):
+            args = {"file_path": JOURNALS_PATH, "offset": offset, "limit": JOURNAL_PAGE_LINES}
+            return AIMessage(content="", tool_calls=[_tool_call("read_file", args, n)])
+        skills = derive_skills(sessions)
+        written = {
+            str(call["args"].get("file_path"))
+            for m in messages
+            if isinstance(m, AIMessage)
+            for call in m.tool_calls
+            if call["name"] == "write_file"
+        }
+        for name, text in sorted(skills.items()):
+            path = f"{LEARNED_DIR}/{name}/SKILL.md"
+            if path not in written:
+                return AIMessage(
+                    content="", tool_calls=[_tool_call("write_file", {"file_path": path, "content": text}, n)]
+                )
+        if not skills:
+            return AIMessage(
+                content=f"NOTHING TO LEARN from {len(sessions)} sessions: none failed a check and passed after a "
+                "parameter changed"
+            )
+        return AIMessage(content=f"LEARNED from {len(sessions)} sessions: {', '.join(sorted(skills))}")
 
     def _reviewer(self, task: str, called: list[str], results: dict[str, str], n: int) -> AIMessage:
         review_round = (_section(task, ROUND_MARKER).splitlines() or ["1"])[0].strip()
@@ -225,3 +395,10 @@ class OfflinePolicyModel(BaseChatModel):
             args = {"file_path": f"/reviews/{review_round}.md", "content": review}
             return AIMessage(content="", tool_calls=[_tool_call("write_file", args, n)])
         return AIMessage(content=f"REVIEW WRITTEN: /reviews/{review_round}.md")
+
+
+# The offline policy delegates to no sub-agent, so deepagents' general-purpose `task` tool is switched off for it.
+register_harness_profile(
+    OfflinePolicyModel.__name__.lower(),
+    HarnessProfile(general_purpose_subagent=GeneralPurposeSubagentProfile(enabled=False)),
+)

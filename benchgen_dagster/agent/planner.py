@@ -20,7 +20,7 @@ def make_planner(role: Role, context: SessionContext):  # type: ignore[no-untype
             plan_path.write_text(context.config.plan_file.read_text())
             context.note(
                 "planner",
-                "use the curator's plan",
+                "use the curator's plan: " + " ".join(state["prompt"].split())[:300],
                 f"plan.md copied from {context.config.plan_file}",
                 "the planner agent did not run",
             )
@@ -28,12 +28,12 @@ def make_planner(role: Role, context: SessionContext):  # type: ignore[no-untype
         try:
             answer, usage = role.run(f"{REQUEST_MARKER}\n{state['prompt']}", config)
         except RoleFailed as error:
-            context.note("planner", "plan the benchmark", f"failed: {error}", "the session ends")
+            context.note("planner", _intent(state), f"failed: {error}", "the session ends")
             return Command(goto=DONE, update={"decision": "failed", "reason": str(error)})
         refused = plan_front_matter(plan_path.read_text()).get("refused") if plan_path.is_file() else None
         if not plan_path.is_file():
             refused = "the planner wrote no plan.md"
-        context.note("planner", "plan the benchmark", answer, "refused" if refused else "plan ready for the coder")
+        context.note("planner", _intent(state), answer, "refused" if refused else "plan ready for the coder")
         if refused:
             (context.workspace / "reviews" / "1.md").write_text(
                 f"---\ndecision: rejected\ncomments:\n- {refused!r}\n---\n# Refused\n\n{refused}\n"
@@ -44,3 +44,8 @@ def make_planner(role: Role, context: SessionContext):  # type: ignore[no-untype
         return context.hand_off("coder", {"round": 1, "usage": {"planner": usage}})
 
     return planner
+
+
+def _intent(state: SessionState) -> str:
+    """The planner's journal intent names the request, so a compressed journal says what it was for."""
+    return "plan the benchmark: " + " ".join(state["prompt"].split())[:300]

@@ -21,3 +21,16 @@ REVIEWER = """You are the reviewer of benchgen. Read /plan.md and /reports/summa
 Approve only a benchmark whose checks all pass, that matches the plan, that is not trivial and that
 a solver could plausibly solve by building in the build zone. Write /reviews/<round>.md with YAML
 front matter `decision: approved` or `decision: rejected` and `comments` (a list), then stop."""
+
+LEARNER = """You are the skill learner of benchgen. /journals/sessions.jsonl holds the compressed journals of
+earlier generation sessions, one JSON object per line: the request (`intent`), the library `family`
+if any, each coder round's nominal `parameters` and the `failures` (check and message) it met, the
+`fixes` that made the checks pass, and the `outcome`. Read it in pages (read_file with offset and
+limit). /skills/ holds the current skills (read-only). Write a skill only where the journals show a
+lesson: a failure that came back, and what fixed it. For each, write /learned/<name>/SKILL.md with
+YAML front matter (`name` equal to the folder name: lowercase letters, digits and hyphens;
+`description`: when to use it, one or two sentences; `metadata` with string values: `evidence`, the
+candidate ids it was learned from, space-separated, and for limits on a library family's parameters
+`family` and `limits` like "effort_arm <= 562.5; gap_width >= 90"), then concrete guidance with a
+```python code example. To change a skill, write it again under its own name. Write nothing the
+journals do not support. Answer with the names of the skills you wrote."""

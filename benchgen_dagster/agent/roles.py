@@ -3,21 +3,14 @@
 from dataclasses import dataclass
 from typing import Any
 
-from deepagents import GeneralPurposeSubagentProfile, HarnessProfile, create_deep_agent, register_harness_profile
+from deepagents import create_deep_agent
 from langchain.agents.middleware import TodoListMiddleware
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from benchgen_dagster.agent.backend import SandboxFilesystemBackend
-from benchgen_dagster.agent.offline import OfflinePolicyModel
 from benchgen_dagster.agent.tools import SessionContext, worker_tools
-
-# The offline policy delegates to no sub-agent, so deepagents' general-purpose `task` tool is switched off for it.
-register_harness_profile(
-    OfflinePolicyModel.__name__.lower(),
-    HarnessProfile(general_purpose_subagent=GeneralPurposeSubagentProfile(enabled=False)),
-)
 
 
 class RoleFailed(RuntimeError):
@@ -43,6 +36,11 @@ class Role:
                 usage["input_tokens"] += message.usage_metadata["input_tokens"]
                 usage["output_tokens"] += message.usage_metadata["output_tokens"]
                 usage["calls"] += 1
+        for message in result["messages"]:
+            for call in getattr(message, "tool_calls", None) or []:
+                path = str(call.get("args", {}).get("file_path", ""))
+                if call.get("name") == "read_file" and path.startswith("/skills/") and path.endswith("/SKILL.md"):
+                    self.context.skills_read.add(path.split("/")[2])
         if result.get("todos"):
             self.context.write_todos(self.name, result["todos"])
         final = result["messages"][-1]

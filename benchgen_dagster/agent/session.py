@@ -35,6 +35,8 @@ class SessionResult(BaseModel):
     estimated_cost_usd: float
     wall_s: float
     workspace: str
+    # The skills the coder opened (SKILL.md read with read_file) in this session.
+    skills_read: list[str] = []
 
 
 MAX_JOURNAL_BYTES = 1024 * 1024
@@ -136,4 +138,5 @@ def run_session(
         estimated_cost_usd=estimated_cost(config.model, usage),
         wall_s=time.perf_counter() - started,
         workspace=str(workspace),
+        skills_read=sorted(context.skills_read),
     )

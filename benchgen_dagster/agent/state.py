@@ -26,7 +26,8 @@ class SessionState(TypedDict, total=False):
     feedback: str
     max_rounds: int
     round: int
-    # The failing checks of each coder round ("passed" when none): two equal in a row end the session.
+    # The failing checks of each coder round ("passed" when none) with the script's digest: two equal in
+    # a row (the same failure of an unchanged script) end the session.
     failure_history: Annotated[list[str], operator.add]
     # What the coder is told next: the checks that failed, or the reviewer's comments.
     coder_feedback: str

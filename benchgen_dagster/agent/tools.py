@@ -36,6 +36,8 @@ class SessionContext:
     rendered_digest: str | None = None
     # The roles this session runs; the others ran before it or run after it (one per pipeline asset).
     roles: tuple[str, ...] = ROLES
+    # The skills (names) the coder opened with read_file: what its scripts were written with.
+    skills_read: set[str] = field(default_factory=set)
 
     def hand_off(self, role: str, update: dict[str, Any]) -> Command:
         """Go on to `role`, or end the session there when that role is not one this session runs."""
@@ -43,11 +45,14 @@ class SessionContext:
             return Command(goto=role, update=update)
         return Command(goto=DONE, update={**update, "decision": "handed_off", "reason": f"on to the {role}"})
 
-    def note(self, role: str, intent: str, result: str, reflection: str) -> None:
-        """Append a step to journal.md: what the role meant to do, what came of it, what it means next."""
+    def note(self, role: str, intent: str, result: str, reflection: str, **facts: str) -> None:
+        """Append a step to journal.md: what the role meant to do, what came of it, what it means next,
+        and any `facts` (e.g. the script's parameters) as further `- name: value` lines."""
         round_label = f" · round {self.round}" if self.round else ""
+        extra = "".join(f"- {name}: {value}\n" for name, value in facts.items() if value)
         self.journal.append(
             f"## {role}{round_label}\n- intent: {intent}\n- result: {result.strip()}\n- reflection: {reflection}\n"
+            + extra
         )
         (self.workspace / "journal.md").write_text("# Journal\n\n" + "\n".join(self.journal))
 
@@ -94,6 +99,8 @@ class SessionContext:
             "failed_checks": sorted({f.check for f in report.failures}),
             "failures": [f.model_dump() for f in report.failures[:20]],
             "notes": report.notes,
+            # The script's declared nominal values, so the journal can say what each round tried.
+            "nominal": next(({p.name: p.nominal for p in o.scene.params} for o in report.outcomes if o.scene), {}),
         }
         (self.workspace / SUMMARY_PATH).write_text(json.dumps(summary, indent=1))
         self.last_summary = summary

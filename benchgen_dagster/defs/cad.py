@@ -29,9 +29,9 @@ from benchgen_dagster.defs.candidates import (
 )
 from benchgen_dagster.defs.planning import finish_role, model_failed, workspace_text
 from benchgen_dagster.defs.resources import AgentsResource, RegistryResource, SandboxResource
+from benchgen_dagster.defs.skills import skill_store
 from benchgen_dagster.models.registry import CandidateStatus
 from benchgen_dagster.models.reports import Check, CheckReport
-from benchgen_dagster.paths import benchgen_home
 
 GEOMETRY_CHECKS = [
     Check.SCRIPT_RUNS.value,
@@ -43,35 +43,6 @@ GEOMETRY_CHECKS = [
     Check.DETERMINISTIC.value,
 ]
 RANDOMIZATION_CHECKS = [Check.RANDOMIZATION_COVERAGE.value, Check.GEOMETRIC_VARIETY.value]
-
-
-def skills_dir() -> Path:
-    """The skills offered to the coder (<name>/SKILL.md), written by the skill learner."""
-    return benchgen_home() / "skills"
-
-
-def skill_versions(folder: Path) -> dict[str, str]:
-    """Each skill's version: the hash of its SKILL.md, so lineage can say which skill text a script read."""
-    if not folder.is_dir():
-        return {}
-    return {p.parent.name: hashlib.sha256(p.read_bytes()).hexdigest()[:12] for p in sorted(folder.glob("*/SKILL.md"))}
-
-
-@dg.asset(
-    code_version=code_version("coder_skills"),
-    group_name="generation",
-    kinds={"python"},
-    automation_condition=dg.AutomationCondition.on_cron("0 * * * *"),
-    description="The skills offered to the coder (BENCHGEN_HOME/skills/<name>/SKILL.md), versioned by content: "
-    "when one changes, every cad_script written before is marked stale.",
-)
-def coder_skills() -> dg.MaterializeResult:
-    versions = skill_versions(skills_dir())
-    table = "\n".join(["| skill | version |", "|---|---|", *(f"| {n} | {v} |" for n, v in versions.items())])
-    return dg.MaterializeResult(
-        data_version=text_version(json.dumps(versions, sort_keys=True)),
-        metadata={"skills": len(versions), "versions": dg.MetadataValue.md(table if versions else "no skills yet")},
-    )
 
 
 def _last_review_feedback(key: str) -> str:
@@ -96,8 +67,9 @@ def _last_review_feedback(key: str) -> str:
     group_name="generation",
     kinds={"python", "build123d"},
     retry_policy=MODEL_RETRY,
-    deps=["coder_skills"],
-    description="The coder's parametric build123d script, verified by the coder with the worker's utilities.",
+    deps=["learned_skills"],
+    description="The coder's parametric build123d script, verified by the coder with the worker's utilities, "
+    "written with the current learned skills (a new skill version marks it stale).",
 )
 def cad_script(
     context: dg.AssetExecutionContext,
@@ -109,15 +81,15 @@ def cad_script(
     key = context.partition_key
     registry.advance(key, "cad_script", CandidateStatus.RUNNING)
     workspace = workspace_of(key)
-    skills = skills_dir()
-    versions = skill_versions(skills)
+    store = skill_store()
+    versions = store.labels()
     result = agents.run(
         ("coder",),
         benchmark_request["prompt"],
         workspace,
         model=benchmark_request["model"],
         feedback=_last_review_feedback(key),
-        skills_dir=skills if versions else None,
+        skills_dir=store.current_dir if versions else None,
         renders_dir=trusted_renders_dir(key),
     )
     if model_failed(result):
@@ -137,6 +109,7 @@ def cad_script(
             "rounds": result.rounds,
             "agent_checks_passed": result.checks_passed,
             "skills": versions,
+            "skills_read": {name: versions.get(name, "unknown") for name in result.skills_read},
             "usage": result.usage,
         },
         data_version=text_version(script),
@@ -146,6 +119,9 @@ def cad_script(
             "rounds": result.rounds,
             "agent_gate": "passed" if result.checks_passed else "failed: " + ", ".join(result.failed_checks),
             "skill_versions": dg.MetadataValue.json(versions),
+            "skills_read": dg.MetadataValue.md(
+                "\n".join(f"- {name} {versions.get(name, '')}" for name in result.skills_read) or "none"
+            ),
             **session_metadata(result),
         },
     )

@@ -67,6 +67,12 @@ class AgentsResource(dg.ConfigurableResource):
         )
         return run_session(config, home=benchgen_home(), roles=roles, start_round=start_round)
 
+    def learn(self, sessions: list[Any], skills_dir: Path, workspace: Path) -> Any:
+        """Run the skill learner over compressed journals; returns its LearnerResult (proposals, not yet published)."""
+        from benchgen_dagster.agent.learner import run_learner
+
+        return run_learner(sessions, skills_dir, workspace, self.model, benchgen_home(), retries=self.model_retries)
+
 
 class SandboxResource(dg.ConfigurableResource):
     """The worker's sandboxed checker: the seeds every candidate is checked on and the check settings."""

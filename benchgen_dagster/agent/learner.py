@@ -1,0 +1,97 @@
+"""The skill learner: a deepagents agent that turns compressed journals into proposed SKILL.md files.
+
+It runs apart from the generation sessions, so what it reads never enters their context: its
+workspace holds `journals/sessions.jsonl` (one `SessionDigest` per line), the current skills in
+`skills/` (read-only) and its proposals in `learned/<name>/SKILL.md`. It proposes; it does not publish:
+the caller validates every proposal (`models.skills.parse_skill`) and keeps the previous version of a
+skill whose proposal is invalid (`agent.skills.SkillStore`).
+"""
+
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+from deepagents import create_deep_agent
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage
+from pydantic import BaseModel
+
+from benchgen_dagster.agent import prompts
+from benchgen_dagster.agent.backend import SandboxFilesystemBackend
+from benchgen_dagster.agent.models import chat_model
+from benchgen_dagster.agent.offline import JOURNALS_PATH, LEARNED_DIR
+from benchgen_dagster.models.settings import SandboxLimits
+from benchgen_dagster.models.skills import MAX_SKILL_BYTES, SessionDigest
+from benchgen_dagster.worker.check import UntrustedFileError, read_child_file
+
+
+class LearnerResult(BaseModel):
+    # Proposed SKILL.md text by folder name, or the reason it could not be read.
+    proposals: dict[str, str]
+    unreadable: dict[str, str]
+    answer: str
+    usage: dict[str, int]
+    wall_s: float
+
+
+def run_learner(
+    sessions: list[SessionDigest],
+    skills_dir: Path | None,
+    workspace: Path,
+    model: str,
+    home: Path,
+    limits: SandboxLimits | None = None,
+    chat: BaseChatModel | None = None,
+    retries: int = 2,
+) -> LearnerResult:
+    """Run the learner once over `sessions` in a fresh `workspace`; `chat` replaces the configured model."""
+    started = time.perf_counter()
+    shutil.rmtree(workspace, ignore_errors=True)
+    for folder in ("journals", "skills", LEARNED_DIR.strip("/")):
+        (workspace / folder).mkdir(parents=True, exist_ok=True)
+    (workspace / JOURNALS_PATH.lstrip("/")).write_text("".join(s.model_dump_json() + "\n" for s in sessions))
+    for skill in sorted(skills_dir.glob("*/SKILL.md")) if skills_dir and skills_dir.is_dir() else []:
+        (workspace / "skills" / skill.parent.name).mkdir(exist_ok=True)
+        shutil.copyfile(skill, workspace / "skills" / skill.parent.name / "SKILL.md")
+    backend = SandboxFilesystemBackend(
+        workspace, home / "sessions" / f"learner-{uuid.uuid4().hex[:8]}" / "logs", limits or SandboxLimits()
+    )
+    agent = create_deep_agent(
+        model=chat or chat_model(model, "learner"),
+        tools=[],
+        system_prompt=prompts.LEARNER,
+        backend=backend,
+        name="learner",
+    ).with_retry(stop_after_attempt=retries + 1, wait_exponential_jitter=True)
+    task = (
+        f"{len(sessions)} sessions are in {JOURNALS_PATH}. Learn what they support and write the skills "
+        f"to {LEARNED_DIR}/<name>/SKILL.md."
+    )
+    result = agent.invoke({"messages": [{"role": "user", "content": task}]}, {"recursion_limit": 200})
+    usage = {"input_tokens": 0, "output_tokens": 0, "calls": 0}
+    for message in result["messages"]:
+        if isinstance(message, AIMessage) and message.usage_metadata:
+            usage["input_tokens"] += message.usage_metadata["input_tokens"]
+            usage["output_tokens"] += message.usage_metadata["output_tokens"]
+            usage["calls"] += 1
+    proposals, unreadable = read_proposals(workspace / LEARNED_DIR.strip("/"))
+    return LearnerResult(
+        proposals=proposals,
+        unreadable=unreadable,
+        answer=str(result["messages"][-1].content),
+        usage=usage,
+        wall_s=time.perf_counter() - started,
+    )
+
+
+def read_proposals(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The learner's SKILL.md files, read as untrusted (no links, bounded, UTF-8), and the reasons for any not read."""
+    proposals: dict[str, str] = {}
+    unreadable: dict[str, str] = {}
+    for path in sorted(folder.glob("*/SKILL.md")):
+        try:
+            proposals[path.parent.name] = read_child_file(path, MAX_SKILL_BYTES + 1).decode()
+        except (UntrustedFileError, UnicodeDecodeError) as error:
+            unreadable[path.parent.name] = str(error)
+    return proposals, unreadable
