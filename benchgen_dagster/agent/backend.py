@@ -47,13 +47,18 @@ def prepare_workspace(workspace: Path, skills_dir: Path | None = None) -> list[s
     for name in (*READ_ONLY_DIRS, *TOOL_WRITTEN_DIRS, "reviews"):
         (workspace / name).mkdir(parents=True, exist_ok=True)
     (workspace / "utils" / "__init__.py").write_text(UTILS_SOURCE)
-    offered = []
-    for skill in sorted(skills_dir.glob("*/SKILL.md")) if skills_dir else []:
-        folder = workspace / "skills" / skill.parent.name
+    return copy_skills(skills_dir, workspace / "skills")
+
+
+def copy_skills(skills_dir: Path | None, dest: Path) -> list[str]:
+    """Copy each `<name>/SKILL.md` of `skills_dir` into `dest`; returns the names copied."""
+    copied = []
+    for skill in sorted(skills_dir.glob("*/SKILL.md")) if skills_dir and skills_dir.is_dir() else []:
+        folder = dest / skill.parent.name
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "SKILL.md").write_text(skill.read_text())
-        offered.append(skill.parent.name)
-    return offered
+        copied.append(skill.parent.name)
+    return copied
 
 
 class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):

@@ -16,7 +16,7 @@ import re
 from itertools import pairwise
 
 from benchgen_dagster.agent.offline import plan_front_matter
-from benchgen_dagster.models.skills import JournalRound, SessionDigest
+from benchgen_dagster.models.skills import JournalRound, SessionDigest, changed_parameters
 
 _HEADING_RE = re.compile(r"^## (\w+)(?: · round (\d+))?\s*$")
 _FIELD_RE = re.compile(r"^- (\w+): ?(.*)$")
@@ -132,8 +132,7 @@ def _fixes(rounds: list[JournalRound]) -> list[str]:
             continue
         changed = [
             f"{name} {before.parameters[name]:g} -> {after.parameters[name]:g}"
-            for name in sorted(set(before.parameters) & set(after.parameters))
-            if before.parameters[name] != after.parameters[name]
+            for name in changed_parameters(before, after)
         ]
         if changed:
             fixes.append(", ".join(changed) + (" (passed)" if after.passed else " (still failing)"))

@@ -14,13 +14,13 @@ from pathlib import Path
 
 from deepagents import create_deep_agent
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage
 from pydantic import BaseModel
 
 from benchgen_dagster.agent import prompts
-from benchgen_dagster.agent.backend import SandboxFilesystemBackend
+from benchgen_dagster.agent.backend import SandboxFilesystemBackend, copy_skills
 from benchgen_dagster.agent.models import chat_model
 from benchgen_dagster.agent.offline import JOURNALS_PATH, LEARNED_DIR
+from benchgen_dagster.agent.roles import usage_of
 from benchgen_dagster.models.settings import SandboxLimits
 from benchgen_dagster.models.skills import MAX_SKILL_BYTES, SessionDigest
 from benchgen_dagster.worker.check import UntrustedFileError, read_child_file
@@ -51,9 +51,7 @@ def run_learner(
     for folder in ("journals", "skills", LEARNED_DIR.strip("/")):
         (workspace / folder).mkdir(parents=True, exist_ok=True)
     (workspace / JOURNALS_PATH.lstrip("/")).write_text("".join(s.model_dump_json() + "\n" for s in sessions))
-    for skill in sorted(skills_dir.glob("*/SKILL.md")) if skills_dir and skills_dir.is_dir() else []:
-        (workspace / "skills" / skill.parent.name).mkdir(exist_ok=True)
-        shutil.copyfile(skill, workspace / "skills" / skill.parent.name / "SKILL.md")
+    copy_skills(skills_dir, workspace / "skills")
     backend = SandboxFilesystemBackend(
         workspace, home / "sessions" / f"learner-{uuid.uuid4().hex[:8]}" / "logs", limits or SandboxLimits()
     )
@@ -69,12 +67,7 @@ def run_learner(
         f"to {LEARNED_DIR}/<name>/SKILL.md."
     )
     result = agent.invoke({"messages": [{"role": "user", "content": task}]}, {"recursion_limit": 200})
-    usage = {"input_tokens": 0, "output_tokens": 0, "calls": 0}
-    for message in result["messages"]:
-        if isinstance(message, AIMessage) and message.usage_metadata:
-            usage["input_tokens"] += message.usage_metadata["input_tokens"]
-            usage["output_tokens"] += message.usage_metadata["output_tokens"]
-            usage["calls"] += 1
+    usage = usage_of(result["messages"])
     proposals, unreadable = read_proposals(workspace / LEARNED_DIR.strip("/"))
     return LearnerResult(
         proposals=proposals,

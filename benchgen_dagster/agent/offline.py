@@ -291,8 +291,9 @@ class OfflinePolicyModel(BaseChatModel):
         unread = [path for path in skills if path not in reads]
         if unread:
             return AIMessage(content="", tool_calls=[_tool_call("read_file", {"file_path": unread[0]}, n)])
+        # The values this round writes: the plan's, within the skills' limits, moved back after failures.
+        plan, changes = _revise(plan, _round(task), bool(_section(task, FEEDBACK_MARKER)), reads)
         if "write_file" not in called:
-            plan, _ = _revise(plan, _round(task), bool(_section(task, FEEDBACK_MARKER)), reads)
             args = {"file_path": "/script.py", "content": parameterized_source(plan)}
             return AIMessage(content="", tool_calls=[_tool_call("write_file", args, n)])
         if "execute" not in called:
@@ -306,7 +307,6 @@ class OfflinePolicyModel(BaseChatModel):
         if "render_views" not in called:
             return AIMessage(content="", tool_calls=[_tool_call("render_views", {"seed": 0}, n)])
         if "submit_for_review" not in called:
-            plan, _ = _revise(plan, _round(task), bool(_section(task, FEEDBACK_MARKER)), reads)
             note = f"{plan.family} with {plan.overrides or 'default parameters'}; all checks pass"
             return AIMessage(content="", tool_calls=[_tool_call("submit_for_review", {"note": note}, n)])
         if "write_todos" not in called:
@@ -317,7 +317,6 @@ class OfflinePolicyModel(BaseChatModel):
                 {"content": "render and submit for review", "status": "completed"},
             ]
             return AIMessage(content="", tool_calls=[_tool_call("write_todos", {"todos": todos}, n)])
-        _, changes = _revise(plan, _round(task), bool(_section(task, FEEDBACK_MARKER)), reads)
         return AIMessage(content=f"SUBMITTED: script.py ({plan.family}{'; ' if changes else ''}{'; '.join(changes)})")
 
     def _learner(self, messages: list[BaseMessage], n: int) -> AIMessage:
@@ -327,10 +326,13 @@ class OfflinePolicyModel(BaseChatModel):
             return AIMessage(content=f"COULD NOT READ {JOURNALS_PATH}: {pages[0][:300]}")
         sessions: list[SessionDigest] = []
         offset = 0
+        last: tuple[str, tuple[int, int, int | None] | None] | None = None
         for page in pages:
             if page.startswith("Error"):  # read past the end: every line was read
+                last = None
                 break
-            text, span = shown_file(page)
+            last = shown_file(page)
+            text, span = last
             for line in text.splitlines():
                 try:
                     sessions.append(SessionDigest.model_validate_json(line))
@@ -338,7 +340,6 @@ class OfflinePolicyModel(BaseChatModel):
                     continue  # a line the asset wrote is valid; anything else is not evidence
             # Resume after the last line shown: a page cut short for size resumes where it was cut.
             offset = span[1] if span else offset + len(text.splitlines())
-        last = shown_file(pages[-1]) if pages and not pages[-1].startswith("Error") else None
         if not pages or (last is not None and _more_to_read(last, offset)):
             args = {"file_path": JOURNALS_PATH, "offset": offset, "limit": JOURNAL_PAGE_LINES}
             return AIMessage(content="", tool_calls=[_tool_call("read_file", args, n)])

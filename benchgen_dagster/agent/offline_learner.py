@@ -15,7 +15,7 @@ from itertools import pairwise
 
 import yaml
 
-from benchgen_dagster.models.skills import ParamLimit, SessionDigest, format_limits
+from benchgen_dagster.models.skills import ParamLimit, SessionDigest, changed_parameters, format_limits
 
 LEARNED_SUFFIX = "-limits"
 
@@ -59,9 +59,7 @@ def _gather(sessions: list[SessionDigest]) -> dict[str, _FamilyEvidence]:
             if before.passed:
                 continue
             check = _check_name(before.failures[0] if before.failures else "")
-            changed = [
-                n for n in set(before.parameters) & set(after.parameters) if before.parameters[n] != after.parameters[n]
-            ]
+            changed = changed_parameters(before, after)
             for name in changed if len(changed) == 1 else []:
                 old, new = before.parameters[name], after.parameters[name]
                 if old > new:

@@ -30,12 +30,7 @@ class Role:
         except Exception as error:  # a provider error after the declared retries ends the session, not the process
             first_line = str(error).splitlines()[0] if str(error) else ""
             raise RoleFailed(f"{self.name}: {type(error).__name__}: {first_line}") from error
-        usage = {"input_tokens": 0, "output_tokens": 0, "calls": 0}
-        for message in result["messages"]:
-            if isinstance(message, AIMessage) and message.usage_metadata:
-                usage["input_tokens"] += message.usage_metadata["input_tokens"]
-                usage["output_tokens"] += message.usage_metadata["output_tokens"]
-                usage["calls"] += 1
+        usage = usage_of(result["messages"])
         for message in result["messages"]:
             for call in getattr(message, "tool_calls", None) or []:
                 path = str(call.get("args", {}).get("file_path", ""))
@@ -45,6 +40,17 @@ class Role:
             self.context.write_todos(self.name, result["todos"])
         final = result["messages"][-1]
         return str(final.content), usage
+
+
+def usage_of(messages: list[Any]) -> dict[str, int]:
+    """Input and output tokens and model calls over an agent's messages."""
+    usage = {"input_tokens": 0, "output_tokens": 0, "calls": 0}
+    for message in messages:
+        if isinstance(message, AIMessage) and message.usage_metadata:
+            usage["input_tokens"] += message.usage_metadata["input_tokens"]
+            usage["output_tokens"] += message.usage_metadata["output_tokens"]
+            usage["calls"] += 1
+    return usage
 
 
 def build_role(

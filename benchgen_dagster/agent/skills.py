@@ -148,12 +148,14 @@ class SkillStore:
             check_against_library(skill)
         except SkillError as error:
             return Proposal(name=name, status="rejected", reason=str(error))
+        sha = text_sha(text)
         with self._locked():
             current = self.current_text(name)
-            if current is not None and text_sha(current) == text_sha(text):
-                recorded = next((v.version for v in self.versions(name) if v.sha256 == text_sha(text)), None)
+            current_sha = text_sha(current) if current is not None else None
+            if current_sha == sha:
+                recorded = next((v.version for v in self.versions(name) if v.sha256 == sha), None)
                 return Proposal(name=name, status="unchanged", version=recorded)
-            if current is not None and not any(v.sha256 == text_sha(current) for v in self.versions(name)):
+            if current is not None and not any(v.sha256 == current_sha for v in self.versions(name)):
                 # A curator's hand edit is kept as a version of its own before it is replaced.
                 try:
                     edited = parse_skill(current, name)

@@ -132,6 +132,13 @@ class JournalRound(BaseModel):
     said: str = ""
 
 
+def changed_parameters(before: JournalRound, after: JournalRound) -> list[str]:
+    """The parameters both rounds declare whose nominal value differs, by name."""
+    return sorted(
+        n for n in set(before.parameters) & set(after.parameters) if before.parameters[n] != after.parameters[n]
+    )
+
+
 class SessionDigest(BaseModel):
     """A generation session's journal reduced to what a learner needs."""
 
