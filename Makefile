@@ -8,7 +8,7 @@ SEEDS ?= 8
 # Debian packages: the sandbox (bubblewrap), headless rendering (EGL and OSMesa from Mesa, no GPU needed).
 SYSTEM_PACKAGES := python3-venv bubblewrap libegl1 libgl1-mesa-dri libosmesa6
 
-.PHONY: install system-deps run test lint typecheck unit bench-worker bench-pipeline clean
+.PHONY: install system-deps run test lint typecheck unit bench-worker bench-pipeline bench-skills bench-quality clean
 
 $(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ bench-pipeline: install
 # Journals → learned skills → the same requests again (offline): first-attempt pass rate and mean rounds.
 bench-skills: install
 	$(PY) bench/bench_skills.py --seeds $(SEEDS)
+
+# A mixed batch through the whole pipeline, then an audit on fresh seeds: yield, rejections, audit pass rate.
+AUDIT_SEEDS ?= 16
+bench-quality: install
+	$(PY) bench/bench_quality.py --seeds $(SEEDS) --audit-seeds $(AUDIT_SEEDS)
 
 clean:
 	rm -rf $(VENV) .benchgen .pytest_cache .mypy_cache .ruff_cache

@@ -116,8 +116,13 @@ def _print_report(report: CheckReport) -> None:
                 f"  [red]✗[/] {failure.check} ({where}): {escape(failure.message)}", highlight=False, soft_wrap=True
             )
     verdict = "[bold green]PASSED[/]" if report.passed else "[bold red]FAILED[/]"
+    solvability = {
+        "proven": "[green]proven[/] by its reference solution",
+        "failed": "[red]not proven[/]: its reference solution failed",
+        "unproven": "[yellow]unproven[/] (no solution(); the pipeline promotes only proven benchmarks by default)",
+    }[report.solvability]
     console.print(
-        f"{verdict} {len(report.seeds)} seeds in {report.wall_s:.1f} s · "
+        f"{verdict} {len(report.seeds)} seeds in {report.wall_s:.1f} s · solvability {solvability} · "
         f"sandbox: {report.sandbox.get('isolation')} · peak RSS {report.peak_rss_mb:.0f} MB",
         highlight=False,
     )
@@ -169,6 +174,9 @@ def render(
     seed: Annotated[int, typer.Option("--seed", min=0)] = 0,
     size: Annotated[str, typer.Option("--size", help="WIDTHxHEIGHT of each view.")] = "640x480",
     video: Annotated[bool, typer.Option("--video", help="Also write an MP4 of the simulated run.")] = False,
+    solution: Annotated[
+        bool, typer.Option("--solution", help="Show the script's reference solution() in the scene.")
+    ] = False,
     settings_file: Annotated[Path | None, typer.Option("--settings", help="YAML overriding settings.")] = None,
 ) -> None:
     """Render 24 views (8 azimuths × 3 elevations) of one seed, zones drawn, headless."""
@@ -179,11 +187,13 @@ def render(
     settings = _settings(settings_file)
     if out.exists() and not out.is_dir():
         fail_usage(f"--out {out} exists and is not a folder")
-    outcome, written = Checker(settings, home=_home()).render(path, seed, out, width, height, video)
+    outcome, written = Checker(settings, home=_home()).render(
+        path, seed, out, width, height, video, with_solution=solution
+    )
     failed = [
         r
         for r in outcome.results
-        if not r.passed and r.check in (Check.SCRIPT_RUNS, Check.SOLID_VALID, Check.MJCF_LOADS)
+        if not r.passed and r.check in (Check.SCRIPT_RUNS, Check.SOLID_VALID, Check.MJCF_LOADS, Check.SOLVABLE)
     ]
     for result in failed:
         error_console.print(f"[red]✗[/] {result.check.value}: {escape(result.message)}", highlight=False)
@@ -559,6 +569,58 @@ def export(dest: Annotated[Path, typer.Argument(help="A new (or empty) folder fo
     except (OSError, ValueError) as error:
         fail(f"export failed: {one_line(error)}")
     console.print(f"exported {count} benchmark(s) to {dest}", highlight=False)
+
+
+@app.command()
+def audit(
+    seeds: Annotated[
+        int, typer.Option("--seeds", min=1, max=1024, help="Fresh seeds per benchmark (never the generation seeds).")
+    ] = 32,
+    first_seed: Annotated[
+        int | None, typer.Option("--first-seed", min=0, help="The first audit seed (default: past every checked one).")
+    ] = None,
+    quarantine: Annotated[
+        bool, typer.Option("--quarantine", help="Move failing benchmarks out of the dataset (kept, never deleted).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the audit as JSON.")] = False,
+) -> None:
+    """Re-check every promoted benchmark on fresh seeds, solvability included; exit 1 if any fails."""
+    from benchgen_dagster.defs.audit import AuditSeedsError
+    from benchgen_dagster.runner import audit as run_audit
+
+    _existing_home()
+    _services()
+    try:
+        found = run_audit(seeds, -1 if first_seed is None else first_seed, quarantine)
+    except AuditSeedsError as error:
+        fail_usage(str(error))
+    except Exception as error:  # the machinery failing: one line
+        fail(f"the audit failed: {one_line(error)}")
+    rows = list(found["results"])  # type: ignore[call-overload]
+    if as_json:
+        console.print_json(json.dumps(found))
+    else:
+        table = Table(title=f"benchgen audit · {seeds} fresh seeds per benchmark")
+        for column in ("benchmark", "family", "seeds", "solvable", "result", "first failure"):
+            table.add_column(column)
+        for row in rows:
+            result = "[green]pass[/]" if row["passed"] else "[red]FAIL[/]"
+            if row.get("quarantined"):
+                result += " → quarantined"
+            table.add_row(
+                row["benchmark_id"],
+                str(row["family"]),
+                f"{row['seeds'][0]}–{row['seeds'][-1]}",
+                f"{row['solvable_seeds']}/{len(row['seeds'])}",
+                result,
+                escape(row["first_failure"][:100]),
+            )
+        console.print(table)
+        if not rows:
+            console.print("the dataset is empty: nothing to audit", highlight=False)
+        else:
+            console.print(f"{found['passed']}/{found['benchmarks']} passed in {found['wall_s']} s", highlight=False)
+    raise typer.Exit(EXIT_OK if all(r["passed"] for r in rows) else EXIT_FAILED)
 
 
 # ---- skills: list, show, diff, learn -------------------------------------------------------------

@@ -9,6 +9,7 @@ Environment (read here and nowhere else):
 - `LANGFUSE_PUBLIC_KEY` / `LANGFUSE_SECRET_KEY` / `LANGFUSE_BASE_URL`: tracing (off when unset).
 - `BENCHGEN_SEEDS`: seeds each candidate is checked on (8).
 - `BENCHGEN_LEARN_AFTER`: new journals that make the skill learner run again (10).
+- `BENCHGEN_REQUIRE_SOLVABLE`: `0`/`false` promotes benchmarks whose solvability is unproven (on by default).
 """
 
 import os
@@ -17,7 +18,7 @@ import warnings
 import dagster as dg
 
 from benchgen_dagster.agent.configuration import default_model
-from benchgen_dagster.defs import cad, dataset, planning, requests, review, simulation, skills
+from benchgen_dagster.defs import audit, cad, dataset, planning, quality, requests, review, simulation, skills
 from benchgen_dagster.defs.resources import (
     AgentsResource,
     ArtifactStoreResource,
@@ -52,7 +53,9 @@ def resources(resolved: bool = False) -> dict[str, object]:
 
     return {
         "agents": AgentsResource(model=default_model()),
-        "sandbox": SandboxResource(seeds=int(os.environ.get("BENCHGEN_SEEDS") or 8)),
+        "sandbox": SandboxResource(
+            seeds=int(os.environ.get("BENCHGEN_SEEDS") or 8), require_solvable=require_solvable()
+        ),
         "registry": RegistryResource(url=_env("BENCHGEN_REGISTRY_URL")),
         "artifacts": ArtifactStoreResource(
             bucket=_env("BENCHGEN_S3_BUCKET"),
@@ -84,9 +87,22 @@ learn_skills = dg.define_asset_job(
 )
 publish_dataset = dg.define_asset_job(
     PUBLISH_JOB,
-    selection=dg.AssetSelection.assets("benchmark_dataset", "dataset_gallery"),
-    description="Rebuild the dataset index and the gallery page.",
+    selection=dg.AssetSelection.assets("benchmark_dataset", "dataset_quality", "dataset_gallery"),
+    description="Rebuild the dataset index, its quality report and the gallery page.",
 )
+audit_dataset = dg.define_asset_job(
+    audit.AUDIT_JOB,
+    selection=dg.AssetSelection.assets("dataset_audit", "benchmark_dataset", "dataset_quality", "dataset_gallery"),
+    description="Re-check every promoted benchmark on fresh seeds, then rebuild the index, quality and gallery.",
+)
+
+
+def require_solvable() -> bool:
+    """Whether promotion needs a proven reference solution (BENCHGEN_REQUIRE_SOLVABLE, default on)."""
+    raw = (os.environ.get("BENCHGEN_REQUIRE_SOLVABLE") or "1").strip().lower()
+    if raw not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ValueError(f"BENCHGEN_REQUIRE_SOLVABLE must be on or off (1/0, true/false), got {raw!r}")
+    return raw in ("1", "true", "yes", "on")
 
 
 def learn_after() -> int:
@@ -115,9 +131,11 @@ def build_definitions(resource_overrides: dict[str, object] | None = None) -> dg
             review.benchmark_review,
             dataset.promoted_benchmark,
             dataset.benchmark_dataset,
+            quality.dataset_quality,
             dataset.dataset_gallery,
+            audit.dataset_audit,
         ],
-        jobs=[generate_benchmarks, publish_dataset, learn_skills],
+        jobs=[generate_benchmarks, publish_dataset, learn_skills, audit_dataset],
         sensors=[
             requests.request_files_sensor,
             requests.candidate_run_failure_sensor,
@@ -129,7 +147,7 @@ def build_definitions(resource_overrides: dict[str, object] | None = None) -> dg
                 default_status=dg.DefaultSensorStatus.RUNNING,
             ),
         ],
-        schedules=[requests.daily_batch_schedule, skills.weekly_skill_learning],
+        schedules=[requests.daily_batch_schedule, skills.weekly_skill_learning, audit.weekly_dataset_audit],
         resources={**resources(), **(resource_overrides or {})},
     )
 

@@ -5,6 +5,7 @@ In-process execution keeps Dagster's overhead small next to the work (a multipro
 to start); `dagster dev` and the sensor use the job's multiprocess executor instead.
 """
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -161,6 +162,29 @@ def learn_if_due(instance: dg.DagsterInstance) -> tuple[int, dict[str, object] |
         return fresh, None
     _, metadata = learn(instance)
     return fresh, metadata
+
+
+def audit(seeds: int, first_seed: int = -1, quarantine: bool = False) -> dict[str, object]:
+    """Run the audit job in this process (dataset_audit, then the index, quality and gallery) and return
+    the audit's findings (audits/latest.json). Raises AuditSeedsError for seeds that are not fresh."""
+    from benchgen_dagster.defs.audit import AUDIT_JOB, fresh_seeds, latest_audit_path
+    from benchgen_dagster.defs.dataset import load_manifests
+
+    for manifest in load_manifests():  # bad input fails here, before any work or any move
+        fresh_seeds(manifest.get("seeds_checked", []), seeds, first_seed)
+    instance = dagster_instance()
+    latest = latest_audit_path()
+    before = latest.stat().st_mtime_ns if latest.exists() else None
+    job = definitions().resolve_job_def(AUDIT_JOB)
+    config = {"seeds": seeds, "first_seed": first_seed, "quarantine": quarantine}
+    result = job.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        run_config={**QUIET, "ops": {"dataset_audit": {"config": config}}},
+    )
+    if not latest.exists() or latest.stat().st_mtime_ns == before:
+        raise RuntimeError(f"the audit did not finish: {_failure_reason(result)}")
+    return dict(json.loads(latest.read_text()))
 
 
 def dataset_paths() -> tuple[Path, Path]:

@@ -149,6 +149,11 @@ class Part:
     - `free`: a body with six degrees of freedom.
     - `hinged`: rotates about `axis` through `anchor` (mm), `limits` in degrees.
     - `sliding`: translates along `axis`, `limits` in millimetres from where it is built.
+
+    A hinged or sliding part may declare `drive`: a simple actuator (a velocity servo) that turns it
+    at `drive` deg/s or slides it at `drive` mm/s until its limit stops it; with `delay` (s) it holds
+    the joint still until then. Solutions use it; a benchmark's own parts should stay passive (the
+    simulation gate expects no energy from nowhere).
     """
 
     name: str
@@ -160,6 +165,8 @@ class Part:
     anchor: tuple[float, float, float] | None = None
     limits: tuple[float, float] | None = None
     damping: float = 0.0
+    drive: float | None = None
+    delay: float = 0.0
 
     def spec(self) -> PartSpec:
         if not _PART_NAME.fullmatch(self.name):
@@ -168,6 +175,8 @@ class Part:
             )
         material = self.material if isinstance(self.material, Material) else material_named(self.material)
         joint = None
+        if (self.drive is not None or self.delay) and self.role not in ("hinged", "sliding"):
+            raise ValueError(f"part {self.name!r} is {self.role}: only hinged or sliding parts can be driven")
         if self.role in ("hinged", "sliding"):
             if self.axis is None or self.limits is None:
                 raise ValueError(f"part {self.name!r} is {self.role}: it needs an axis and limits")
@@ -179,6 +188,8 @@ class Part:
                 anchor=self.anchor or (0.0, 0.0, 0.0),
                 limits=self.limits,
                 damping=self.damping,
+                drive=self.drive,
+                delay=self.delay,
             )
         return PartSpec(
             name=self.name,
@@ -203,6 +214,13 @@ class Scene:
     forbid_zones: list[Zone] = field(default_factory=list)
     limits: Constraints = field(default_factory=Constraints)
     title: str = ""
+
+    def value(self, name: str) -> float:
+        """The value this seed drew for parameter `name` (what a `solution()` reads to fit the scene)."""
+        p = self.params or (_last_sampler[0] if _last_sampler else None)
+        if p is None or name not in p.records:
+            raise KeyError(f"the scene has no parameter named {name!r}")
+        return p.records[name].value
 
     def add(self, part: Part) -> Part:
         if any(p.name == part.name for p in self.parts):

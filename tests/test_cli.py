@@ -34,6 +34,7 @@ def test_check_json_passes_a_good_script() -> None:
         "solid_valid",
         "stability",
         "non_trivial",
+        "solvable",
         "randomization_coverage",
         "geometric_variety",
     } <= checks
@@ -59,6 +60,7 @@ def test_check_prints_a_table_of_checks_by_seed() -> None:
     result = benchgen("check", str(SCRIPTS / "good_box.py"), "--seeds", "5")
     assert result.returncode == 0
     assert "stability" in result.stdout and "PASSED 5 seeds" in result.stdout
+    assert "solvability proven by its reference solution" in result.stdout
 
 
 def test_library_lists_at_least_eight_families_of_both_tiers() -> None:

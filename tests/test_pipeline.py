@@ -27,7 +27,9 @@ def test_the_definitions_hold_every_asset_check_job_sensor_and_schedule() -> Non
         "benchmark_review",
         "cad_script",
         "compiled_scenes",
+        "dataset_audit",
         "dataset_gallery",
+        "dataset_quality",
         "learned_skills",
         "promoted_benchmark",
         "simulation_report",
@@ -38,7 +40,9 @@ def test_the_definitions_hold_every_asset_check_job_sensor_and_schedule() -> Non
         ("compiled_scenes", "randomization_coverage"),
         ("simulation_report", "stability"),
         ("simulation_report", "non_triviality"),
+        ("simulation_report", "solvability"),
         ("benchmark_review", "review_approved"),
+        ("dataset_audit", "audit_passed"),
     }
     assert {s.name for s in defs.sensors or []} == {
         "request_files_sensor",
@@ -46,8 +50,24 @@ def test_the_definitions_hold_every_asset_check_job_sensor_and_schedule() -> Non
         "benchgen_automation_sensor",
         "skill_learning_sensor",
     }
-    assert {s.name for s in defs.schedules or []} == {"daily_batch_schedule", "weekly_skill_learning"}
-    assert {j.name for j in defs.jobs or []} == {"generate_benchmarks", "publish_dataset", "learn_skills"}
+    assert {s.name for s in defs.schedules or []} == {
+        "daily_batch_schedule",
+        "weekly_skill_learning",
+        "weekly_dataset_audit",
+    }
+    assert {j.name for j in defs.jobs or []} == {
+        "generate_benchmarks",
+        "publish_dataset",
+        "learn_skills",
+        "audit_dataset",
+    }
+    audit = defs.resolve_job_def("audit_dataset")
+    assert {k.to_user_string() for k in audit.asset_layer.selected_asset_keys} == {
+        "dataset_audit",
+        "benchmark_dataset",
+        "dataset_quality",
+        "dataset_gallery",
+    }
     assert graph.get(dg.AssetKey("cad_script")).code_version
     assert dg.AssetKey("learned_skills") in graph.get(dg.AssetKey("cad_script")).parent_keys
     assert dg.AssetKey("agent_journals") in graph.get(dg.AssetKey("learned_skills")).parent_keys
@@ -147,6 +167,8 @@ class ScriptedAgents(AgentsResource):
     """A test double for the agents: writes a fixed plan and script, as the roles would."""
 
     script: str
+    # The reviewer's verdict when it is asked for one.
+    approve: bool = False
 
     def run(self, roles: tuple[str, ...], prompt: str, workspace: Path, **_: object) -> SessionResult:
         workspace.mkdir(parents=True, exist_ok=True)
@@ -154,9 +176,14 @@ class ScriptedAgents(AgentsResource):
             (workspace / "plan.md").write_text(PLAN)
         if "coder" in roles:
             (workspace / "script.py").write_text(self.script)
+        decision = "handed_off"
+        if "reviewer" in roles:
+            decision = "approved" if self.approve else "rejected"
+            (workspace / "reviews").mkdir(exist_ok=True)
+            (workspace / "reviews" / "1.md").write_text(f"---\ndecision: {decision}\ncomments: [scripted]\n---\n")
         return SessionResult(
             session_id="scripted",
-            decision="handed_off",
+            decision=decision,
             reason="",
             rounds=1,
             checks_passed=False,

@@ -389,6 +389,12 @@ class OfflinePolicyModel(BaseChatModel):
                     f"all checks pass; the goal zone shows in {sum(v['goal_zone_share'] > 0 for v in views)} "
                     f"of {len(views)} views"
                 )
+                proven = '"solvability": "proven"' in results.get("read_file", "")
+                comments.append(
+                    "its reference solution solves every checked seed"
+                    if proven
+                    else "solvability is unproven: the script has no reference solution()"
+                )
             body = yaml.safe_dump({"decision": decision, "comments": comments}, sort_keys=False)
             review = (
                 f"---\n{body}---\n# Review, round {review_round}\n\n" + "\n".join(f"- {c}" for c in comments) + "\n"

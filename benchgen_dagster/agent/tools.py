@@ -98,6 +98,8 @@ class SessionContext:
             "seeds": report.seeds,
             "failed_checks": sorted({f.check for f in report.failures}),
             "failures": [f.model_dump() for f in report.failures[:20]],
+            # proven, failed or unproven: whether the script's reference solution() solved every seed.
+            "solvability": report.solvability,
             "notes": report.notes,
             # The script's declared nominal values, so the journal can say what each round tried.
             "nominal": next(({p.name: p.nominal for p in o.scene.params} for o in report.outcomes if o.scene), {}),

@@ -38,7 +38,9 @@ from benchgen_dagster.defs.resources import (
     replace_folder_atomically,
     write_file_atomically,
 )
+from benchgen_dagster.models.difficulty import difficulty
 from benchgen_dagster.models.registry import CandidateStatus, dataset_table
+from benchgen_dagster.models.reports import SeedOutcome
 from benchgen_dagster.paths import benchgen_home
 
 MANIFEST = "benchmark.yaml"
@@ -60,6 +62,14 @@ def dataset_dir() -> Path:
 
 def gallery_path() -> Path:
     return benchgen_home() / "gallery" / "index.html"
+
+
+def quality_dir() -> Path:
+    """Where dataset_quality leaves its plots (shown on the gallery page) and quality.json."""
+    return benchgen_home() / "gallery" / "quality"
+
+
+QUALITY_PLOTS = ("counts", "difficulty", "parameters")
 
 
 def index_path() -> Path:
@@ -117,6 +127,39 @@ def _renders(key: str, script: Path, script_sha256: str, out: Path, sandbox: San
         raise dg.Failure("the promoted script's scene could not be rendered", allow_retries=True)
 
 
+def _solution_renders(script: Path, out: Path, sandbox: SandboxResource) -> int:
+    """Seed 0 with its reference solution in place (`renders/solution/`), for the gallery; 0 if none shows."""
+    width, height = RENDER_SIZE
+    _, written = sandbox.checker().render(script, 0, out, width, height, video=False, with_solution=True)
+    return len(written)
+
+
+def solvability_entry(simulation_report: dict[str, Any], simulation: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's `solvability`: proven by the reference solution, or promoted unproven (and why)."""
+    if simulation_report.get("solvability") == "proven":
+        first = next((o["solution"] for o in simulation["outcomes"] if o.get("solution")), None) or {}
+        return {
+            "status": "proven",
+            "seeds": simulation_report["seeds"],
+            "reference_solution": {
+                k: first.get(k) for k in ("parts", "drives", "mass_g", "unit_cost", "reached_goal_s", "time_limit_s")
+            },
+        }
+    failures = [f["message"] for f in simulation.get("failures", []) if f["check"] == "solvable"]
+    reason = failures[0] if failures else "the script defines no solution(seed, scale)"
+    return {"status": "unproven", "reason": reason}
+
+
+def difficulty_entry(simulation: dict[str, Any], compiled: dict[str, Any]) -> dict[str, Any] | None:
+    """The manifest's `difficulty`: the score and its features over the checked seeds (models.difficulty)."""
+    parts = {o["seed"]: o.get("parts", []) for o in compiled.get("outcomes", [])}
+    outcomes = [
+        SeedOutcome.model_validate({**o, "parts": parts.get(o["seed"], [])}) for o in simulation.get("outcomes", [])
+    ]
+    measured = difficulty(outcomes)
+    return measured.model_dump() if measured else None
+
+
 def write_benchmark(
     key: str,
     bid: str,
@@ -134,6 +177,8 @@ def write_benchmark(
         shutil.copyfile(script, building / "script.py")
         shutil.copytree(compiled, building / "seeds")
         _renders(key, script, manifest["provenance"]["script_sha256"], building / "renders", sandbox)
+        if manifest["solvability"]["status"] == "proven":
+            _solution_renders(script, building / "renders" / "solution", sandbox)
         (building / "reports").mkdir()
         for name, content in reports.items():
             (building / "reports" / f"{name}.json").write_text(json.dumps(content, indent=1, default=str))
@@ -152,7 +197,7 @@ def _same_script(*outputs: dict[str, Any]) -> bool:
 
 @dg.asset(
     partitions_def=candidate_partitions,
-    code_version=code_version("promoted_benchmark"),
+    code_version=code_version("promoted_benchmark", 2),
     automation_condition=REFRESH_WHEN_STALE,
     group_name="dataset",
     kinds={"python"},
@@ -208,6 +253,8 @@ def promoted_benchmark(
     ranges = parameter_ranges(compiled_report)
     planned_tier = front.get("tier")
     tier = planned_tier if planned_tier in (1, 2) else benchmark_request["tier"]
+    solvability = solvability_entry(simulation_report, simulation)
+    measured = difficulty_entry(simulation, compiled_report)
     manifest = {
         "id": bid,
         "title": _title(plan, bid),
@@ -217,6 +264,8 @@ def promoted_benchmark(
         "parameters": ranges,
         "seeds_checked": simulation_report["seeds"],
         "checks": {"passed": True, "failed": []},
+        "solvability": solvability,
+        "difficulty": measured,
         "review": {"decision": benchmark_review["decision"], "comments": benchmark_review["reason"]},
         "provenance": {
             "candidate": key,
@@ -255,6 +304,8 @@ def promoted_benchmark(
                 "seeds": len(simulation_report["seeds"]),
                 "parameters": ranges,
                 "mesh_digests": compiled_scenes["digests"],
+                "difficulty": measured["score"] if measured else None,
+                "solvability": solvability["status"],
                 "path": str(folder),
                 "location": location,
                 "promoted_at": datetime.now(UTC),
@@ -272,6 +323,8 @@ def promoted_benchmark(
             "benchmark_id": bid,
             "title": manifest["title"],
             "tier": str(tier),
+            "solvability": solvability["status"],
+            "difficulty": dg.MetadataValue.float(measured["score"]) if measured else "not measured",
             "location": dg.MetadataValue.url(location)
             if location.startswith("s3://")
             else dg.MetadataValue.path(location),
@@ -306,7 +359,8 @@ def dataset_frame(registry: RegistryResource) -> pd.DataFrame:
 
 
 @dg.asset(
-    deps=["promoted_benchmark"],
+    # After an audit too: a quarantined benchmark leaves the index.
+    deps=["promoted_benchmark", "dataset_audit"],
     code_version=code_version("benchmark_dataset"),
     group_name="dataset",
     kinds={"pandas", "parquet"},
@@ -334,7 +388,16 @@ def benchmark_dataset(registry: RegistryResource) -> dg.MaterializeResult:
             "database": registry.engine.url.render_as_string(hide_password=True),
             "preview": dg.MetadataValue.md(table),
         },
-        data_version=text_version(frame.to_json()),
+        data_version=text_version(frame.to_json(date_format="iso")),
+    )
+
+
+def _views(renders: Path, benchmark: str, under: str) -> str:
+    views = sorted(renders.glob("view_az*_el35.png"))[:4]
+    return "".join(
+        f'<img src="{html.escape(f"../dataset/{benchmark}/{under}/{v.name}")}" alt="{html.escape(v.stem)}" '
+        'loading="lazy">'
+        for v in views
     )
 
 
@@ -343,11 +406,12 @@ def render_gallery(manifests: list[dict[str, Any]], out: Path) -> None:
     cards = []
     for manifest in manifests:
         folder = Path(manifest["path"])
-        views = sorted((folder / "renders").glob("view_az*_el35.png"))[:4]
-        images = "".join(
-            f'<img src="{html.escape(str(Path("..") / "dataset" / folder.name / "renders" / v.name))}" '
-            f'alt="{html.escape(v.stem)}" loading="lazy">'
-            for v in views
+        images = _views(folder / "renders", folder.name, "renders")
+        solved = _views(folder / "renders" / "solution", folder.name, "renders/solution")
+        solvability = manifest.get("solvability") or {"status": "unproven"}
+        measured = manifest.get("difficulty") or {}
+        solution_row = (
+            f'<p class="label">with the reference solution</p><div class="views">{solved}</div>' if solved else ""
         )
         params = "".join(
             f"<tr><td>{html.escape(name)}</td><td>{r['low']:g}–{r['high']:g}</td>"
@@ -359,32 +423,42 @@ def render_gallery(manifests: list[dict[str, Any]], out: Path) -> None:
             f'<section class="card"><h2>{html.escape(str(manifest.get("title", manifest["id"])))}</h2>'
             f'<p class="meta">tier {html.escape(str(manifest.get("tier")))} · '
             f"{html.escape(str(manifest.get('family')))}"
-            f" · {len(manifest.get('seeds_checked', []))} seeds checked · all checks passed · reviewed: "
-            f"{html.escape(str(manifest.get('review', {}).get('decision')))} · id <code>{html.escape(manifest['id'])}"
-            f'</code></p><div class="views">{images}</div>'
+            f" · {len(manifest.get('seeds_checked', []))} seeds checked · all checks passed · solvability: "
+            f"{html.escape(str(solvability.get('status')))} · difficulty {html.escape(str(measured.get('score', '–')))}"
+            f" · reviewed: {html.escape(str(manifest.get('review', {}).get('decision')))} · id "
+            f'<code>{html.escape(manifest["id"])}</code></p><p class="label">the benchmark</p>'
+            f'<div class="views">{images}</div>{solution_row}'
             f"<table><tr><th>parameter</th><th>declared</th><th>drawn</th></tr>{params}</table>"
             f'<p class="prompt">“{html.escape(str(provenance.get("prompt", "")))}” — '
             f"{html.escape(str(provenance.get('model', '')))}</p></section>"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
+    plots = "".join(
+        f'<img src="quality/{name}.png" alt="{name}">'
+        for name in QUALITY_PLOTS
+        if (out.parent / "quality" / f"{name}.png").is_file()
+    )
+    quality = f'<section class="quality"><h2>Dataset quality</h2>{plots}</section>' if plots else ""
     page = (
         '<!doctype html><html><head><meta charset="utf-8"><title>benchgen dataset</title><style>'
         "body{font-family:sans-serif;margin:2em;background:#fafafa}.card{background:#fff;padding:1em;margin:1em 0;"
         "border:1px solid #ddd}.views img{width:24%;margin-right:1%}.meta{color:#555}td,th{padding:2px 8px;"
-        "text-align:left}.prompt{font-style:italic}</style></head><body>"
+        "text-align:left}.prompt{font-style:italic}.label{margin:.3em 0;color:#555;font-size:90%}"
+        ".quality img{max-width:32%;margin-right:1%;vertical-align:top}</style></head><body>"
         f"<h1>benchgen dataset</h1><p>{len(manifests)} promoted benchmark(s), generated "
-        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.</p>{''.join(cards)}</body></html>\n"
+        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.</p>{quality}{''.join(cards)}</body></html>\n"
     )
     write_file_atomically(out, page.encode())
 
 
 @dg.asset(
-    deps=["benchmark_dataset"],
-    code_version=code_version("dataset_gallery"),
+    deps=["benchmark_dataset", "dataset_quality"],
+    code_version=code_version("dataset_gallery", 2),
     group_name="dataset",
     kinds={"html"},
     automation_condition=AFTER_PROMOTIONS,
-    description="A static HTML page of every promoted benchmark: renders, tier, parameters, checks.",
+    description="A static HTML page of every promoted benchmark: renders with and without the reference "
+    "solution, tier, difficulty, parameters, checks; the dataset quality plots on top.",
 )
 def dataset_gallery(artifacts: ArtifactStoreResource) -> dg.MaterializeResult:
     manifests = load_manifests()

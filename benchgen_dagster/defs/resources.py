@@ -80,6 +80,9 @@ class SandboxResource(dg.ConfigurableResource):
     seeds: int = 8
     # A YAML file of CheckSettings overrides (the same file `benchgen check --settings` takes).
     settings_file: str = ""
+    # The simulation gate's policy: promote only benchmarks whose reference solution solves every seed.
+    # Off, a benchmark without a working solution is promoted and its manifest says "unproven".
+    require_solvable: bool = True
 
     def check_settings(self) -> CheckSettings:
         if not self.settings_file:
@@ -192,6 +195,19 @@ _ENGINES: dict[str, sa.Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
+def _add_missing_columns(engine: sa.Engine) -> None:
+    """Bring a registry made by an earlier version up to date: its tables get the nullable columns
+    added since (create_all makes missing tables, never missing columns)."""
+    inspector = sa.inspect(engine)
+    with engine.begin() as connection:
+        for table in metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    connection.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+
+
 def _engine_for(url: str) -> sa.Engine:
     with _ENGINES_LOCK:
         if url in _ENGINES:
@@ -207,6 +223,7 @@ def _engine_for(url: str) -> sa.Engine:
             raise ConnectionError(f"the registry database URL is not usable: {error}") from None
         try:
             metadata.create_all(engine)
+            _add_missing_columns(engine)
         except sa.exc.OperationalError as error:
             engine.dispose()
             raise ConnectionError(

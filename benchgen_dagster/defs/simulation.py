@@ -1,4 +1,5 @@
-"""Simulation: every seed's scene runs in MuJoCo inside the sandbox; stability and non-triviality gate it."""
+"""Simulation: every seed's scene runs in MuJoCo inside the sandbox; stability and non-triviality gate it,
+and the reference solution proves it solvable (required unless the sandbox resource relaxes it)."""
 
 import json
 from typing import Any
@@ -17,10 +18,13 @@ from benchgen_dagster.defs.candidates import (
     text_version,
 )
 from benchgen_dagster.defs.resources import RegistryResource, SandboxResource
+from benchgen_dagster.models.registry import CandidateStatus
 from benchgen_dagster.models.reports import CheckReport
 
 STABILITY_CHECKS = ["stability"]
 NON_TRIVIAL_CHECKS = ["non_trivial"]
+SOLVABLE_CHECKS = ["solvable"]
+UNPROVEN = "the script defines no solution(seed, scale): solvability is unproven"
 
 
 def _trace_table(report: CheckReport) -> dg.MetadataValue:
@@ -44,7 +48,7 @@ def _trace_table(report: CheckReport) -> dg.MetadataValue:
 
 @dg.asset(
     partitions_def=candidate_partitions,
-    code_version=code_version("simulation_report"),
+    code_version=code_version("simulation_report", 2),
     automation_condition=REFRESH_WHEN_STALE,
     group_name="generation",
     kinds={"mujoco"},
@@ -63,6 +67,13 @@ def _trace_table(report: CheckReport) -> dg.MetadataValue:
             blocking=True,
             description="the moved object does not reach the goal by itself",
         ),
+        dg.AssetCheckSpec(
+            "solvability",
+            asset="simulation_report",
+            blocking=True,
+            description="the script's reference solution() puts the moved object in the goal on every seed, "
+            "inside the build zone, clear of forbid zones, within max_weight and max_unit_cost",
+        ),
     ],
     retry_policy=SANDBOX_RETRY,
 )
@@ -74,28 +85,36 @@ def simulation_report(
     report = sandbox.checker().check(checked_script(key, cad_script), list(range(sandbox.seeds)))
     path = candidate_dir(key) / "simulation_report.json"
     path.write_text(report.model_dump_json(indent=1, exclude={"outcomes": {"__all__": {"parts"}}}))
+    solvability = report.solvability
+    physics_passed = not [f for f in report.failures if f.check not in SOLVABLE_CHECKS]
     summary = {
-        "passed": report.passed,
+        "passed": physics_passed and (solvability == "proven" or not sandbox.require_solvable),
+        "solvability": solvability,
         "seeds": report.seeds,
         "failed_checks": sorted({f.check for f in report.failures}),
         "failures": [f.model_dump() for f in report.failures[:20]],
         "report": str(path),
         "script_sha256": cad_script["script_sha256"],
     }
-    record_gate_failures(
-        registry,
-        key,
-        "simulation_report",
-        report,
-        {"stability": STABILITY_CHECKS, "non_triviality": NON_TRIVIAL_CHECKS},
-    )
+    gates = {"stability": STABILITY_CHECKS, "non_triviality": NON_TRIVIAL_CHECKS}
+    if sandbox.require_solvable:
+        gates["solvability"] = SOLVABLE_CHECKS
+    record_gate_failures(registry, key, "simulation_report", report, gates)
+    if physics_passed and solvability == "unproven" and sandbox.require_solvable:
+        registry.advance(
+            key, "simulation_report", CandidateStatus.REJECTED, reason=f"check solvability failed: {UNPROVEN}"
+        )
     yield dg.Output(
         summary,
-        data_version=text_version(json.dumps(summary["failed_checks"]) + cad_script["script_sha256"]),
+        data_version=text_version(
+            json.dumps([summary["failed_checks"], summary["passed"]]) + cad_script["script_sha256"]
+        ),
         metadata={
-            "passed": report.passed,
+            "passed": summary["passed"],
             "checks_by_seed": seed_table(report, [c.value for c in _all_checks()]),
             "trajectories": _trace_table(report),
+            "solvability": solvability,
+            "solutions": _solution_table(report),
             "report": dg.MetadataValue.path(str(path)),
             "sandbox_wall_s": dg.MetadataValue.float(round(report.wall_s, 2)),
             "peak_rss_mb": dg.MetadataValue.float(round(report.peak_rss_mb, 1)),
@@ -103,6 +122,45 @@ def simulation_report(
     )
     yield check_result(report, "stability", STABILITY_CHECKS, "every seed is stable and settles")
     yield check_result(report, "non_triviality", NON_TRIVIAL_CHECKS, "no seed solves itself")
+    yield solvability_result(report, solvability, sandbox.require_solvable)
+
+
+def solvability_result(report: CheckReport, solvability: str, required: bool) -> dg.AssetCheckResult:
+    """The solvability gate: blocking while solvability is required, a recorded warning once relaxed."""
+    result = check_result(report, "solvability", SOLVABLE_CHECKS, "the reference solution solves every seed")
+    if solvability == "unproven":
+        message = UNPROVEN
+        result = dg.AssetCheckResult(
+            check_name="solvability",
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=message,
+            metadata={"failed_seeds": dg.MetadataValue.text("all"), "failures": dg.MetadataValue.md(f"- {message}")},
+        )
+    if result.passed or required:
+        return result
+    return dg.AssetCheckResult(
+        check_name="solvability",
+        passed=True,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{solvability}, and not required (require_solvable is off): promoted as unproven",
+        metadata=result.metadata,
+    )
+
+
+def _solution_table(report: CheckReport) -> dg.MetadataValue:
+    lines = ["| seed | parts | weight g | cost | reached goal s | in goal at end |", "|---|---|---|---|---|---|"]
+    for outcome in report.outcomes:
+        solution = outcome.solution
+        if solution is None:
+            lines.append(f"| {outcome.seed} | – | – | – | – | no solution run |")
+            continue
+        reached = f"{solution.reached_goal_s:.2f}" if solution.reached_goal_s is not None else "never"
+        lines.append(
+            f"| {outcome.seed} | {', '.join(solution.parts)} | {solution.mass_g:.0f} / {solution.max_weight_g} | "
+            f"{solution.unit_cost:.2f} / {solution.max_unit_cost} | {reached} | {solution.in_goal_at_end} |"
+        )
+    return dg.MetadataValue.md("\n".join(lines))
 
 
 def _all_checks() -> list[Any]:

@@ -83,3 +83,37 @@ def build(seed: int, scale: float = 1.0) -> Scene:
     )
     s.constraints(max_unit_cost=35.0, max_weight=1500.0, target_quantity=50)
     return s
+
+
+def solution(seed: int, scale: float = 1.0) -> list[Part]:
+    """A driven fork on the crank's own axle: it straddles the handle pin and turns the crank half a turn."""
+    s = build(seed, scale)
+    radius, offset = s.value("wheel_radius"), s.value("cam_offset")
+    axle_h = radius + offset + 30
+    pin_r = radius + offset - 12  # the handle pin's distance from the axle
+    pin_z = axle_h - pin_r
+    # Tines on both sides of the pin: past half a turn the weight would run the crank away from a single
+    # pusher and drop the lobe again, so the fork holds the pin both ways and parks it lobe-up.
+    gap, tine, back = 7.0, 8.0, 8.0
+    tip = pin_z - 6  # just past the pin, so the fork's sweep stays under the build zone's roof
+    root = pin_z + gap + back
+    y0, y1 = 28.0, 56.0  # along the pin, clear of the cam disc (y < 20) and inside the build zone (y > 25)
+    fork = [
+        _slab(gap, gap + tine, y0, y1, tip, root),
+        _slab(-gap - tine, -gap, y0, y1, tip, root),
+        _slab(-gap - tine, gap + tine, y0, y1, pin_z + gap, root),
+    ]
+    return [
+        Part(
+            "crank_turner",
+            Compound(fork),
+            role="hinged",
+            material="aluminium",
+            axis=(0, 1, 0),
+            anchor=(0, (y0 + y1) / 2, axle_h),
+            # Lobe straight up is the cam's highest point: the weight sits 2 x offset higher, mid-goal.
+            limits=(0, 180),
+            # Fast enough that the servo's slip under the weight and the cam's own imbalance still finishes early.
+            drive=180.0,
+        )
+    ]

@@ -75,3 +75,36 @@ def build(seed: int, scale: float = 1.0) -> Scene:
     )
     s.constraints(max_unit_cost=30.0, max_weight=1000.0, target_quantity=100)
     return s
+
+
+def solution(seed: int, scale: float = 1.0) -> list[Part]:
+    """A driven plunger above the effort end presses the beam down to a set angle and holds it there."""
+    s = build(seed, scale)
+    load_arm, effort_arm, beam_w = s.value("fulcrum_x"), s.value("effort_arm"), s.value("beam_width")
+    beam_t = 15.0
+    xf = -350.0 + load_arm
+    pivot_h = effort_arm * math.sin(math.radians(30.0)) + 30
+    # Short of the beam's 30° stop: steel on wood grips (μ 0.6) only up to about 31°, so at the stop the load
+    # would be on the point of sliding back down; at 22° it sits firmly and is still lifted well into the goal.
+    tilt = math.radians(22.0)
+    foot, gap = 20.0, 2.0
+    # Press well in from the effort end, so the foot stays on the beam as its end swings in towards the fulcrum.
+    press = effort_arm - 50
+    corner = press - foot / 2  # the foot's edge nearest the fulcrum is what touches the tilted beam
+    bottom = pivot_h + beam_t / 2 + gap
+    # The foot's travel that leaves the beam's top face under that edge at the chosen tilt.
+    stroke = bottom - (pivot_h + beam_t / 2 / math.cos(tilt) - corner * math.tan(tilt))
+    height = 40.0
+    plunger = Pos(xf + press, 0, bottom + height / 2) * Box(foot, beam_w + 20, height)
+    return [
+        Part(
+            "plunger",
+            plunger,
+            role="sliding",
+            material="aluminium",
+            axis=(0, 0, -1),
+            limits=(0, stroke),
+            # The servo slips under the load's reaction (~10 N at most), so ask for twice the pace it needs.
+            drive=150.0,
+        )
+    ]

@@ -1,6 +1,11 @@
-"""A box on the floor must be lifted onto a wall-mounted shelf; the space under the shelf stays clear."""
+"""A box on the floor must be lifted onto a wall-mounted shelf; the space under the shelf stays clear.
 
-from build123d import Box, Pos
+The reference solution is a fixed ramp up to the shelf's edge and a driven finger that pushes the box up it.
+"""
+
+import math
+
+from build123d import Box, Compound, Plane, Polygon, Pos, extrude
 
 from benchgen_dagster.scene import Part, Scene, Zone, sampler
 
@@ -44,3 +49,69 @@ def build(seed: int, scale: float = 1.0) -> Scene:
     )
     s.constraints(max_unit_cost=35.0, max_weight=2000.0, target_quantity=100)
     return s
+
+
+def _slope_bar(x: float, z: float, angle: float, length: float, thick: float, y0: float, y1: float):
+    """A bar tilted up by `angle`: its top face from (x, z) up the slope for `length`, `thick` below it.
+
+    A rectangle in the slope's own frame, so its principal axes are its sides and the world bounding box the
+    zone check takes from them is no bigger than the bar itself.
+    """
+    c, s = math.cos(angle), math.sin(angle)
+    down = (s * thick, -c * thick)  # square to the slope, away from the top face
+    corners = [(x, z), (x + length * c, z + length * s)]
+    corners += [(corners[1][0] + down[0], corners[1][1] + down[1]), (x + down[0], z + down[1])]
+    bar = extrude(Plane.XZ * Polygon(*corners, align=None), amount=y1 - y0)
+    # Which way the extrusion runs depends on the polygon's winding: place it by its bounds instead.
+    return Pos(0, y0 - bar.bounding_box().min.Y, 0) * bar
+
+
+def solution(seed: int, scale: float = 1.0) -> list[Part]:
+    """A fixed two-rail ramp from the floor in front of the box up to the shelf's edge; a driven finger between
+    the rails, its face square to the ramp, pushes the box up the ramp and on over the edge onto the shelf."""
+    s = build(seed, scale)
+    height, size, shelf_x = s.value("shelf_height"), s.value("box_size"), s.value("shelf_x")
+    back = -250 - size / 2  # the box's back face; its front face is at -250 + size / 2
+    t = 5.0  # the rails' thickness, square to the slope
+    # The ramp's top face runs from the floor just in front of the box to 1 mm above the shelf (so the box drops
+    # onto the shelf rather than catching its edge), ending where its lower corner stays in the build zone.
+    tip_x, top_x, top_z = -250 + size / 2 + 2, shelf_x - 6 - t, height + 1
+    theta = math.atan2(top_z, top_x - tip_x)
+    c, sn = math.cos(theta), math.sin(theta)
+    length = math.hypot(top_x - tip_x, top_z)
+    # A full-thickness bar would reach below the floor at the tip, so the tip is a 0.8 mm sliver and the main
+    # bar starts where its underside has risen clear of the floor.
+    start = t / math.tan(theta) + 0.5
+    inner = size / 4  # rails under both sides of the box, a gap between them for the finger
+    rails = []
+    for y0 in (inner, -inner - 10):
+        rails.append(_slope_bar(tip_x, 0, theta, start + 5, 0.8, y0, y0 + 10))
+        rails.append(_slope_bar(tip_x + start * c, start * sn, theta, length - start, t, y0, y0 + 10))
+    # The finger: a plate square to the slope, its leading (lowest front) edge just off the floor behind the box.
+    # It travels in a straight line to just under the ramp's top, between the rails: on the floor it pushes the
+    # box low, and on the ramp its face closes down onto the box's back edge, so the box cannot tip forward.
+    thick = 6.0
+    x0, z0 = back - 1, thick * sn + 1  # its lowest corner, behind the face, 1 mm off the floor
+    # Turned a quarter turn up from the slope, a negative thickness puts the plate behind its face.
+    finger = _slope_bar(x0, z0, theta + math.pi / 2, size + 15, -thick, -inner + 3, inner - 3)
+    # Its stop: level with the shelf, where its face meets the box's back edge once the box lies on the shelf;
+    # the build zone ends at shelf_x - 5, and the servo, pressing on, overshoots its limit by up to ~6 mm.
+    # The box's back ends about 7 mm short of the shelf's edge: even the smallest box (36 mm) has its centre
+    # ~12 mm onto the shelf, past the goal's edge at shelf_x + 5.
+    end_x, end_z = shelf_x - 12, top_z - 3
+    dx, dz = end_x - x0, end_z - z0
+    stroke = math.hypot(dx, dz)
+    return [
+        Part("ramp", Compound(rails), role="fixed", material="wood"),
+        Part(
+            "finger",
+            finger,
+            role="sliding",
+            material="aluminium",
+            axis=(dx / stroke, 0, dz / stroke),
+            limits=(0, stroke),
+            # Steady, so the box neither hops nor tips on the way up; even the longest stroke (~700 mm) is over
+            # in under 2 s.
+            drive=400.0,
+        ),
+    ]

@@ -61,9 +61,44 @@ def build(seed: int, scale: float = 1.0) -> Scene:
         moved="drawer",
         # Open: the drawer's centre of mass pulled out past where its handle starts.
         goal=Zone((com.X - travel - 10, com.Y - 30, com.Z - 30), (-53, com.Y + 30, com.Z + 30)),
-        build=Zone((-490, -290, 0), (-60, 290, 440)),
+        # Up to the drawer's front, so a puller can reach behind the handle (the handle ends at x = -40).
+        build=Zone((-490, -290, 0), (-25, 290, 440)),
         # The cabinet is furniture: nothing may be built into or onto it.
         forbid=[Zone((0, -cy, 0), (back + panel, cy, cab_top + 20))],
     )
     s.constraints(max_unit_cost=25.0, max_weight=1000.0, target_quantity=200)
     return s
+
+
+def solution(seed: int, scale: float = 1.0) -> list[Part]:
+    """A hook on a driven slider: its finger sits behind the handle bar and draws the drawer out.
+
+    The slide runs at a moderate 150 mm/s and stops 5 mm short of the drawer's full travel; the drawer
+    coasts on against its own end stop, which lies inside the goal (the goal reaches 10 mm past it).
+    """
+    s = build(seed, scale)
+    width, depth, height = s.value("drawer_width"), s.value("drawer_depth"), s.value("drawer_height")
+    plinth = s.value("plinth_height")
+    w2 = width / 2
+    hz = plinth + 15.0 + 2.0 + height / 2  # the handle's centre height, as build() places it
+    travel = 0.9 * depth
+    # The finger fits between the handle's standoffs (at |y| = w2/2 ± 5), 2 mm behind the bar (x = -40),
+    # and stays clear of the drawer front (x = -10); the arm passes over the bar to the slider's body.
+    finger_half = w2 / 2 - 8.0
+    pieces = [
+        Pos(-32.0, 0, hz + 4.0) * Box(8.0, 2 * finger_half, 26.0),  # finger, from 13 mm below the bar's top
+        Pos(-61.0, 0, hz + 13.0) * Box(66.0, 40.0, 8.0),  # arm over the bar (top at hz + 7)
+        Pos(-114.0, 0, hz + 13.0) * Box(40.0, 40.0, 30.0),  # the slider's body
+    ]
+    hook = Compound(pieces)
+    return [
+        Part(
+            "hook",
+            hook,
+            role="sliding",
+            axis=(-1, 0, 0),
+            limits=(0, travel - 5.0),
+            drive=150.0,
+            material="aluminium",
+        )
+    ]

@@ -115,6 +115,9 @@ dataset_table = sa.Table(
     sa.Column("parameters", sa.JSON, nullable=False),
     # The per-seed mesh digests: a candidate sharing any of them duplicates this benchmark.
     sa.Column("mesh_digests", sa.JSON, nullable=False),
+    # models.difficulty's score (0 easiest – 100 hardest) and "proven" or "unproven".
+    sa.Column("difficulty", sa.Float, nullable=True),
+    sa.Column("solvability", sa.String(16), nullable=True),
     sa.Column("path", sa.Text, nullable=False),
     sa.Column("location", sa.Text, nullable=False),
     sa.Column("promoted_at", sa.DateTime(timezone=True), nullable=False),

@@ -22,6 +22,7 @@ class Check(StrEnum):
     GEOMETRIC_VARIETY = "geometric_variety"
     STABILITY = "stability"
     NON_TRIVIAL = "non_trivial"
+    SOLVABLE = "solvable"
 
 
 class CheckResult(BaseModel):
@@ -42,6 +43,8 @@ class PartMesh(BaseModel):
     mass_g: float
     convex_pieces: int
     decomposed: bool
+    # The part's box at spawn, in world millimetres (what difficulty and similarity are measured on).
+    bounds_mm: tuple[tuple[float, float, float], tuple[float, float, float]] | None = None
 
 
 class SimulationTrace(BaseModel):
@@ -57,6 +60,32 @@ class SimulationTrace(BaseModel):
     moved_end_mm: tuple[float, float, float]
 
 
+class SolutionTrace(BaseModel):
+    """The reference solution of one seed: what it is made of and what it did in the scene."""
+
+    parts: list[str]
+    drives: int
+    mass_g: float
+    unit_cost: float
+    max_weight_g: float | None = None
+    max_unit_cost: float | None = None
+    time_limit_s: float
+    # When the moved object's centre of mass first entered the goal zone; None if it never did.
+    reached_goal_s: float | None = None
+    in_goal_at_end: bool = False
+    moved_end_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    problems: list[str] = []
+
+    @property
+    def weight_margin(self) -> float | None:
+        """The share of the weight budget left over (0: exactly at the limit)."""
+        return None if not self.max_weight_g else 1.0 - self.mass_g / self.max_weight_g
+
+    @property
+    def cost_margin(self) -> float | None:
+        return None if not self.max_unit_cost else 1.0 - self.unit_cost / self.max_unit_cost
+
+
 class SeedOutcome(BaseModel):
     """Everything one seed produced inside the sandbox."""
 
@@ -67,6 +96,7 @@ class SeedOutcome(BaseModel):
     scene_digest: str | None = None
     mjcf_path: str | None = None
     simulation: SimulationTrace | None = None
+    solution: SolutionTrace | None = None
     wall_s: float = 0.0
 
     @classmethod
@@ -103,3 +133,11 @@ class CheckReport(BaseModel):
     notes: list[str] = []
     wall_s: float = 0.0
     peak_rss_mb: float = 0.0
+
+    @property
+    def solvability(self) -> str:
+        """`proven` (the reference solution solved every seed), `failed`, or `unproven` (no solution())."""
+        results = [r for r in self.results if r.check == Check.SOLVABLE]
+        if not results:
+            return "unproven"
+        return "proven" if all(r.passed for r in results) and len(results) == len(self.seeds) else "failed"

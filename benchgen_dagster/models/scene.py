@@ -51,6 +51,11 @@ class JointSpec(BaseModel):
     # Degrees for a hinge, millimetres for a slide.
     limits: tuple[float, float]
     damping: float = Field(default=0.0, ge=0)
+    # A declared actuator: a velocity servo that turns (deg/s) or slides (mm/s) the joint at this
+    # speed until the joint's limit stops it. None: the joint is passive.
+    drive: float | None = None
+    # Seconds the drive holds its joint still before it starts (so one drive can wait for another).
+    delay: float = Field(default=0.0, ge=0, le=60)
 
     @model_validator(mode="after")
     def _axis_and_limits(self) -> "JointSpec":
@@ -58,6 +63,10 @@ class JointSpec(BaseModel):
             raise ValueError("joint axis must not be the zero vector")
         if self.limits[0] >= self.limits[1]:
             raise ValueError(f"joint limits {self.limits} must be increasing")
+        if self.drive is not None and self.drive == 0:
+            raise ValueError("a drive speed of 0 drives nothing: leave drive=None for a passive joint")
+        if self.delay and self.drive is None:
+            raise ValueError("a delay belongs to a drive: this joint has none")
         return self
 
 

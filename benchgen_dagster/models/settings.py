@@ -50,6 +50,15 @@ class SimulationSettings(BaseModel):
     settle_window_s: float = 0.2
 
 
+class SolvabilitySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # The reference solution must have the moved object in the goal zone when this much time is up.
+    time_limit_s: float = Field(default=4.0, gt=0, le=60)
+    # How far a solution's part may reach past the build zone's faces (collision pieces' boxes).
+    zone_tolerance_mm: float = Field(default=1.0, ge=0)
+
+
 class RenderSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -83,6 +92,7 @@ class CheckSettings(BaseModel):
     geometry: GeometrySettings = GeometrySettings()
     randomization: RandomizationSettings = RandomizationSettings()
     simulation: SimulationSettings = SimulationSettings()
+    solvability: SolvabilitySettings = SolvabilitySettings()
     render: RenderSettings = RenderSettings()
     sandbox: SandboxLimits = SandboxLimits()
     # Seeds re-built in a fresh process to prove same seed → same bytes.

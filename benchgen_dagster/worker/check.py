@@ -324,12 +324,27 @@ class Checker:
         return folders
 
     def render(
-        self, script: Path, seed: int, out: Path, width: int, height: int, video: bool, scale: float = 1.0
+        self,
+        script: Path,
+        seed: int,
+        out: Path,
+        width: int,
+        height: int,
+        video: bool,
+        scale: float = 1.0,
+        with_solution: bool = False,
     ) -> tuple[SeedOutcome, list[Path]]:
-        """Build `seed` in the sandbox and render its views (and video) into `out`."""
+        """Build `seed` in the sandbox and render its views (and video) into `out`; with the script's
+        reference solution added when `with_solution`."""
         run_dir = RunDirectory(self.home, script, self.cache_root)
         job = self._job(
-            run_dir, [seed], scale, mode="render", render=RenderRequest(width=width, height=height, video=video)
+            run_dir,
+            [seed],
+            scale,
+            mode="render",
+            simulate=False,
+            with_solution=with_solution,
+            render=RenderRequest(width=width, height=height, video=video),
         )
         outcomes, _ = self._run_seeds(run_dir, job)
         written = []

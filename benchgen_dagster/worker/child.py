@@ -15,8 +15,9 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, NoReturn
+from typing import Any, Literal, NoReturn
 
 from pydantic import BaseModel
 
@@ -49,6 +50,8 @@ class ChildJob(BaseModel):
     # False: compile and validate only (the geometry gate), no physics.
     simulate: bool = True
     render: RenderRequest | None = None
+    # Render the scene with the script's reference solution added (render mode only).
+    with_solution: bool = False
     # True only when the runner is alone in its own PID namespace (bubblewrap): then, after each seed,
     # it may signal "every process it can see" to clear what the seed left behind, setsid() or not.
     own_pid_namespace: bool = False
@@ -58,7 +61,8 @@ def seed_dir(workspace: Path, seed: int, rerun: bool = False) -> Path:
     return workspace / ("reruns" if rerun else "seeds") / str(seed)
 
 
-def _load_build(workspace: Path):  # type: ignore[no-untyped-def]
+def _load_script(workspace: Path) -> tuple[Callable[..., Any], Callable[..., Any] | None]:
+    """The script's `build` and, when it has one, its reference `solution`."""
     spec = importlib.util.spec_from_file_location("benchmark_script", workspace / SCRIPT_NAME)
     if spec is None or spec.loader is None:
         raise ImportError("the script cannot be loaded as a Python module")
@@ -67,7 +71,10 @@ def _load_build(workspace: Path):  # type: ignore[no-untyped-def]
     build = getattr(module, "build", None)
     if not callable(build):
         raise AttributeError("the script defines no build(seed: int, scale: float = 1.0) function")
-    return build
+    solution = getattr(module, "solution", None)
+    if solution is not None and not callable(solution):
+        raise AttributeError("the script's `solution` is not a function solution(seed: int, scale: float = 1.0)")
+    return build, solution
 
 
 def _describe_error(error: BaseException) -> str:
@@ -84,12 +91,13 @@ def run_seed(workspace: Path, job: ChildJob, seed: int, out: Path, simulate: boo
     from benchgen_dagster.scene import Scene
     from benchgen_dagster.worker.compile import CompileError, DecompositionCache, compile_scene
     from benchgen_dagster.worker.simulate import simulate_scene
+    from benchgen_dagster.worker.solve import SolutionError, compile_solved, solution_parts, solve_scene, unsolved
     from benchgen_dagster.worker.validate import validate_compiled
 
     started = time.perf_counter()
     settings = job.settings
     try:
-        build = _load_build(workspace)
+        build, solution = _load_script(workspace)
         scene = build(seed, scale=job.scale)
         if not isinstance(scene, Scene):
             raise TypeError(f"build() returned {type(scene).__name__}, not a benchgen Scene")
@@ -117,17 +125,38 @@ def run_seed(workspace: Path, job: ChildJob, seed: int, out: Path, simulate: boo
         trace, sim_results = simulate_scene(model, compiled.spec, seed, settings.simulation)
         outcome.simulation = trace
         outcome.results.extend(sim_results)
+    solved = None
+    if solution is not None and model is not None and (simulate or job.with_solution):
+        try:
+            parts = solution_parts(solution, scene, seed, job.scale)
+            solved = compile_solved(scene, parts, out / "solution", settings, cache)
+        except SolutionError as error:
+            outcome.results.append(unsolved(seed, str(error)))
+        except (CompileError, ValueError) as error:
+            outcome.results.append(unsolved(seed, f"the solved scene does not compile: {error}"))
+        else:
+            if simulate:
+                outcome.solution, result = solve_scene(solved, [p.name for p in parts], seed, settings)
+                outcome.results.append(result)
+    elif job.with_solution and model is not None:
+        outcome.results.append(unsolved(seed, "the script defines no solution(seed, scale) to show"))
     if job.render is not None and model is not None:
+        from benchgen_dagster.worker.compile import load_compiled_model
         from benchgen_dagster.worker.render import render_scene
 
+        if job.with_solution and solved is None:
+            return outcome
+        shown = (load_compiled_model(solved.mjcf_path), solved.spec) if solved is not None else (model, compiled.spec)
+        # A solution's video runs for its whole time limit, so it shows the goal reached.
+        duration = settings.solvability.time_limit_s if solved is not None else settings.simulation.duration_s
         render_scene(
-            model,
-            compiled.spec,
+            shown[0],
+            shown[1],
             workspace / "renders",
             job.render.width,
             job.render.height,
             settings.render,
-            settings.simulation,
+            settings.simulation.model_copy(update={"duration_s": max(duration, 1.0)}),
             video=job.render.video,
         )
     outcome.wall_s = time.perf_counter() - started

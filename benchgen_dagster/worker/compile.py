@@ -31,6 +31,13 @@ ZONE_RGBA = {
 }
 # MJCF groups: 0 visual meshes, 2 zone sites, 3 collision pieces (hidden in renders).
 VISUAL_GROUP, ZONE_GROUP, COLLISION_GROUP = 0, 2, 3
+# A drive's velocity servo reaches its speed within this time constant, and is never weaker than
+# for a 1 kg slider (0.005 kg·m² about a hinge), so pushing a kilogram-scale load barely slows it.
+DRIVE_TIME_CONSTANT_S = 0.01
+DRIVE_MIN_INERTIA = {"slide": 1.0, "hinge": 0.005}
+# The keyframe every simulation and render starts from: the drives' speeds as the controls.
+DRIVE_KEYFRAME = "drives"
+DRIVE_NUMERIC = "drive:"
 
 
 class CompileError(ValueError):
@@ -69,6 +76,7 @@ class CompiledPart:
             mass_g=self.mass_g,
             convex_pieces=len(self.pieces),
             decomposed=self.decomposed,
+            bounds_mm=(tuple(self.visual.bounds[0]), tuple(self.visual.bounds[1])),
         )
 
 
@@ -191,7 +199,9 @@ def compile_part(part: Part, scale: float, settings: GeometrySettings, cache: De
         joint = spec.joint
         limits = joint.limits if joint.kind == "hinge" else (joint.limits[0] * scale, joint.limits[1] * scale)
         anchor = tuple(v * scale for v in joint.anchor)
-        spec = spec.model_copy(update={"joint": joint.model_copy(update={"anchor": anchor, "limits": limits})})
+        drive = joint.drive * scale if joint.drive is not None and joint.kind == "slide" else joint.drive
+        update = {"anchor": anchor, "limits": limits, "drive": drive}
+        spec = spec.model_copy(update={"joint": joint.model_copy(update=update)})
     part = _scaled(part, scale)
     solids = []
     for solid in _solids_of(part):
@@ -248,6 +258,91 @@ def _zone_site(parent: ET.Element, name: str, zone: ZoneSpec, kind: str) -> None
         size=_fmt(mm_to_m(1.0) * (hi - lo) / 2),
         rgba=_fmt(ZONE_RGBA[kind]),
     )
+
+
+def _drive_gain(part: CompiledPart) -> float:
+    """The velocity servo's gain (N·s/m or N·m·s/rad): the joint's inertia over the time constant."""
+    joint = part.spec.joint
+    assert joint is not None
+    if joint.kind == "slide":
+        inertia = g_to_kg(part.mass_g)
+    else:
+        axis = np.array(joint.axis, float) / np.linalg.norm(joint.axis)
+        offset = mm_to_m(1.0) * (part.com_mm - np.array(joint.anchor))
+        offset -= axis * float(offset @ axis)
+        inertia = float(axis @ part.inertia_kg_m2 @ axis) + g_to_kg(part.mass_g) * float(offset @ offset)
+    return max(inertia, DRIVE_MIN_INERTIA[joint.kind]) / DRIVE_TIME_CONSTANT_S
+
+
+def _drive_speed_si(part: CompiledPart) -> float:
+    joint = part.spec.joint
+    assert joint is not None and joint.drive is not None
+    return mm_to_m(joint.drive) if joint.kind == "slide" else float(np.radians(joint.drive))
+
+
+def _write_drives(root: ET.Element, parts: list[CompiledPart]) -> None:
+    """One velocity actuator per driven joint; a keyframe whose controls are their speeds (0 for a
+    drive that waits), and each drive's speed and delay as custom numerics, so the file describes it."""
+    driven = [p for p in parts if p.spec.joint is not None and p.spec.joint.drive is not None]
+    if not driven:
+        return
+    actuators = ET.SubElement(root, "actuator")
+    custom = ET.SubElement(root, "custom")
+    start = []
+    for part in driven:
+        joint = part.spec.joint
+        assert joint is not None
+        name = f"{part.spec.name}_drive"
+        ET.SubElement(
+            actuators, "velocity", name=name, joint=f"{part.spec.name}_{joint.kind}", kv=f"{_drive_gain(part):.6g}"
+        )
+        ET.SubElement(custom, "numeric", name=f"{DRIVE_NUMERIC}{name}", data=_fmt([_drive_speed_si(part), joint.delay]))
+        start.append(0.0 if joint.delay > 0 else _drive_speed_si(part))
+    keyframes = ET.SubElement(root, "keyframe")
+    ET.SubElement(keyframes, "key", name=DRIVE_KEYFRAME, ctrl=_fmt(start))
+
+
+@dataclass(frozen=True)
+class DriveSchedule:
+    """When each drive runs: held still (control 0) until its delay, then at its speed."""
+
+    actuators: np.ndarray
+    speeds: np.ndarray
+    delays: np.ndarray
+
+    @classmethod
+    def of(cls, model: mujoco.MjModel) -> "DriveSchedule":
+        ids, speeds, delays = [], [], []
+        for actuator in range(model.nu):
+            name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, actuator) or ""
+            numeric = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_NUMERIC, f"{DRIVE_NUMERIC}{name}")
+            if numeric < 0:
+                continue
+            adr = model.numeric_adr[numeric]
+            ids.append(actuator)
+            speeds.append(model.numeric_data[adr])
+            delays.append(model.numeric_data[adr + 1])
+        return cls(np.array(ids, int), np.array(speeds, float), np.array(delays, float))
+
+    def apply(self, data: mujoco.MjData) -> None:
+        """Set the controls for the current time."""
+        if len(self.actuators):
+            data.ctrl[self.actuators] = np.where(data.time >= self.delays - 1e-9, self.speeds, 0.0)
+
+    def steps_to_next_start(self, time_s: float, timestep_s: float) -> int | None:
+        """Steps until the next waiting drive starts (so a loop can stop there), None if none waits."""
+        waiting = self.delays[self.delays > time_s + 1e-9]
+        return max(1, round((float(waiting.min()) - time_s) / timestep_s)) if len(waiting) else None
+
+
+def start_data(model: mujoco.MjModel) -> mujoco.MjData:
+    """Fresh data at the scene's start: the drive keyframe's controls when the scene has drives."""
+    data = mujoco.MjData(model)
+    key = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_KEY, DRIVE_KEYFRAME)
+    if key >= 0:
+        mujoco.mj_resetDataKeyframe(model, data, key)
+    mujoco.mj_forward(model, data)
+    return data
 
 
 def write_mjcf(spec: SceneSpec, parts: list[CompiledPart], out_dir: Path, timestep_s: float) -> Path:
@@ -324,7 +419,7 @@ def write_mjcf(spec: SceneSpec, parts: list[CompiledPart], out_dir: Path, timest
                 ET.SubElement(body, "freejoint", name=f"{name}_free")
             elif joint is not None:
                 limits = joint.limits if joint.kind == "hinge" else tuple(mm_to_m(v) for v in joint.limits)
-                ET.SubElement(
+                element = ET.SubElement(
                     body,
                     "joint",
                     name=f"{name}_{joint.kind}",
@@ -334,6 +429,10 @@ def write_mjcf(spec: SceneSpec, parts: list[CompiledPart], out_dir: Path, timest
                     range=_fmt(limits),
                     damping=f"{joint.damping:g}",
                 )
+                if joint.drive is not None:
+                    # A drive pushes into its limit for as long as the run lasts: the default soft limit
+                    # (0.02 s) would let it creep tens of millimetres past; this one holds within a few.
+                    element.set("solreflimit", f"{2 * timestep_s:g} 1")
             i = part.inertia_kg_m2
             ET.SubElement(
                 body,
@@ -376,6 +475,7 @@ def write_mjcf(spec: SceneSpec, parts: list[CompiledPart], out_dir: Path, timest
     _zone_site(world, "build_zone", spec.build_zone, "build")
     for index, zone in enumerate(spec.forbid_zones):
         _zone_site(world, f"forbid_zone_{index}", zone, "forbid")
+    _write_drives(root, parts)
     ET.indent(root)
     path = out_dir / "scene.xml"
     path.write_bytes(ET.tostring(root, encoding="utf-8", xml_declaration=False) + b"\n")

@@ -13,6 +13,7 @@ import numpy as np
 from benchgen_dagster.models.scene import SceneSpec
 from benchgen_dagster.models.settings import RenderSettings, SimulationSettings
 from benchgen_dagster.models.units import mm_to_m
+from benchgen_dagster.worker.compile import DriveSchedule, start_data
 
 
 def _camera(spec: SceneSpec, azimuth: float, elevation: float) -> mujoco.MjvCamera:
@@ -44,8 +45,7 @@ def render_views(
     import imageio.v3 as iio
 
     out.mkdir(parents=True, exist_ok=True)
-    data = mujoco.MjData(model)
-    mujoco.mj_forward(model, data)
+    data = start_data(model)
     written = []
     renderer = _renderer(model, width, height)
     try:
@@ -74,8 +74,8 @@ def render_video(
     import imageio.v2 as imageio
 
     model.opt.timestep = simulation.timestep_s
-    data = mujoco.MjData(model)
-    mujoco.mj_forward(model, data)
+    data = start_data(model)
+    drives = DriveSchedule.of(model)
     steps_per_frame = max(1, round(1.0 / (render.video_fps * simulation.timestep_s)))
     frames = max(1, round(simulation.duration_s * render.video_fps))
     # H.264 wants even frame sizes.
@@ -94,6 +94,7 @@ def render_video(
             for _ in range(frames):
                 renderer.update_scene(data, camera=camera)
                 writer.append_data(renderer.render())  # type: ignore[attr-defined]
+                drives.apply(data)
                 mujoco.mj_step(model, data, nstep=steps_per_frame)
     finally:
         renderer.close()

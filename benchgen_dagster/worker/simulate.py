@@ -9,6 +9,7 @@ from benchgen_dagster.models.reports import Check, CheckResult, SimulationTrace
 from benchgen_dagster.models.scene import SceneSpec
 from benchgen_dagster.models.settings import SimulationSettings
 from benchgen_dagster.models.units import m_to_mm, mm_to_m
+from benchgen_dagster.worker.compile import start_data
 
 # Steps run inside MuJoCo between two looks from Python (40 ms at the default timestep): the checks
 # stay cheap next to the physics. MuJoCo's own warning counters still see every step.
@@ -53,8 +54,7 @@ def simulate_scene(
 ) -> tuple[SimulationTrace, list[CheckResult]]:
     """Simulate for `settings.duration_s`; returns the trace and the stability and non-triviality checks."""
     model.opt.timestep = settings.timestep_s
-    data = mujoco.MjData(model)
-    mujoco.mj_forward(model, data)
+    data = start_data(model)
     moved = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.moved_object)
     if moved < 1:
         # Missing or fixed (welded to the world body): zones_consistent already says so; judging the

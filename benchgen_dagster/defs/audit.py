@@ -1,0 +1,203 @@
+"""The dataset audit: every promoted benchmark re-checked on fresh seeds, solvability included.
+
+A benchmark was generated and checked on a few seeds; the audit runs the whole check again on N
+seeds it has never been checked on (by default the first aligned block of seeds after a multiple of
+1024 beyond them, so the parameter strata are covered evenly). A benchmark that fails any check on
+any fresh seed fails the audit; with `quarantine` it is moved out of the dataset to
+`quarantine/<id>-<time>/` with the audit's findings beside it (never deleted), and out of the index.
+"""
+
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from benchgen_dagster.defs.candidates import code_version
+from benchgen_dagster.defs.dataset import dataset_dir, load_manifests
+from benchgen_dagster.defs.resources import (
+    ArtifactStoreResource,
+    RegistryResource,
+    SandboxResource,
+    write_file_atomically,
+)
+from benchgen_dagster.models.reports import CheckReport
+from benchgen_dagster.paths import benchgen_home
+
+AUDIT_JOB = "audit_dataset"
+DEFAULT_AUDIT_SEEDS = 32
+_SEED_BLOCK = 1024
+
+
+class AuditSeedsError(ValueError):
+    """The requested audit seeds overlap the seeds a benchmark was generated on."""
+
+
+class AuditConfig(dg.Config):
+    seeds: int = DEFAULT_AUDIT_SEEDS
+    # The first audit seed; -1 picks the first multiple of 1024 past every benchmark's checked seeds.
+    first_seed: int = -1
+    quarantine: bool = False
+
+
+def audits_dir() -> Path:
+    folder = benchgen_home() / "audits"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def latest_audit_path() -> Path:
+    return audits_dir() / "latest.json"
+
+
+def fresh_seeds(checked: list[int], count: int, first: int = -1) -> list[int]:
+    """`count` seeds none of which is in `checked`: from `first`, or from the next multiple of 1024."""
+    if count < 1:
+        raise AuditSeedsError(f"the audit needs at least one seed, got {count}")
+    start = first if first >= 0 else (max(checked, default=-1) // _SEED_BLOCK + 1) * _SEED_BLOCK
+    seeds = list(range(start, start + count))
+    overlap = sorted(set(seeds) & set(checked))
+    if overlap:
+        raise AuditSeedsError(
+            f"audit seeds {start}–{start + count - 1} include seeds the benchmark was generated on "
+            f"({', '.join(map(str, overlap[:5]))}): fresh seeds must be disjoint from them"
+        )
+    return seeds
+
+
+def audit_row(manifest: dict[str, Any], report: CheckReport) -> dict[str, Any]:
+    """One benchmark's audit: passed, which checks failed on how many seeds, and solvable seeds."""
+    failed: dict[str, set[int | None]] = {}
+    for failure in report.failures:
+        failed.setdefault(failure.check, set()).add(failure.seed)
+    solvable = [r for r in report.results if r.check == "solvable"]
+    return {
+        "benchmark_id": manifest["id"],
+        "family": manifest.get("family"),
+        "tier": manifest.get("tier"),
+        "seeds": report.seeds,
+        "passed": report.passed and bool(solvable),
+        "failed_checks": {check: len(seeds) for check, seeds in sorted(failed.items())},
+        "solvable_seeds": sum(r.passed for r in solvable),
+        "first_failure": report.failures[0].message
+        if report.failures
+        else ("" if solvable else "the script defines no solution(seed, scale): solvability unproven"),
+        "wall_s": round(report.wall_s, 1),
+    }
+
+
+def quarantine(row: dict[str, Any], registry: RegistryResource, artifacts: ArtifactStoreResource) -> Path | None:
+    """Move a failing benchmark out of the dataset, with its audit beside it; out of the index and the store."""
+    bid = row["benchmark_id"]
+    folder = dataset_dir() / bid
+    moved = None
+    if folder.is_dir():
+        target = benchgen_home() / "quarantine"
+        target.mkdir(exist_ok=True)
+        moved = target / f"{bid}-{datetime.now(UTC).strftime('%Y%m%d%H%M%S')}"
+        os.replace(folder, moved)
+        (moved / "audit.json").write_text(json.dumps(row, indent=1))
+    registry.remove_benchmark(bid)
+    artifacts.withdraw(f"dataset/{bid}")
+    return moved
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| benchmark | family | seeds | solvable | result | first failure |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        result = "pass" if r["passed"] else "FAIL" + (" → quarantined" if r.get("quarantined") else "")
+        lines.append(
+            f"| {r['benchmark_id']} | {r['family']} | {len(r['seeds'])} | {r['solvable_seeds']}/{len(r['seeds'])} "
+            f"| {result} | {r['first_failure'][:120]} |"
+        )
+    return "\n".join(lines)
+
+
+@dg.asset(
+    deps=["promoted_benchmark"],
+    code_version=code_version("dataset_audit"),
+    group_name="dataset",
+    kinds={"mujoco"},
+    description="Every promoted benchmark re-checked on fresh seeds (solvability included); failing ones "
+    "are reported and, with quarantine on, moved out of the dataset.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            "audit_passed",
+            asset="dataset_audit",
+            description="every promoted benchmark passes every check on the fresh seeds",
+        )
+    ],
+)
+def dataset_audit(
+    context: dg.AssetExecutionContext,
+    config: AuditConfig,
+    sandbox: SandboxResource,
+    registry: RegistryResource,
+    artifacts: ArtifactStoreResource,
+) -> Any:
+    manifests = load_manifests()
+    plans = {}
+    for manifest in manifests:
+        try:
+            plans[manifest["id"]] = fresh_seeds(manifest.get("seeds_checked", []), config.seeds, config.first_seed)
+        except AuditSeedsError as error:
+            raise dg.Failure(f"{manifest['id']}: {error}", allow_retries=False) from None
+    started = time.perf_counter()
+    checker = sandbox.checker()
+    rows = []
+    for manifest in manifests:
+        report = checker.check(Path(manifest["path"]) / "script.py", plans[manifest["id"]])
+        row = audit_row(manifest, report)
+        if not row["passed"] and config.quarantine:
+            moved = quarantine(row, registry, artifacts)
+            row["quarantined"] = str(moved) if moved else "removed from the index"
+        context.log.info(f"{row['benchmark_id']}: {'pass' if row['passed'] else 'FAIL ' + row['first_failure']}")
+        rows.append(row)
+    failed = [r for r in rows if not r["passed"]]
+    pass_rate = round((len(rows) - len(failed)) / len(rows), 3) if rows else None
+    document = {
+        "audited_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seeds_per_benchmark": config.seeds,
+        "quarantine": config.quarantine,
+        "benchmarks": len(rows),
+        "passed": len(rows) - len(failed),
+        "pass_rate": pass_rate,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "results": rows,
+    }
+    path = audits_dir() / f"audit-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.json"
+    text = json.dumps(document, indent=1)
+    write_file_atomically(path, text.encode())
+    write_file_atomically(latest_audit_path(), text.encode())
+    yield dg.MaterializeResult(
+        metadata={
+            "benchmarks": len(rows),
+            "passed": len(rows) - len(failed),
+            "pass_rate": dg.MetadataValue.float(pass_rate if pass_rate is not None else 1.0),
+            "quarantined": sum(1 for r in rows if r.get("quarantined")),
+            "seeds_per_benchmark": config.seeds,
+            "results": dg.MetadataValue.md(_table(rows) if rows else "the dataset is empty"),
+            "report": dg.MetadataValue.path(str(path)),
+        }
+    )
+    yield dg.AssetCheckResult(
+        check_name="audit_passed",
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="every benchmark passed on fresh seeds"
+        if not failed
+        else f"{len(failed)} of {len(rows)} failed: " + ", ".join(r["benchmark_id"] for r in failed[:5]),
+    )
+
+
+weekly_dataset_audit = dg.ScheduleDefinition(
+    name="weekly_dataset_audit",
+    job_name=AUDIT_JOB,
+    cron_schedule="0 3 * * 0",
+    description=f"Sundays at 03:00: every promoted benchmark on {DEFAULT_AUDIT_SEEDS} fresh seeds (report only; "
+    "set quarantine in the run config to move failures out).",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)

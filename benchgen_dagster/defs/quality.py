@@ -1,0 +1,222 @@
+"""Dataset quality: what the whole dataset covers, how hard it is, and which benchmarks are near copies.
+
+`dataset_quality` reads every promoted benchmark's manifest and validation report and measures:
+counts per tier and family, the spread of every randomized parameter across the benchmarks of a
+family, the difficulty histogram (models.difficulty), and near-duplicates by geometric similarity.
+
+Similarity: each benchmark becomes an occupancy grid over its own workspace (parts' boxes in one
+channel, the goal zone in another, averaged over its checked seeds); two benchmarks are compared by
+weighted Jaccard (Σ min / Σ max of the two grids). Identical meshes score 1; the same family with a
+moved goal or a resized wall scores lower. Pairs at or above `NEAR_DUPLICATE` are reported.
+"""
+
+import io
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from benchgen_dagster.defs.candidates import code_version, image_markdown, text_version
+from benchgen_dagster.defs.dataset import AFTER_PROMOTIONS, load_manifests, quality_dir
+from benchgen_dagster.defs.resources import write_file_atomically
+
+GRID = (16, 12, 8)
+NEAR_DUPLICATE = 0.9
+
+
+def _fill(grid: np.ndarray, lo: np.ndarray, hi: np.ndarray, ws_lo: np.ndarray, ws_hi: np.ndarray) -> None:
+    size = np.array(grid.shape)
+    a = np.clip(np.floor((lo - ws_lo) / (ws_hi - ws_lo) * size), 0, size - 1).astype(int)
+    b = np.clip(np.ceil((hi - ws_lo) / (ws_hi - ws_lo) * size), a + 1, size).astype(int)
+    grid[a[0] : b[0], a[1] : b[1], a[2] : b[2]] = 1.0
+
+
+def occupancy(report: dict[str, Any]) -> np.ndarray | None:
+    """The benchmark's occupancy descriptor from its validation report (parts and goal, mean over seeds)."""
+    grids = []
+    for outcome in report.get("outcomes", []):
+        scene = outcome.get("scene")
+        bounds = [p["bounds_mm"] for p in outcome.get("parts", []) if p.get("bounds_mm")]
+        if not scene or not bounds:
+            continue
+        ws_lo, ws_hi = np.array(scene["workspace"]["lo"]), np.array(scene["workspace"]["hi"])
+        parts, goal = np.zeros(GRID), np.zeros(GRID)
+        for lo, hi in bounds:
+            _fill(parts, np.array(lo), np.array(hi), ws_lo, ws_hi)
+        _fill(goal, np.array(scene["goal_zone"]["lo"]), np.array(scene["goal_zone"]["hi"]), ws_lo, ws_hi)
+        grids.append(np.concatenate([parts.ravel(), goal.ravel()]))
+    return np.mean(grids, axis=0) if grids else None
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Weighted Jaccard of two occupancy descriptors: 1 for the same scene, 0 for nothing in common."""
+    union = float(np.maximum(a, b).sum())
+    return float(np.minimum(a, b).sum()) / union if union else 1.0
+
+
+def near_duplicates(descriptors: dict[str, np.ndarray], threshold: float = NEAR_DUPLICATE) -> list[dict[str, Any]]:
+    pairs = []
+    for (a, da), (b, db) in itertools.combinations(sorted(descriptors.items()), 2):
+        score = similarity(da, db)
+        if score >= threshold:
+            pairs.append({"a": a, "b": b, "similarity": round(score, 3)})
+    return sorted(pairs, key=lambda p: -p["similarity"])
+
+
+def parameter_spread(manifests: list[dict[str, Any]]) -> pd.DataFrame:
+    """Per family and parameter: how many benchmarks vary it, and the span of nominals and drawn values."""
+    rows = []
+    for manifest in manifests:
+        for name, r in (manifest.get("parameters") or {}).items():
+            rows.append({"family": manifest.get("family") or "custom", "parameter": name, **r})
+    columns = ["family", "parameter", "benchmarks", "nominal_min", "nominal_max", "drawn_min", "drawn_max", "spread"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame(rows)
+    spread = frame.groupby(["family", "parameter"]).agg(
+        benchmarks=("nominal", "size"),
+        nominal_min=("nominal", "min"),
+        nominal_max=("nominal", "max"),
+        drawn_min=("min", "min"),
+        drawn_max=("max", "max"),
+        nominal_median=("nominal", "median"),
+    )
+    # The drawn span across the family's benchmarks, relative to their median nominal value.
+    spread["spread"] = (spread["drawn_max"] - spread["drawn_min"]) / spread["nominal_median"].abs().clip(lower=1e-9)
+    return spread.reset_index()[columns].round(3)
+
+
+def _png(figure: Any) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def plots(counts: pd.DataFrame, scores: list[float], spread: pd.DataFrame) -> dict[str, bytes]:
+    """The three quality plots as PNG bytes: counts per family and tier, difficulty histogram, parameter spread."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = {}
+    figure, axes = plt.subplots(figsize=(6, 3))
+    if len(counts):
+        counts.plot.barh(stacked=True, ax=axes)
+    axes.set_xlabel("benchmarks")
+    axes.set_title("benchmarks per family and tier")
+    out["counts"] = _png(figure)
+    plt.close(figure)
+
+    figure, axes = plt.subplots(figsize=(6, 3))
+    axes.hist(scores, bins=[float(b) for b in np.linspace(0, 100, 21)], color="#3b7dd8")
+    axes.set_xlabel("difficulty (0 easiest – 100 hardest)")
+    axes.set_ylabel("benchmarks")
+    axes.set_title("difficulty")
+    out["difficulty"] = _png(figure)
+    plt.close(figure)
+
+    figure, axes = plt.subplots(figsize=(6, max(2.0, 0.25 * len(spread) + 1)))
+    labels = [f"{r.family}.{r.parameter}" for r in spread.itertuples()]
+    axes.barh(labels, spread["spread"].tolist() if len(spread) else [], color="#e0892b")
+    axes.axvline(0.8, color="grey", linestyle="--", linewidth=1)  # ±40 % of nominal, what one script must span
+    axes.set_xlabel("drawn span / median nominal")
+    axes.set_title("parameter spread across each family's benchmarks")
+    out["parameters"] = _png(figure)
+    plt.close(figure)
+    return out
+
+
+def _validation_report(manifest: dict[str, Any]) -> dict[str, Any]:
+    path = Path(manifest["path"]) / "reports" / "validation.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def measure(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    """Everything dataset_quality reports, as plain data (also written to quality.json)."""
+    frame = pd.DataFrame(
+        [
+            {
+                "id": m["id"],
+                "family": m.get("family") or "custom",
+                "tier": m.get("tier"),
+                "difficulty": (m.get("difficulty") or {}).get("score"),
+                "solvability": (m.get("solvability") or {}).get("status", "unproven"),
+            }
+            for m in manifests
+        ],
+        columns=["id", "family", "tier", "difficulty", "solvability"],
+    )
+    counts = pd.crosstab(frame["family"], frame["tier"]) if len(frame) else pd.DataFrame()
+    descriptors = {m["id"]: d for m in manifests if (d := occupancy(_validation_report(m))) is not None}
+    scores = [float(s) for s in frame["difficulty"].dropna()]
+    return {
+        "benchmarks": len(frame),
+        "by_tier": {str(k): int(v) for k, v in frame["tier"].value_counts().items()},
+        "by_family": {str(k): int(v) for k, v in frame["family"].value_counts().items()},
+        "by_solvability": {str(k): int(v) for k, v in frame["solvability"].value_counts().items()},
+        "difficulty": {
+            "mean": round(float(np.mean(scores)), 1) if scores else None,
+            "min": min(scores, default=None),
+            "max": max(scores, default=None),
+            "histogram": np.histogram(scores, bins=np.linspace(0, 100, 11))[0].tolist(),
+        },
+        "near_duplicates": near_duplicates(descriptors),
+        "compared": len(descriptors),
+        "counts": counts,
+        "spread": parameter_spread(manifests),
+        "scores": scores,
+    }
+
+
+def _table(frame: pd.DataFrame) -> str:
+    if not len(frame):
+        return "none"
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, "|" + "---|" * len(frame.columns), *rows])
+
+
+@dg.asset(
+    deps=["benchmark_dataset"],
+    code_version=code_version("dataset_quality"),
+    group_name="dataset",
+    kinds={"pandas"},
+    automation_condition=AFTER_PROMOTIONS,
+    description="Coverage and quality of the whole dataset: counts per tier and family, parameter spread, "
+    "the difficulty histogram and near-duplicates by geometric similarity, with PNG plots.",
+)
+def dataset_quality(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    manifests = load_manifests()
+    measured = measure(manifests)
+    out = quality_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    images = plots(measured["counts"], measured["scores"], measured["spread"])
+    for name, png in images.items():
+        write_file_atomically(out / f"{name}.png", png)
+    document = {k: v for k, v in measured.items() if k not in ("counts", "spread", "scores")}
+    document["spread"] = measured["spread"].to_dict(orient="records")
+    write_file_atomically(out / "quality.json", json.dumps(document, indent=1).encode())
+    duplicates = measured["near_duplicates"]
+    if duplicates:
+        context.log.warning(f"{len(duplicates)} near-duplicate pair(s): {duplicates[:3]}")
+    return dg.MaterializeResult(
+        metadata={
+            "benchmarks": measured["benchmarks"],
+            "by_tier": dg.MetadataValue.json(measured["by_tier"]),
+            "by_family": dg.MetadataValue.json(measured["by_family"]),
+            "by_solvability": dg.MetadataValue.json(measured["by_solvability"]),
+            "difficulty_mean": dg.MetadataValue.float(measured["difficulty"]["mean"] or 0.0),
+            "near_duplicates": dg.MetadataValue.md(
+                _table(pd.DataFrame(duplicates, columns=["a", "b", "similarity"])) if duplicates else "none"
+            ),
+            "parameter_spread": dg.MetadataValue.md(_table(measured["spread"])),
+            **{f"plot_{name}": dg.MetadataValue.md(image_markdown(png, name)) for name, png in images.items()},
+            "report": dg.MetadataValue.path(str(out / "quality.json")),
+        },
+        data_version=text_version(json.dumps(document, sort_keys=True, default=str)),
+    )
