@@ -49,6 +49,10 @@ def test_a_request_becomes_an_approved_benchmark(tmp_path: Path, prompt: str, fa
         assert (workspace / name).is_file(), name
     decision, _ = read_review((workspace / reviews).read_text())
     assert decision == "approved"
+    # The offline coder writes the reference solution too, and the worker proved it on every seed.
+    assert "\ndef solution(seed: int, scale: float = 1.0)" in (workspace / "script.py").read_text()
+    assert json.loads((workspace / "reports/summary.json").read_text())["solvability"] == "proven"
+    assert "its reference solution solves every checked seed" in (workspace / reviews).read_text()
     if family:
         assert f"family: {family}" in (workspace / "plan.md").read_text()
     assert all(u["input_tokens"] > 0 and u["output_tokens"] > 0 for u in session["usage"].values())

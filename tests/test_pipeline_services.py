@@ -107,7 +107,8 @@ def test_postgres_s3_and_the_webserver(_benchgen_home: Path, tmp_path: Path) -> 
         keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="benchgen/")["Contents"]}
         prefix = f"benchgen/dataset/{benchmark_id}/"
         assert {prefix + "benchmark.yaml", prefix + "script.py", prefix + "seeds/0/scene.xml"} <= keys
-        assert sum(k.startswith(prefix + "renders/") for k in keys) == 24
+        assert sum(k.startswith(prefix + "renders/view_") for k in keys) == 24
+        assert sum(k.startswith(prefix + "renders/solution/view_") for k in keys) == 24
         assert "benchgen/gallery/index.html" in keys
 
         port = _free_port()

@@ -418,7 +418,7 @@ _PROFILES: dict[str, _Profile] = {
     ),
     "hinged_gate": _Profile(
         moved="ball",
-        moved_material="rubber",
+        moved_material="steel",
         keywords={"gate": 3, "fence": 2, "hinge": 1, "swing": 1, "self-closing": 2, "through": 0.5},
         objects={"ball": 1.5},
         distances=("goal_x",),
@@ -430,7 +430,7 @@ _PROFILES: dict[str, _Profile] = {
             "size": (("ball_radius", 0.5, 0),),
         },
         travel=(("goal_x",), 1.0, 180.0),  # the ball starts at x = -180
-        stand_in="a rubber ball",
+        stand_in="a steel ball",
     ),
     "lever_moving_fulcrum": _Profile(
         moved="load",
@@ -469,7 +469,7 @@ _PROFILES: dict[str, _Profile] = {
             "depth": (("hole_depth", 1, 0),),
             "length": (("peg_length", 1, 0),),
         },
-        travel=(("block_x",), 1.0, 200.0),  # the peg starts at x = -200
+        # No travel: the peg stands on a platform that ends at the block, wherever the block is.
         stand_in="a square aluminium peg",
     ),
     "sliding_drawer": _Profile(

@@ -70,6 +70,10 @@ def compile_solved(
     return compile_scene(solved, out, settings.geometry, cache, settings.simulation.timestep_s)
 
 
+def _driven(part: CompiledPart) -> bool:
+    return part.spec.joint is not None and part.spec.joint.drive is not None
+
+
 def _collision_geoms(model: mujoco.MjModel, part: CompiledPart) -> list[int]:
     names = [f"{part.spec.name}_c{i}" for i in range(len(part.pieces))]
     return [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, n) for n in names]
@@ -106,13 +110,10 @@ def solve_scene(
     limit = settings.solvability.time_limit_s
     own = [p for p in compiled.parts if p.spec.name in solution_names]
     mass = sum(p.mass_g for p in own)
-    cost = sum(
-        unit_cost(p.mass_g, p.spec.material, driven=p.spec.joint is not None and p.spec.joint.drive is not None)
-        for p in own
-    )
+    cost = sum(unit_cost(p.mass_g, p.spec.material, driven=_driven(p)) for p in own)
     trace = SolutionTrace(
         parts=[p.spec.name for p in own],
-        drives=sum(1 for p in own if p.spec.joint is not None and p.spec.joint.drive is not None),
+        drives=sum(_driven(p) for p in own),
         mass_g=mass,
         unit_cost=cost,
         max_weight_g=spec.constraints.max_weight_g,
