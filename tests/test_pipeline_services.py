@@ -120,12 +120,17 @@ def test_postgres_s3_and_the_webserver(_benchgen_home: Path, tmp_path: Path) -> 
                 "assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }",
             )["assetNodes"]
             assets = {"/".join(n["assetKey"]["path"]): n for n in nodes}
-            assert len(assets) == 11 and assets["cad_script"]["isPartitioned"]
+            assert len(assets) == 13 and assets["cad_script"]["isPartitioned"]
+            assert not assets["dataset_quality"]["isPartitioned"] and not assets["dataset_audit"]["isPartitioned"]
             assert not assets["agent_journals"]["isPartitioned"] and not assets["learned_skills"]["isPartitioned"]
             checks = {c["name"]: c["blocking"] for n in nodes for c in n["assetChecksOrError"].get("checks", [])}
-            assert checks == dict.fromkeys(
-                ("geometry", "randomization_coverage", "stability", "non_triviality", "review_approved"), True
-            )
+            assert checks == {
+                **dict.fromkeys(
+                    ("geometry", "randomization_coverage", "stability", "non_triviality", "solvability"), True
+                ),
+                "review_approved": True,
+                "audit_passed": False,
+            }
             (repository,) = _graphql(
                 port,
                 "{ repositoriesOrError { ... on RepositoryConnection { "
@@ -133,7 +138,7 @@ def test_postgres_s3_and_the_webserver(_benchgen_home: Path, tmp_path: Path) -> 
             )["repositoriesOrError"]["nodes"]
             assert {"request_files_sensor", "skill_learning_sensor"} <= {s["name"] for s in repository["sensors"]}
             schedules = sorted(s["name"] for s in repository["schedules"])
-            assert schedules == ["daily_batch_schedule", "weekly_skill_learning"]
+            assert schedules == ["daily_batch_schedule", "weekly_dataset_audit", "weekly_skill_learning"]
             asset = _graphql(
                 port,
                 '{ assetOrError(assetKey: {path: ["promoted_benchmark"]}) { ... on Asset { assetMaterializations('
