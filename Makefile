@@ -13,7 +13,9 @@ SYSTEM_PACKAGES := python3-venv bubblewrap libegl1 libgl1-mesa-dri libosmesa6
 $(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade uv
-	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]'
+	@# Bytecode compiled at install: with PYTHONDONTWRITEBYTECODE set (CI, the sandbox) every import would
+	@# otherwise compile build123d and its stack from source, seconds per process.
+	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[dev]'
 	touch $(STAMP)
 
 system-deps:

@@ -25,7 +25,9 @@ from rich.table import Table
 from benchgen_dagster.library import families
 from benchgen_dagster.models.settings import CheckSettings
 from benchgen_dagster.worker.check import Checker
-from benchgen_dagster.worker.compile import DecompositionCache, compile_scene, load_compiled_model
+from benchgen_dagster.worker.compile import DecompositionCache
+from benchgen_dagster.worker.local import compile_scene
+from benchgen_dagster.worker.mjcf import load_compiled_model
 from benchgen_dagster.worker.simulate import simulate_scene
 
 ROUNDS = 7

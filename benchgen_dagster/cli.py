@@ -7,6 +7,7 @@ so `benchgen --help` and `benchgen library list` start fast.
 
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -88,26 +89,40 @@ def _script(path: Path) -> Path:
     return path
 
 
+def _checker(settings):  # type: ignore[no-untyped-def]
+    """The sandboxed checker, or one line saying why untrusted code cannot run here and how to fix it."""
+    from benchgen_dagster.worker.check import Checker
+    from benchgen_dagster.worker.sandbox import SandboxUnavailable
+
+    try:
+        return Checker(settings, home=_home())
+    except SandboxUnavailable as error:
+        fail(str(error), EXIT_USAGE)
+
+
 def _print_report(report: CheckReport) -> None:
     table = Table(title=f"benchgen check {report.script}", show_lines=False)
     table.add_column("check", style="bold")
     for seed in report.seeds:
         table.add_column(str(seed), justify="center")
     table.add_column("all seeds", justify="center")
-    by_check: dict[Check, dict[int | None, bool]] = {}
+    by_check: dict[Check, dict[int | None, bool | None]] = {}
     for result in report.results:
         cell = by_check.setdefault(result.check, {})
-        cell[result.seed] = cell.get(result.seed, True) and result.passed
+        # A seed that was not run is neither a pass nor a failure of its own: shown as "not run".
+        cell[result.seed] = None if result.not_run else (cell.get(result.seed, True) is not False and result.passed)
     for check in Check:
         if check not in by_check:
             continue
         cells = by_check[check]
-        row = [_mark(cells.get(seed)) for seed in report.seeds]
-        row.append(_mark(cells.get(None)))
+        row = [_mark(cells.get(seed), seed in cells) for seed in report.seeds]
+        row.append(_mark(cells.get(None), None in cells))
         table.add_row(check.value, *row)
     console.print(table)
     for note in report.notes:
-        error_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+        loud = note.startswith("UNSANDBOXED")
+        label = "[bold red]WARNING:[/]" if loud else "[yellow]note:[/]"
+        error_console.print(f"{label} {escape(note)}", highlight=False)
     if report.failures:
         console.print(f"[bold red]{len(report.failures)} failed:[/]")
         for failure in report.failures:
@@ -128,9 +143,9 @@ def _print_report(report: CheckReport) -> None:
     )
 
 
-def _mark(passed: bool | None) -> str:
+def _mark(passed: bool | None, ran: bool = True) -> str:
     if passed is None:
-        return "[dim]·[/]"
+        return "[dim]·[/]" if not ran else "[yellow]not run[/]"
     return "[green]✓[/]" if passed else "[bold red]✗[/]"
 
 
@@ -142,12 +157,10 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     settings_file: Annotated[Path | None, typer.Option("--settings", help="YAML overriding check thresholds.")] = None,
 ) -> None:
-    """Compile, validate and simulate SCRIPT for N seeds inside the sandbox."""
-    from benchgen_dagster.worker.check import Checker
-
+    """Build SCRIPT for N seeds in the sandbox, then judge it: geometry, physics, solvability."""
     path = _script(script)
     settings = _settings(settings_file)
-    report = Checker(settings, home=_home()).check(path, list(range(first_seed, first_seed + seeds)))
+    report = _checker(settings).check(path, list(range(first_seed, first_seed + seeds)))
     if as_json:
         sys.stdout.write(report.model_dump_json(exclude={"outcomes"}) + "\n")
         for note in report.notes:
@@ -180,16 +193,12 @@ def render(
     settings_file: Annotated[Path | None, typer.Option("--settings", help="YAML overriding settings.")] = None,
 ) -> None:
     """Render 24 views (8 azimuths × 3 elevations) of one seed, zones drawn, headless."""
-    from benchgen_dagster.worker.check import Checker
-
     path = _script(script)
     width, height = _size(size)
     settings = _settings(settings_file)
     if out.exists() and not out.is_dir():
         fail_usage(f"--out {out} exists and is not a folder")
-    outcome, written = Checker(settings, home=_home()).render(
-        path, seed, out, width, height, video, with_solution=solution
-    )
+    outcome, written = _checker(settings).render(path, seed, out, width, height, video, with_solution=solution)
     failed = [
         r
         for r in outcome.results
@@ -297,9 +306,8 @@ def library_check(
 ) -> None:
     """Check every built-in family in the sandbox and print one summary line each."""
     from benchgen_dagster.library import families
-    from benchgen_dagster.worker.check import Checker
 
-    checker = Checker(_settings(settings_file), home=_home())
+    checker = _checker(_settings(settings_file))
     table = Table(title=f"benchgen library check · {seeds} seeds per family")
     for column in ("family", "tier", "verdict", "failed checks", "wall s", "peak RSS MB"):
         table.add_column(column)
@@ -365,9 +373,12 @@ def _existing_home() -> Path:
 
 def _services() -> None:
     from benchgen_dagster.runner import check_services
+    from benchgen_dagster.worker.sandbox import SandboxUnavailable
 
     try:
         check_services()
+    except SandboxUnavailable as error:
+        fail(str(error), EXIT_USAGE)
     except ConnectionError as error:
         fail(str(error))
     except Exception as error:  # the Dagster instance's storage (PostgreSQL under DAGSTER_HOME)
@@ -621,6 +632,32 @@ def audit(
         else:
             console.print(f"{found['passed']}/{found['benchmarks']} passed in {found['wall_s']} s", highlight=False)
     raise typer.Exit(EXIT_OK if all(r["passed"] for r in rows) else EXIT_FAILED)
+
+
+@app.command()
+def gc(
+    keep: Annotated[
+        int | None, typer.Option("--keep", min=0, help="Sandbox runs to keep (default: the retention).")
+    ] = None,
+    older_than: Annotated[
+        float | None, typer.Option("--older-than", min=0, help="Also remove runs older than this many days.")
+    ] = None,
+) -> None:
+    """Remove old sandbox runs (BENCHGEN_HOME/runs), never one in use, and decompositions made before the judge."""
+    from benchgen_dagster.models.settings import RetentionSettings
+    from benchgen_dagster.worker.runs import folder_bytes, prune_runs
+
+    home = _existing_home()
+    runs = home / "runs"
+    before = folder_bytes(runs) if runs.is_dir() else 0
+    removed = prune_runs(home, RetentionSettings(), keep=keep, max_age_days=older_than)
+    # Made by untrusted processes before the trusted judge existed: never read again.
+    legacy = home / "cache" / "decompositions"
+    legacy_bytes = folder_bytes(legacy) if legacy.is_dir() else 0
+    shutil.rmtree(legacy, ignore_errors=True)
+    freed = before - (folder_bytes(runs) if runs.is_dir() else 0) + legacy_bytes
+    left = len([p for p in runs.iterdir() if p.is_dir()]) if runs.is_dir() else 0
+    console.print(f"removed {len(removed)} run(s), {left} kept; freed {freed / 2**20:.1f} MB", highlight=False)
 
 
 # ---- skills: list, show, diff, learn -------------------------------------------------------------

@@ -81,7 +81,12 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def check_services() -> None:
-    """Fail early, in one line, when a configured database, bucket or Dagster instance cannot be used."""
+    """Fail early, in one line, when a configured database, bucket or Dagster instance cannot be used, or
+    when no sandbox can run the agents' scripts here (SandboxUnavailable)."""
+    from benchgen_dagster.models.settings import SandboxLimits
+    from benchgen_dagster.worker.sandbox import Sandbox
+
+    Sandbox(SandboxLimits())
     registry().engine  # noqa: B018 - connecting is the check
     artifacts().check_reachable()
     dagster_instance().get_runs_count()

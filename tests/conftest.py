@@ -59,6 +59,7 @@ def fast_settings() -> CheckSettings:
     """Short timeouts and small limits so hostile scripts are caught quickly."""
     settings = CheckSettings()
     settings.sandbox.seed_timeout_s = 20
+    settings.sandbox.seed_cpu_seconds = 5
     settings.sandbox.file_size_mb = 32
     settings.sandbox.memory_mb = 3072
     settings.simulation.duration_s = 1.0

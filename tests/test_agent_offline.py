@@ -104,5 +104,6 @@ def test_a_failure_mid_session_is_one_line_and_exit_1(tmp_path: Path) -> None:
     (workspace / "journal.md").mkdir(parents=True)  # the first journal write fails mid-session
     result = agent("class-1 lever where the fulcrum position varies", workspace)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "the session failed: IsADirectoryError" in result.stderr and "Traceback" not in result.stderr
+    assert "the session failed: UnsafeFileError: journal.md: Is a directory" in result.stderr
+    assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -223,7 +223,8 @@ def test_every_family_has_a_profile_that_names_its_real_parameters() -> None:
 @pytest.mark.parametrize("prompt", [STEEL_BALL, CUBE_GAP])
 def test_parameterized_sources_pass_every_check_in_process(prompt: str, tmp_path: Path) -> None:
     from benchgen_dagster.models.settings import CheckSettings
-    from benchgen_dagster.worker.compile import DecompositionCache, compile_scene
+    from benchgen_dagster.worker.compile import DecompositionCache
+    from benchgen_dagster.worker.local import compile_scene
     from benchgen_dagster.worker.simulate import simulate_scene
     from benchgen_dagster.worker.validate import validate_compiled
 

@@ -182,13 +182,9 @@ def test_a_drive_waits_for_its_delay_then_runs_to_its_stiff_limit(tmp_path: Path
     import mujoco
     from build123d import Box, Pos
 
-    from benchgen_dagster.worker.compile import (
-        DecompositionCache,
-        DriveSchedule,
-        compile_scene,
-        load_compiled_model,
-        start_data,
-    )
+    from benchgen_dagster.worker.compile import DecompositionCache
+    from benchgen_dagster.worker.local import compile_scene
+    from benchgen_dagster.worker.mjcf import DriveSchedule, load_compiled_model, start_data
 
     scene = Scene(workspace=Zone((-500, -300, 0), (500, 300, 400)))
     scene.add(Part("box", Pos(300, 0, 30.5) * Box(60, 60, 60), role="free"))

@@ -2,12 +2,15 @@
 
 `skills/` and `utils/` are read-only to the agents (the file tools refuse, and the sandbox mounts
 them read-only for `execute`); `renders/` and `reports/` are written by our tools; everything else
-is theirs. `execute` runs Python only through the worker's sandbox, never in this process.
+is theirs. Every host access goes through `worker.safe_files` (no link followed, bounded, atomic).
+`execute` runs Python only through the worker's sandbox, never in this process: as an unprivileged
+uid, on a size-limited copy of the workspace whose regular files alone are synced back (a link the
+program plants never reaches the host).
 """
 
 import sys
 import uuid
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from deepagents.backends import FilesystemBackend
 from deepagents.backends.protocol import (
@@ -15,22 +18,26 @@ from deepagents.backends.protocol import (
     EditResult,
     ExecuteResponse,
     FileUploadResponse,
+    ReadResult,
     SandboxBackendProtocol,
     WriteResult,
 )
+from deepagents.backends.utils import perform_string_replacement
 
 from benchgen_dagster.models.settings import SandboxLimits
-from benchgen_dagster.worker.sandbox import Sandbox
+from benchgen_dagster.worker import safe_files
+from benchgen_dagster.worker.sandbox import Sandbox, SandboxJob
 
 READ_ONLY_DIRS = ("skills", "utils")
 TOOL_WRITTEN_DIRS = ("renders", "reports")
+MAX_AGENT_FILE = 2 * 1024 * 1024
 
 UTILS_SOURCE = '''"""Worker utilities for your own Python, run with the execute tool (inside the sandbox).
 
     from utils import validate, simulate, render, submit_for_review
     print(validate(seeds=2))      # geometry checks of /script.py, per seed
     print(simulate(seeds=2))      # geometry + 2 s of physics, per seed
-    print(render(seed=0))         # PNG views into /renders/
+    print(render(seed=0))         # PNG views of one seed (the paths)
     print(submit_for_review())    # marks /script.py ready for the reviewer
 """
 
@@ -44,19 +51,18 @@ def prepare_workspace(workspace: Path, skills_dir: Path | None = None) -> list[s
     """Create the folders and the read-only `utils/` package the agents rely on; copy in the skills.
 
     Returns the names of the skills offered."""
+    workspace.mkdir(parents=True, exist_ok=True)
     for name in (*READ_ONLY_DIRS, *TOOL_WRITTEN_DIRS, "reviews"):
-        (workspace / name).mkdir(parents=True, exist_ok=True)
-    (workspace / "utils" / "__init__.py").write_text(UTILS_SOURCE)
-    return copy_skills(skills_dir, workspace / "skills")
+        safe_files.make_dirs(workspace, name)
+    safe_files.write_text(workspace, "utils/__init__.py", UTILS_SOURCE)
+    return copy_skills(skills_dir, workspace, "skills")
 
 
-def copy_skills(skills_dir: Path | None, dest: Path) -> list[str]:
-    """Copy each `<name>/SKILL.md` of `skills_dir` into `dest`; returns the names copied."""
+def copy_skills(skills_dir: Path | None, root: Path, under: str) -> list[str]:
+    """Copy each `<name>/SKILL.md` of `skills_dir` into `root/under/`; returns the names copied."""
     copied = []
     for skill in sorted(skills_dir.glob("*/SKILL.md")) if skills_dir and skills_dir.is_dir() else []:
-        folder = dest / skill.parent.name
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "SKILL.md").write_text(skill.read_text())
+        safe_files.write_text(root, f"{under}/{skill.parent.name}/SKILL.md", skill.read_text())
         copied.append(skill.parent.name)
     return copied
 
@@ -84,20 +90,52 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
             return f"Error: /{top}/ is written by the worker tools; call them instead of writing there."
         return None
 
+    def _relative(self, file_path: str) -> PurePosixPath:
+        return PurePosixPath(file_path.lstrip("/"))
+
+    def read(self, file_path: str, offset: int = 0, limit: int = 2000) -> ReadResult:
+        # Only what the safe-file module reaches (no link on the way); deepagents then pages it.
+        if not safe_files.is_file(self.workspace, self._relative(file_path)):
+            return ReadResult(error=f"File '{file_path}' not found (or not a regular file)")
+        return super().read(file_path, offset, limit)
+
     def write(self, file_path: str, content: str) -> WriteResult:
         if refusal := self._refusal(file_path):
             return WriteResult(error=refusal)
-        return super().write(file_path, content)
+        try:
+            safe_files.write_text(self.workspace, self._relative(file_path), content)
+        except (safe_files.UnsafeFileError, OSError) as error:
+            return WriteResult(error=f"Error writing file '{file_path}': {error}")
+        return WriteResult(path=file_path)
 
     def edit(self, file_path: str, old_string: str, new_string: str, replace_all: bool = False) -> EditResult:
         if refusal := self._refusal(file_path):
             return EditResult(error=refusal)
-        return super().edit(file_path, old_string, new_string, replace_all)
+        relative = self._relative(file_path)
+        try:
+            content = safe_files.read_text(self.workspace, relative, MAX_AGENT_FILE)
+        except safe_files.UnsafeFileError as error:
+            return EditResult(error=f"Error: {error}")
+        old = old_string.replace("\r\n", "\n").replace("\r", "\n")
+        new = new_string.replace("\r\n", "\n").replace("\r", "\n")
+        result = perform_string_replacement(content, old, new, replace_all)
+        if isinstance(result, str):
+            return EditResult(error=result)
+        try:
+            safe_files.write_text(self.workspace, relative, result[0])
+        except (safe_files.UnsafeFileError, OSError) as error:
+            return EditResult(error=f"Error editing file '{file_path}': {error}")
+        return EditResult(path=file_path, occurrences=int(result[1]))
 
     def delete(self, file_path: str) -> DeleteResult:
         if refusal := self._refusal(file_path):
             return DeleteResult(error=refusal)
-        return super().delete(file_path)
+        if not safe_files.is_file(self.workspace, self._relative(file_path)) and not safe_files.is_dir(
+            self.workspace, self._relative(file_path)
+        ):
+            return DeleteResult(error=f"File '{file_path}' not found")
+        safe_files.remove(self.workspace, self._relative(file_path))
+        return DeleteResult(path=file_path)
 
     def upload_files(self, files: list[tuple[str, bytes]]) -> list[FileUploadResponse]:
         allowed = [(path, data) for path, data in files if self._refusal(path) is None]
@@ -112,19 +150,25 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
         return self._id
 
     def execute(self, command: str, *, timeout: int | None = None) -> ExecuteResponse:
-        """Run `command` as a Python program in the sandbox, the workspace its working folder."""
+        """Run `command` as a Python program in the sandbox, on a copy of the workspace synced back after."""
         self.executions += 1
         logs = self.logs / f"execute-{self.executions}"
         run = Sandbox(self.limits).run(
-            [sys.executable, "-c", command],
-            self.workspace,
-            logs,
-            wall_timeout_s=float(timeout or self.limits.seed_timeout_s),
-            # reports/ too: the graph's gate writes there, and a program must not forge its verdicts.
-            protected=[self.workspace / name for name in (*READ_ONLY_DIRS, "reports")],
+            SandboxJob(
+                command=[sys.executable, "-c", command],
+                workspace=self.workspace,
+                logs=logs,
+                wall_timeout_s=float(timeout or self.limits.seed_timeout_s),
+                seeded=True,
+                # The tools' folders too: the graph's gate writes reports/ and renders/, and a program
+                # must not forge them.
+                protected=[*READ_ONLY_DIRS, *TOOL_WRITTEN_DIRS],
+            )
         )
         # Only the tails come back: the program's output is as untrusted as the program.
         output = run.stdout_tail + (f"\n[stderr]\n{run.stderr_tail}" if run.stderr_tail else "")
         if run.timed_out:
             output += f"\n[killed after {run.wall_s:.0f} s]"
+        if run.export_problem:
+            output += f"\n[the workspace was not updated: {run.export_problem}]"
         return ExecuteResponse(output=output, exit_code=run.returncode, truncated=False)

@@ -14,7 +14,7 @@ PASSED = "passed"
 
 
 def coder_task(state: SessionState, context: SessionContext) -> str:
-    plan = (context.workspace / "plan.md").read_text() if (context.workspace / "plan.md").is_file() else ""
+    plan = context.read_text("plan.md")
     parts = [f"{REQUEST_MARKER}\n{state['prompt']}", f"{ROUND_MARKER} {state['round']}", f"{PLAN_MARKER}\n{plan}"]
     feedback = "\n".join(f for f in (state.get("coder_feedback", ""), state.get("feedback", "")) if f)
     if feedback:

@@ -23,7 +23,7 @@ from benchgen_dagster.agent.offline import JOURNALS_PATH, LEARNED_DIR
 from benchgen_dagster.agent.roles import usage_of
 from benchgen_dagster.models.settings import SandboxLimits
 from benchgen_dagster.models.skills import MAX_SKILL_BYTES, SessionDigest
-from benchgen_dagster.worker.check import UntrustedFileError, read_child_file
+from benchgen_dagster.worker import safe_files
 
 
 class LearnerResult(BaseModel):
@@ -48,10 +48,11 @@ def run_learner(
     """Run the learner once over `sessions` in a fresh `workspace`; `chat` replaces the configured model."""
     started = time.perf_counter()
     shutil.rmtree(workspace, ignore_errors=True)
+    workspace.mkdir(parents=True)
     for folder in ("journals", "skills", LEARNED_DIR.strip("/")):
-        (workspace / folder).mkdir(parents=True, exist_ok=True)
-    (workspace / JOURNALS_PATH.lstrip("/")).write_text("".join(s.model_dump_json() + "\n" for s in sessions))
-    copy_skills(skills_dir, workspace / "skills")
+        safe_files.make_dirs(workspace, folder)
+    safe_files.write_text(workspace, JOURNALS_PATH, "".join(s.model_dump_json() + "\n" for s in sessions))
+    copy_skills(skills_dir, workspace, "skills")
     backend = SandboxFilesystemBackend(
         workspace, home / "sessions" / f"learner-{uuid.uuid4().hex[:8]}" / "logs", limits or SandboxLimits()
     )
@@ -68,7 +69,7 @@ def run_learner(
     )
     result = agent.invoke({"messages": [{"role": "user", "content": task}]}, {"recursion_limit": 200})
     usage = usage_of(result["messages"])
-    proposals, unreadable = read_proposals(workspace / LEARNED_DIR.strip("/"))
+    proposals, unreadable = read_proposals(workspace)
     return LearnerResult(
         proposals=proposals,
         unreadable=unreadable,
@@ -78,13 +79,16 @@ def run_learner(
     )
 
 
-def read_proposals(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
+def read_proposals(workspace: Path) -> tuple[dict[str, str], dict[str, str]]:
     """The learner's SKILL.md files, read as untrusted (no links, bounded, UTF-8), and the reasons for any not read."""
     proposals: dict[str, str] = {}
     unreadable: dict[str, str] = {}
-    for path in sorted(folder.glob("*/SKILL.md")):
+    learned = LEARNED_DIR.strip("/")
+    for name in safe_files.list_dirs(workspace, learned):
+        if not safe_files.is_file(workspace, f"{learned}/{name}/SKILL.md"):
+            continue
         try:
-            proposals[path.parent.name] = read_child_file(path, MAX_SKILL_BYTES + 1).decode()
-        except (UntrustedFileError, UnicodeDecodeError) as error:
-            unreadable[path.parent.name] = str(error)
+            proposals[name] = safe_files.read_text(workspace, f"{learned}/{name}/SKILL.md", MAX_SKILL_BYTES + 1)
+        except safe_files.UnsafeFileError as error:
+            unreadable[name] = str(error)
     return proposals, unreadable

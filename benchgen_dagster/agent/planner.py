@@ -9,15 +9,15 @@ from benchgen_dagster.agent.offline import REQUEST_MARKER, plan_front_matter
 from benchgen_dagster.agent.roles import Role, RoleFailed
 from benchgen_dagster.agent.state import DONE, SessionState
 from benchgen_dagster.agent.tools import SessionContext
+from benchgen_dagster.worker import safe_files
 
 
 def make_planner(role: Role, context: SessionContext):  # type: ignore[no-untyped-def]
     def planner(state: SessionState, config: RunnableConfig) -> Command[Literal["coder", "__end__"]]:
-        plan_path = context.workspace / "plan.md"
         # A plan left in a reused workspace is not this session's plan.
-        plan_path.unlink(missing_ok=True)
+        safe_files.remove(context.workspace, "plan.md")
         if context.config.plan_file is not None:
-            plan_path.write_text(context.config.plan_file.read_text())
+            safe_files.write_text(context.workspace, "plan.md", context.config.plan_file.read_text())
             context.note(
                 "planner",
                 "use the curator's plan: " + " ".join(state["prompt"].split())[:300],
@@ -30,13 +30,16 @@ def make_planner(role: Role, context: SessionContext):  # type: ignore[no-untype
         except RoleFailed as error:
             context.note("planner", _intent(state), f"failed: {error}", "the session ends")
             return Command(goto=DONE, update={"decision": "failed", "reason": str(error)})
-        refused = plan_front_matter(plan_path.read_text()).get("refused") if plan_path.is_file() else None
-        if not plan_path.is_file():
-            refused = "the planner wrote no plan.md"
+        written = safe_files.is_file(context.workspace, "plan.md")
+        refused = plan_front_matter(context.read_text("plan.md")).get("refused") if written else None
+        if not written:
+            refused = "the planner wrote no plan.md (as a regular file)"
         context.note("planner", _intent(state), answer, "refused" if refused else "plan ready for the coder")
         if refused:
-            (context.workspace / "reviews" / "1.md").write_text(
-                f"---\ndecision: rejected\ncomments:\n- {refused!r}\n---\n# Refused\n\n{refused}\n"
+            safe_files.write_text(
+                context.workspace,
+                "reviews/1.md",
+                f"---\ndecision: rejected\ncomments:\n- {refused!r}\n---\n# Refused\n\n{refused}\n",
             )
             return Command(
                 goto=DONE, update={"decision": "refused", "reason": str(refused), "usage": {"planner": usage}}

@@ -12,7 +12,9 @@ from benchgen_dagster.agent.offline import FEEDBACK_MARKER, REQUEST_MARKER, ROUN
 from benchgen_dagster.agent.roles import Role, RoleFailed
 from benchgen_dagster.agent.state import DONE, SessionState
 from benchgen_dagster.agent.tools import SessionContext
+from benchgen_dagster.worker import safe_files
 
+MAX_VIEW_BYTES = 4 * 1024 * 1024
 # Views handed to a vision model as images: a spread of azimuths at the middle elevation.
 REVIEW_VIEWS = ("view_az000_el35.png", "view_az090_el35.png", "view_az180_el35.png", "view_az270_el35.png")
 
@@ -45,18 +47,20 @@ def reviewer_task(state: SessionState, context: SessionContext, with_images: boo
         return text
     blocks: list[dict[str, Any]] = [{"type": "text", "text": text}]
     for name in REVIEW_VIEWS:
-        path = context.workspace / "renders" / name
-        if path.is_file():
-            data = base64.b64encode(path.read_bytes()).decode()
-            blocks.append({"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}})
+        try:
+            png = safe_files.read_bytes(context.workspace, f"renders/{name}", MAX_VIEW_BYTES)
+        except safe_files.UnsafeFileError:
+            continue
+        data = base64.b64encode(png).decode()
+        blocks.append({"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}})
     return blocks
 
 
 def make_reviewer(role: Role, context: SessionContext, with_images: bool):  # type: ignore[no-untyped-def]
     def reviewer(state: SessionState, config: RunnableConfig) -> Command[Literal["coder", "__end__"]]:
-        path = context.workspace / "reviews" / f"{state['round']}.md"
+        review = f"reviews/{state['round']}.md"
         # A review left in a reused workspace must not count as this round's.
-        path.unlink(missing_ok=True)
+        safe_files.remove(context.workspace, review)
         task = reviewer_task(state, context, with_images)
         # Images attached to the task count as looked at; otherwise the reviewer must call view_renders.
         context.renders_viewed = isinstance(task, list) and len(task) > 1
@@ -67,7 +71,7 @@ def make_reviewer(role: Role, context: SessionContext, with_images: bool):  # ty
             return Command(goto=DONE, update={"decision": "failed", "reason": str(error)})
         update: dict[str, Any] = {"usage": {"reviewer": usage}}
         try:
-            decision, comments = read_review(path.read_text() if path.is_file() else "")
+            decision, comments = read_review(context.read_text(review))
         except ReviewError as error:
             decision, comments = "rejected", [f"invalid review: {error}"]
         if decision == "approved" and not context.renders_viewed:

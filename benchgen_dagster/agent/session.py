@@ -44,11 +44,11 @@ MAX_JOURNAL_BYTES = 1024 * 1024
 
 def earlier_journal(workspace: Path) -> list[str]:
     """The entries of the workspace's journal.md, read as untrusted (no links, bounded); [] when unusable."""
-    from benchgen_dagster.worker.check import UntrustedFileError, read_child_file
+    from benchgen_dagster.worker import safe_files
 
     try:
-        text = read_child_file(workspace / "journal.md", MAX_JOURNAL_BYTES).decode()
-    except (UntrustedFileError, UnicodeDecodeError):
+        text = safe_files.read_text(workspace, "journal.md", MAX_JOURNAL_BYTES)
+    except safe_files.UnsafeFileError:
         return []
     return [f"## {entry.strip()}\n" for entry in text.split("\n## ")[1:] if entry.strip()]
 

@@ -1,8 +1,10 @@
 """The worker as tools: what every role can call besides deepagents' file, todo and execute tools."""
 
 import hashlib
+import io
 import json
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,8 @@ from langgraph.types import Command
 from benchgen_dagster.agent.configuration import RENDERED_SCRIPT, SessionConfig
 from benchgen_dagster.agent.state import DONE, ROLES
 from benchgen_dagster.models.reports import CheckReport
-from benchgen_dagster.worker.check import Checker
+from benchgen_dagster.worker import safe_files
+from benchgen_dagster.worker.check import MAX_SCRIPT_BYTES, Checker
 
 SCRIPT_NAME = "script.py"
 SUMMARY_PATH = Path("reports") / "summary.json"
@@ -39,6 +42,13 @@ class SessionContext:
     # The skills (names) the coder opened with read_file: what its scripts were written with.
     skills_read: set[str] = field(default_factory=set)
 
+    def read_text(self, relative: str, limit: int = safe_files.DEFAULT_LIMIT) -> str:
+        """A workspace file's text, "" when it is missing or not safely readable (a link, too big, binary)."""
+        try:
+            return safe_files.read_text(self.workspace, relative, limit)
+        except safe_files.UnsafeFileError:
+            return ""
+
     def hand_off(self, role: str, update: dict[str, Any]) -> Command:
         """Go on to `role`, or end the session there when that role is not one this session runs."""
         if role in self.roles:
@@ -54,22 +64,24 @@ class SessionContext:
             f"## {role}{round_label}\n- intent: {intent}\n- result: {result.strip()}\n- reflection: {reflection}\n"
             + extra
         )
-        (self.workspace / "journal.md").write_text("# Journal\n\n" + "\n".join(self.journal))
+        safe_files.write_text(self.workspace, "journal.md", "# Journal\n\n" + "\n".join(self.journal))
 
     def write_todos(self, role: str, todos: list[dict[str, Any]]) -> None:
         """todo.md mirrors the todo list the roles keep with write_todos (deepagents keeps it in graph state)."""
         marks = {"completed": "x", "in_progress": "~", "pending": " "}
         self.todos[role] = [f"- [{marks.get(t.get('status', ''), ' ')}] {t.get('content', '')}" for t in todos]
         sections = [f"## {name}\n" + "\n".join(lines) for name, lines in self.todos.items()]
-        (self.workspace / "todo.md").write_text("# Todo\n\n" + "\n\n".join(sections) + "\n")
+        safe_files.write_text(self.workspace, "todo.md", "# Todo\n\n" + "\n\n".join(sections) + "\n")
 
     @property
     def checker(self) -> Checker:
         return Checker(self.config.settings, home=self.home)
 
     def script_digest(self) -> str | None:
-        path = self.workspace / SCRIPT_NAME
-        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        try:
+            return hashlib.sha256(safe_files.read_bytes(self.workspace, SCRIPT_NAME, MAX_SCRIPT_BYTES)).hexdigest()
+        except safe_files.UnsafeFileError:
+            return None
 
     def check(self) -> dict[str, Any]:
         """The full sandboxed check of script.py, reusing the last one if the script has not changed."""
@@ -79,7 +91,9 @@ class SessionContext:
                 "passed": False,
                 "script_sha256": None,
                 "failed_checks": ["script_runs"],
-                "failures": [{"check": "script_runs", "seed": None, "message": "no /script.py was written"}],
+                "failures": [
+                    {"check": "script_runs", "seed": None, "message": "no /script.py was written (as a regular file)"}
+                ],
             }
         if self.last_summary and self.last_summary["script_sha256"] == digest:
             return self.last_summary
@@ -87,11 +101,11 @@ class SessionContext:
         return self._record(report, digest)
 
     def _record(self, report: CheckReport, digest: str) -> dict[str, Any]:
-        reports = self.workspace / "reports"
-        reports.mkdir(exist_ok=True)
-        (reports / "validation.json").write_text(report.model_dump_json(indent=1, exclude={"outcomes"}))
+        safe_files.write_text(
+            self.workspace, "reports/validation.json", report.model_dump_json(indent=1, exclude={"outcomes"})
+        )
         simulation = [o.simulation.model_dump() | {"seed": o.seed} for o in report.outcomes if o.simulation]
-        (reports / "simulation.json").write_text(json.dumps(simulation, indent=1))
+        safe_files.write_text(self.workspace, "reports/simulation.json", json.dumps(simulation, indent=1))
         summary = {
             "passed": report.passed,
             "script_sha256": digest,
@@ -104,7 +118,7 @@ class SessionContext:
             # The script's declared nominal values, so the journal can say what each round tried.
             "nominal": next(({p.name: p.nominal for p in o.scene.params} for o in report.outcomes if o.scene), {}),
         }
-        (self.workspace / SUMMARY_PATH).write_text(json.dumps(summary, indent=1))
+        safe_files.write_text(self.workspace, SUMMARY_PATH.as_posix(), json.dumps(summary, indent=1))
         self.last_summary = summary
         return summary
 
@@ -112,16 +126,19 @@ class SessionContext:
         """Render the current script's views into renders/, replacing whatever views were there."""
         width, height = self.config.render_size
         for old in self.rendered():
-            old.unlink()
+            safe_files.remove(self.workspace, f"renders/{old.name}")
         digest = self.script_digest()
-        out = self.config.renders_dir or self.workspace / "renders"
-        if self.config.renders_dir is not None:
-            shutil.rmtree(out, ignore_errors=True)
+        # The judge's renders land outside the workspace (trusted, kept when renders_dir says where); the
+        # agents get copies.
+        out = self.config.renders_dir or Path(tempfile.mkdtemp(prefix="renders-", dir=self.home))
+        shutil.rmtree(out, ignore_errors=True)
         _, written = self.checker.render(self.workspace / SCRIPT_NAME, seed, out, width, height, video=False)
         if self.config.renders_dir is not None:
             (out / RENDERED_SCRIPT).write_text(digest or "")
-            for view in written:
-                shutil.copyfile(view, self.workspace / "renders" / view.name)
+        for view in written:
+            safe_files.write_bytes(self.workspace, f"renders/{view.name}", view.read_bytes())
+        if self.config.renders_dir is None:
+            shutil.rmtree(out, ignore_errors=True)
         self.rendered_digest = digest
         return [f"/renders/{p.name}" for p in written]
 
@@ -130,7 +147,8 @@ class SessionContext:
         return bool(self.rendered()) and self.rendered_digest == self.script_digest()
 
     def rendered(self) -> list[Path]:
-        return sorted((self.workspace / "renders").glob("view_*.png"))
+        names = safe_files.list_files(self.workspace, "renders", suffix=".png")
+        return [self.workspace / "renders" / name for name in names if name.startswith("view_")]
 
 
 def worker_tools(context: SessionContext) -> list[BaseTool]:
@@ -157,7 +175,7 @@ def worker_tools(context: SessionContext) -> list[BaseTool]:
     @tool
     def submit_for_review(note: str = "") -> str:
         """Hand /script.py to the reviewer, with an optional note."""
-        (context.workspace / "submitted.json").write_text(json.dumps({"note": note}))
+        safe_files.write_text(context.workspace, "submitted.json", json.dumps({"note": note}))
         return "submitted"
 
     return [check_script, render_views, view_renders, submit_for_review]
@@ -167,7 +185,7 @@ def _describe_view(path: Path) -> dict[str, Any]:
     import imageio.v3 as iio
     import numpy as np
 
-    image = iio.imread(path).astype(int)
+    image = iio.imread(io.BytesIO(safe_files.read_file(path, 16 * 1024 * 1024)), extension=".png").astype(int)
     red, green, blue = image[..., 0], image[..., 1], image[..., 2]
     total = red.size
     return {

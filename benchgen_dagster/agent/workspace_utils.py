@@ -1,8 +1,9 @@
 """What `from utils import ...` gives an agent's own Python inside the sandbox.
 
-These run in-process there (the sandbox is the boundary), on the workspace's `script.py`, and
-return plain dicts an agent can print. The authoritative gate is the worker's full sandboxed check,
-run by the graph after the coder; these are for the coder's own verification loop.
+These run in-process there, on the workspace's `script.py`, with the judge's own functions, and
+return plain dicts an agent can print. They are advice only: they run inside the agent's sandbox,
+where the agent's code could change what they say. The gate that counts is the graph's, which asks
+the sandboxed builder and the trusted judge (`worker.check.Checker`).
 """
 
 import importlib.util
@@ -22,37 +23,35 @@ def _fresh_folder(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
 
 
-def _build(seed: int) -> Any:
+def _module() -> Any:
     spec = importlib.util.spec_from_file_location("benchmark_script", SCRIPT)
     if spec is None or spec.loader is None:
         raise FileNotFoundError("no script.py in the workspace")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.build(seed)
+    return module
 
 
 def _run(seeds: int, simulate_too: bool) -> dict[str, Any]:
-    from benchgen_dagster.worker.compile import DecompositionCache, compile_scene
-    from benchgen_dagster.worker.simulate import simulate_scene
-    from benchgen_dagster.worker.validate import validate_compiled
+    from benchgen_dagster.worker.local import judge_scene
 
     settings = CheckSettings()
     failures: list[dict[str, Any]] = []
     for seed in range(seeds):
         try:
-            scene = _build(seed)
-            out = _fresh_folder(f"seed-{seed}-")
-            compiled = compile_scene(
-                scene, out, settings.geometry, DecompositionCache(None, out / "cache"), settings.simulation.timestep_s
+            module = _module()
+            solution = getattr(module, "solution", None)
+            parts = solution(seed) if simulate_too and callable(solution) else None
+            judged = judge_scene(
+                module.build(seed), _fresh_folder(f"seed-{seed}-"), seed, parts, settings, simulate_too
             )
-            results, model = validate_compiled(compiled, seed, settings.geometry)
-            if simulate_too and model is not None:
-                results += simulate_scene(model, compiled.spec, seed, settings.simulation)[1]
         except Exception as error:
             failures.append({"check": "script_runs", "seed": seed, "message": f"{type(error).__name__}: {error}"})
             continue
-        failures += [{"check": r.check.value, "seed": seed, "message": r.message} for r in results if not r.passed]
-    return {"passed": not failures, "seeds": seeds, "failures": failures}
+        failures += [
+            {"check": r.check.value, "seed": seed, "message": r.message} for r in judged.outcome.results if not r.passed
+        ]
+    return {"passed": not failures, "seeds": seeds, "failures": failures, "advice_only": True}
 
 
 def validate(seeds: int = 2) -> dict[str, Any]:
@@ -61,22 +60,21 @@ def validate(seeds: int = 2) -> dict[str, Any]:
 
 
 def simulate(seeds: int = 2) -> dict[str, Any]:
-    """validate() plus the stability and non-triviality simulation."""
+    """validate() plus the stability, non-triviality and (with a solution()) solvability runs."""
     return _run(seeds, simulate_too=True)
 
 
 def render(seed: int = 0, width: int = 320, height: int = 240) -> dict[str, Any]:
-    """PNG views of one seed into renders/."""
-    from benchgen_dagster.worker.compile import DecompositionCache, compile_scene, load_compiled_model
+    """PNG views of one seed into a fresh folder (the worker tools' render_views fills /renders/)."""
+    from benchgen_dagster.worker.local import judge_scene
     from benchgen_dagster.worker.render import render_views
 
     settings = CheckSettings()
-    out = _fresh_folder(f"render-{seed}-")
-    compiled = compile_scene(
-        _build(seed), out, settings.geometry, DecompositionCache(None, out / "cache"), settings.simulation.timestep_s
-    )
-    model = load_compiled_model(compiled.mjcf_path)
-    written = render_views(model, compiled.spec, Path("renders"), width, height, settings.render)
+    judged = judge_scene(_module().build(seed), _fresh_folder(f"render-{seed}-"), seed, None, settings, simulate=False)
+    if judged.outcome.scene is None or not (judged.out / "scene.xml").is_file():
+        return {"views": [], "failures": [r.message for r in judged.outcome.results if not r.passed]}
+    out = _fresh_folder(f"views-{seed}-")
+    written = render_views(judged.model(), judged.outcome.scene, out, width, height, settings.render)
     return {"views": [str(p) for p in written]}
 
 

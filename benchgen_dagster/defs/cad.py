@@ -6,7 +6,6 @@ overlaps, MJCF, determinism or randomization fail goes further.
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from benchgen_dagster.defs.candidates import (
     candidate_partitions,
     check_result,
     code_version,
+    is_workspace_file,
     read_workspace_text,
     seed_table,
     session_metadata,
@@ -47,15 +47,14 @@ RANDOMIZATION_CHECKS = [Check.RANDOMIZATION_COVERAGE.value, Check.GEOMETRIC_VARI
 
 def _last_review_feedback(key: str) -> str:
     from benchgen_dagster.agent.reviewer import ReviewError, read_review
+    from benchgen_dagster.worker import safe_files
 
-    folder = workspace_of(key) / "reviews"
-    if not folder.is_dir() or folder.is_symlink():
+    names = [n for n in safe_files.list_files(workspace_of(key), "reviews", suffix=".md") if n[:-3].isdigit()]
+    if not names:
         return ""
-    reviews = sorted((p for p in folder.glob("*.md") if p.stem.isdigit()), key=lambda p: int(p.stem))
-    if not reviews:
-        return ""
+    latest = max(names, key=lambda n: int(n[:-3]))
     try:
-        decision, comments = read_review(read_workspace_text(key, f"reviews/{reviews[-1].name}"))
+        decision, comments = read_review(read_workspace_text(key, f"reviews/{latest}"))
     except (ReviewError, UntrustedWorkspaceFile):
         return ""
     return "Review of the previous script: " + "; ".join(comments) if decision == "rejected" else ""
@@ -94,7 +93,7 @@ def cad_script(
     )
     if model_failed(result):
         finish_role(result, key, "cad_script", registry)
-    if not (workspace / "script.py").exists():
+    if not is_workspace_file(key, "script.py"):
         finish_role(result, key, "cad_script", registry)
         registry.advance(key, "cad_script", CandidateStatus.REJECTED, reason="cad_script: the coder wrote no script.py")
         raise dg.Failure("cad_script: the coder wrote no script.py", allow_retries=False)
@@ -169,11 +168,11 @@ def compiled_scenes(
 ) -> Any:
     key = context.partition_key
     registry.advance(key, "compiled_scenes")
-    checker = sandbox.checker()
-    report = checker.check(checked_script(key, cad_script), list(range(sandbox.seeds)), simulate=False)
     dest = candidate_dir(key) / "compiled"
-    shutil.rmtree(dest, ignore_errors=True)
-    folders = checker.collect_compiled(report, dest)
+    report = sandbox.checker().check(
+        checked_script(key, cad_script), list(range(sandbox.seeds)), simulate=False, compiled_dest=dest
+    )
+    folders = [p for p in dest.iterdir() if p.is_dir()] if dest.is_dir() else []
     (candidate_dir(key) / "compiled_report.json").write_text(report.model_dump_json(indent=1))
     digests = {str(o.seed): o.scene_digest for o in report.outcomes if o.scene_digest}
     parameters = {str(o.seed): {p.name: p.value for p in o.scene.params} for o in report.outcomes if o.scene}

@@ -57,17 +57,19 @@ def read_workspace_file(key: str, relative: str, limit: int = MAX_WORKSPACE_TEXT
     """Read a file from the candidate's agent workspace as untrusted: the agents' sandboxed programs can
     write there, so no link is followed (file or folder), nothing but a regular file is read, and the
     size is bounded."""
-    from benchgen_dagster.worker.check import UntrustedFileError, read_child_file
+    from benchgen_dagster.worker import safe_files
 
-    workspace = workspace_of(key)
-    path = workspace / relative
-    for folder in [*reversed(path.relative_to(workspace).parents)][1:]:
-        if (workspace / folder).is_symlink():
-            raise UntrustedWorkspaceFile(f"{relative}: {folder} is a link")
     try:
-        return read_child_file(path, limit)
-    except UntrustedFileError as error:
-        raise UntrustedWorkspaceFile(f"{relative}: {error}") from None
+        return safe_files.read_bytes(workspace_of(key), relative, limit)
+    except safe_files.UnsafeFileError as error:
+        raise UntrustedWorkspaceFile(str(error)) from None
+
+
+def is_workspace_file(key: str, relative: str) -> bool:
+    """A regular file in the candidate's workspace, reached without a link."""
+    from benchgen_dagster.worker import safe_files
+
+    return safe_files.is_file(workspace_of(key), relative)
 
 
 def read_workspace_text(key: str, relative: str) -> str:

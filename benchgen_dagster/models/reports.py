@@ -1,7 +1,7 @@
 """What the worker reports: per-check, per-seed results, as pydantic models (also the sandbox's wire format)."""
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -33,6 +33,8 @@ class CheckResult(BaseModel):
     message: str = ""
     # Numbers behind the verdict (speeds, spans, counts) for a person or a dashboard.
     details: dict[str, Any] = Field(default_factory=dict)
+    # The check never ran on this seed: an earlier seed hung and ended the check there.
+    not_run: bool = False
 
 
 class PartMesh(BaseModel):
@@ -73,6 +75,8 @@ class SolutionTrace(BaseModel):
     # When the moved object's centre of mass first entered the goal zone; None if it never did.
     reached_goal_s: float | None = None
     in_goal_at_end: bool = False
+    # The moved object's speed over the last rest window: "at rest" means below rest_speed_m_s.
+    final_speed_m_s: float = 0.0
     moved_end_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
     problems: list[str] = []
 
@@ -86,14 +90,20 @@ class SolutionTrace(BaseModel):
         return None if not self.max_unit_cost else 1.0 - self.unit_cost / self.max_unit_cost
 
 
+SeedStatus = Literal["judged", "build_failed", "not_run"]
+
+
 class SeedOutcome(BaseModel):
-    """Everything one seed produced inside the sandbox."""
+    """Everything the judge found for one seed (or why it had nothing to judge)."""
 
     seed: int
+    status: SeedStatus = "judged"
     results: list[CheckResult] = []
     scene: SceneSpec | None = None
     parts: list[PartMesh] = []
+    # The judge's compiled meshes and MJCF (what is promoted), and the builder's output it read.
     scene_digest: str | None = None
+    input_digest: str | None = None
     mjcf_path: str | None = None
     simulation: SimulationTrace | None = None
     solution: SolutionTrace | None = None
@@ -102,13 +112,30 @@ class SeedOutcome(BaseModel):
     @classmethod
     def failed(cls, seed: int, check: Check, message: str) -> "SeedOutcome":
         """The outcome of a seed that got no further than one failed check."""
-        return cls(seed=seed, results=[CheckResult(check=check, seed=seed, passed=False, message=message)])
+        return cls(
+            seed=seed,
+            status="build_failed",
+            results=[CheckResult(check=check, seed=seed, passed=False, message=message)],
+        )
+
+    @classmethod
+    def skipped(cls, seed: int, reason: str) -> "SeedOutcome":
+        """A seed the check never ran ("not run"): it failed nothing, and proved nothing either."""
+        return cls(
+            seed=seed,
+            status="not_run",
+            results=[
+                CheckResult(
+                    check=Check.SCRIPT_RUNS, seed=seed, passed=False, not_run=True, message=f"not run: {reason}"
+                )
+            ],
+        )
 
 
-class ChildReport(BaseModel):
-    """The JSON document the sandboxed child writes; the parent validates it and trusts nothing else."""
+class JudgeSummary(BaseModel):
+    """What the judge process reports about itself beside its per-seed verdicts."""
 
-    seeds: list[SeedOutcome]
+    seeds: list[int]
     peak_rss_mb: float = 0.0
     wall_s: float = 0.0
 
@@ -117,6 +144,7 @@ class Failure(BaseModel):
     check: str
     seed: int | None
     message: str
+    not_run: bool = False
 
 
 class CheckReport(BaseModel):

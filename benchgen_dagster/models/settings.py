@@ -4,6 +4,7 @@ A curator changes them per run (`benchgen check --settings FILE.yaml`) or, later
 config; the report records the values it was checked with.
 """
 
+import os
 from pathlib import Path
 
 import yaml
@@ -57,6 +58,9 @@ class SolvabilitySettings(BaseModel):
     time_limit_s: float = Field(default=4.0, gt=0, le=60)
     # How far a solution's part may reach past the build zone's faces (collision pieces' boxes).
     zone_tolerance_mm: float = Field(default=1.0, ge=0)
+    # "At rest" in the goal: the moved object slower than this over the last `rest_window_s` of the run.
+    rest_speed_m_s: float = Field(default=0.05, gt=0)
+    rest_window_s: float = Field(default=0.2, gt=0, le=10)
 
 
 class RenderSettings(BaseModel):
@@ -69,21 +73,48 @@ class RenderSettings(BaseModel):
     video_fps: int = 30
 
 
+def _unsandboxed_allowed() -> bool:
+    return os.environ.get("BENCHGEN_ALLOW_UNSANDBOXED", "") == "1"
+
+
 class SandboxLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # The runner's own start-up (imports) and wrap-up; the run's wall-clock limit is this plus
+    # The builder's own start-up (imports) and wrap-up; a run's wall-clock limit is this plus
     # seed_timeout_s for every seed it must build.
     startup_timeout_s: float = Field(default=120.0, gt=0, le=3600)
-    seed_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    # CPU seconds one seed's build may use: a generous multiple of a real seed's 0.1–0.6 s. The first
+    # seed over it ends the check (the rest are "not run"), so a hung script costs seconds, not minutes.
+    seed_cpu_seconds: int = Field(default=10, gt=0, le=3600)
+    # Wall-clock backstop per seed, for code that sleeps instead of spinning (CPU limits cannot see that);
+    # generous, because wall clocks misfire on a loaded machine.
+    seed_timeout_s: float = Field(default=60.0, gt=0, le=3600)
     cpu_seconds: int = Field(default=900, gt=0, le=86_400)
     # For the whole run (a memory cgroup where available) and for each process (RLIMIT_AS).
     memory_mb: int = Field(default=4096, ge=512, le=262_144)
     file_size_mb: int = Field(default=256, ge=1, le=65_536)
     max_processes: int = Field(default=64, ge=8, le=4096)
+    # Disk quotas, enforced by the filesystem: the writable workspace and /tmp are size-limited tmpfs.
+    workspace_mb: int = Field(default=512, ge=8, le=65_536)
+    tmp_mb: int = Field(default=256, ge=8, le=65_536)
+    # Use pids and memory cgroups where the host lets us create them (off: rlimits and the uid only).
+    cgroups: bool = True
+    # On a host that runs us as root, the code runs as a uid drawn from this range, one per run.
+    uid_range: tuple[int, int] = (40_000, 60_000)
+    # The weaker mode, for a machine without a working bubblewrap: untrusted code runs with rlimits only.
+    allow_unsandboxed: bool = Field(default_factory=_unsandboxed_allowed)
 
     def wall_timeout_s(self, seeds: int) -> float:
         return self.startup_timeout_s + self.seed_timeout_s * max(seeds, 1)
+
+
+class RetentionSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # BENCHGEN_HOME/runs keeps the newest this many sandbox runs (logs, builder and judge files) ...
+    runs_kept: int = Field(default=200, ge=0)
+    # ... and none older than this; a run in use is never removed (`benchgen gc` prunes on demand).
+    runs_max_age_days: float = Field(default=7.0, ge=0)
 
 
 class CheckSettings(BaseModel):
@@ -95,6 +126,7 @@ class CheckSettings(BaseModel):
     solvability: SolvabilitySettings = SolvabilitySettings()
     render: RenderSettings = RenderSettings()
     sandbox: SandboxLimits = SandboxLimits()
+    retention: RetentionSettings = RetentionSettings()
     # Seeds re-built in a fresh process to prove same seed → same bytes.
     determinism_reruns: int = 2
 

@@ -1,281 +1,262 @@
-"""`check` and `render` from the parent's side: stage the script, run the sandboxed child, judge.
+"""`check` and `render` from the parent's side: stage the script, run the builder, run the judge.
 
-The parent never imports or executes the script. It reads back only files the child wrote into
-the workspace, validated by pydantic, and computes the cross-seed verdicts (determinism,
-randomization coverage, geometric variety) itself.
+The parent never imports or executes the script. A check is three sandboxed runs:
+- the builder (untrusted) builds every seed and writes data only (`worker.builder`);
+- a second builder, started at the same time in its own freshly started interpreter, rebuilds a
+  few seeds for the determinism check;
+- the judge (trusted code, `worker.judge`) reads both builders' data and computes every per-seed
+  verdict; the parent adds the cross-seed ones (randomization coverage, geometric variety) from the
+  judge's verdicts. Nothing the builder wrote is ever taken as a verdict.
 """
 
-import hashlib
 import io
-import os
 import re
 import shutil
-import stat
 import sys
 import time
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
 
-from benchgen_dagster.models.reports import (
-    Check,
-    CheckReport,
-    CheckResult,
-    ChildReport,
-    Failure,
-    SeedOutcome,
-)
+from benchgen_dagster.models.build import BUILD_RECORD, BUILD_STOPPED
+from benchgen_dagster.models.reports import Check, CheckReport, Failure, JudgeSummary, SeedOutcome
 from benchgen_dagster.models.settings import CheckSettings
 from benchgen_dagster.paths import benchgen_home
-from benchgen_dagster.worker.child import (
-    OUTCOME_NAME,
-    REPORT_NAME,
-    SCRIPT_NAME,
-    STARTED_NAME,
-    ChildJob,
-    RenderRequest,
-    seed_dir,
-)
-from benchgen_dagster.worker.sandbox import Sandbox, SandboxRun
+from benchgen_dagster.worker import safe_files
+from benchgen_dagster.worker.build_reader import build_failure
+from benchgen_dagster.worker.builder import STARTED_NAME, BuildJob
+from benchgen_dagster.worker.judge import CACHE_NEW, RENDERS, SUMMARY_NAME, VERDICT_NAME, JudgeJob, RenderRequest
+from benchgen_dagster.worker.runs import RunDirectory, prune_runs
+from benchgen_dagster.worker.sandbox import Sandbox, SandboxJob, SandboxRun
 from benchgen_dagster.worker.validate import geometric_variety, randomization_coverage
 
-# A child's JSON larger than this is not a report but an attack on the parent's memory.
-_MAX_REPORT_BYTES = 20 * 1024 * 1024
-_CACHE_NAME_LENGTH = 64
+MAX_SCRIPT_BYTES = 1024 * 1024
+_MAX_VERDICT_BYTES = 20 * 1024 * 1024
 _MAX_RENDER_BYTES = 512 * 1024 * 1024
+_CACHE_NAME_LENGTH = 64
 _RENDER_NAME = re.compile(r"view_az\d{3}_el\d{2}\.png|video\.mp4")
 _MESH_NAME = re.compile(r"[A-Za-z0-9_.-]{1,120}\.stl")
+# Where decompositions made by the judge are kept (the old `cache/decompositions` came from untrusted code).
+JUDGE_CACHE = Path("cache") / "judge-decompositions"
 
 
 class ScriptNotFound(FileNotFoundError):
     pass
 
 
-class UntrustedFileError(ValueError):
-    """A file the sandboxed child left is not a plain, reasonably sized file."""
-
-
-def read_child_file(path: Path, limit: int = _MAX_REPORT_BYTES) -> bytes:
-    """Read a file the untrusted child controls: never through a symlink, never a FIFO or device, never unbounded."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError as error:
-        raise UntrustedFileError(f"{path.name} cannot be opened safely ({error.strerror})") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UntrustedFileError(f"{path.name} is not a regular file")
-        chunks, size = [], 0
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                raise UntrustedFileError(f"{path.name} is larger than {limit} bytes")
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-def _validation_summary(error: ValidationError) -> str:
-    # Never echo the input: a symlinked or forged file could carry host data into the report.
-    first = error.errors(include_input=False, include_url=False)[0]
-    where = ".".join(str(part) for part in first["loc"]) or "document"
-    return f"{error.error_count()} problem(s), first at {where}: {first['msg']}"
-
-
-def _read_outcome(path: Path, seed: int) -> SeedOutcome:
-    try:
-        outcome = SeedOutcome.model_validate_json(read_child_file(path))
-    except UntrustedFileError as error:
-        return SeedOutcome.failed(seed, Check.SCRIPT_RUNS, f"the seed's outcome file is not usable: {error}")
-    except ValidationError as error:
-        return SeedOutcome.failed(
-            seed, Check.SCRIPT_RUNS, f"the seed's outcome file is not a valid report: {_validation_summary(error)}"
-        )
-    if outcome.seed != seed:
-        return SeedOutcome.failed(
-            seed, Check.SCRIPT_RUNS, f"the outcome file for seed {seed} claims seed {outcome.seed}"
-        )
-    return outcome
-
-
-def _runner_death(run: SandboxRun) -> str:
+def _runner_death(run: SandboxRun, role: str) -> str:
+    if run.export_problem and "quota" in run.export_problem:
+        return run.export_problem
     if run.timed_out:
-        return f"the sandbox hit its wall-clock limit and was killed after {run.wall_s:.0f} s"
+        return f"the {role} hit its wall-clock limit and was killed after {run.wall_s:.0f} s"
     cause = f"signal {run.died_by}" if run.died_by else f"exit status {run.returncode}"
     last = run.stderr_tail.strip().splitlines()[-1:] or [""]
-    return f"the script took down the sandbox runner ({cause}){': ' + last[0] if last[0] else ''}"
+    return f"the script took down the sandbox's {role} ({cause}){': ' + last[0] if last[0] else ''}"
 
 
-class RunDirectory:
-    """One sandbox run's folder under BENCHGEN_HOME/runs: the writable workspace and the logs beside it."""
-
-    def __init__(self, home: Path, script: Path, cache_root: Path) -> None:
-        if not script.is_file():
-            raise ScriptNotFound(f"no benchmark script at {script}")
-        self.cache_dir = _script_cache_dir(cache_root, script)
-        self.root = home / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
-        self.workspace = self.root / "workspace"
-        self.logs = self.root / "logs"
-        self.workspace.mkdir(parents=True)
-        shutil.copyfile(script, self.workspace / SCRIPT_NAME)
-
-    def remove(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _adopt_cache(workspace: Path, cache_dir: Path) -> int:
-    """Move new convex decompositions into the script's cache after checking they are plain arrays."""
+def adopt_cache(new: Path, cache_dir: Path) -> int:
+    """Move the judge's new convex decompositions into the shared cache, checking they hold only arrays."""
     adopted = 0
-    new = workspace / "cache_new"
-    if new.is_symlink() or not new.is_dir():
+    if not safe_files.is_dir(new.parent, new.name):
         return 0
     cache_dir.mkdir(parents=True, exist_ok=True)
-    for path in new.glob("*.npz"):
-        name_ok = len(path.stem) == _CACHE_NAME_LENGTH and all(c in "0123456789abcdef" for c in path.stem)
-        if not name_ok or (cache_dir / path.name).exists():
+    for name in safe_files.list_files(new.parent, new.name, suffix=".npz"):
+        stem = name.removesuffix(".npz")
+        if len(stem) != _CACHE_NAME_LENGTH or any(c not in "0123456789abcdef" for c in stem):
+            continue
+        if (cache_dir / name).exists():
             continue
         try:
-            data = read_child_file(path)
+            data = safe_files.read_bytes(new, name, _MAX_VERDICT_BYTES)
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 # A small archive may inflate to gigabytes; judge it by what it declares first.
-                if sum(info.file_size for info in archive.infolist()) > _MAX_REPORT_BYTES:
+                if sum(info.file_size for info in archive.infolist()) > _MAX_VERDICT_BYTES:
                     continue
             with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
                 if not all(arrays[key].dtype.kind in "fiu" for key in arrays.files):
                     continue
-        except (UntrustedFileError, ValueError, OSError, zipfile.BadZipFile):
+        except (safe_files.UnsafeFileError, ValueError, OSError, zipfile.BadZipFile):
             continue
-        (cache_dir / path.name).write_bytes(data)
+        safe_files.write_bytes(cache_dir, name, data)
         adopted += 1
     return adopted
 
 
-def _script_cache_dir(root: Path, script: Path) -> Path:
-    # One cache per script text: a script can then only ever poison its own decompositions.
-    return root / hashlib.sha256(script.read_bytes()).hexdigest()[:16]
-
-
 class Checker:
-    """Runs scripts through the sandboxed child and turns what comes back into a CheckReport."""
+    """Runs scripts through the builder and the judge and turns the judge's verdicts into a CheckReport."""
 
-    def __init__(
-        self,
-        settings: CheckSettings | None = None,
-        home: Path | None = None,
-        bubblewrap: bool | None = None,
-        keep_runs: bool = True,
-    ) -> None:
+    def __init__(self, settings: CheckSettings | None = None, home: Path | None = None, keep_runs: bool = True) -> None:
         self.settings = settings or CheckSettings()
         self.home = home or benchgen_home()
-        self.cache_root = self.home / "cache" / "decompositions"
-        self.sandbox = Sandbox(self.settings.sandbox, bubblewrap=bubblewrap)
+        self.cache_root = self.home / JUDGE_CACHE
+        self.sandbox = Sandbox(self.settings.sandbox)
         self.keep_runs = keep_runs
 
-    def _job(self, run_dir: RunDirectory, seeds: list[int], scale: float, **fields: Any) -> ChildJob:
-        return ChildJob(
+    # The runs ---------------------------------------------------------------------------------------
+
+    def _build_job(self, run: RunDirectory, folder: Path, seeds: list[int], scale: float, solution: bool) -> SandboxJob:
+        limits, geometry = self.settings.sandbox, self.settings.geometry
+        job = BuildJob(
+            script=str(run.script),
             seeds=seeds,
             scale=scale,
-            settings=self.settings,
-            cache_dir=str(run_dir.cache_dir),
-            own_pid_namespace=self.sandbox.use_bubblewrap,
-            **fields,
+            with_solution=solution,
+            mesh_tolerance_mm=geometry.mesh_tolerance_mm,
+            mesh_angular_tolerance_rad=geometry.mesh_angular_tolerance_rad,
+            seed_cpu_seconds=limits.seed_cpu_seconds,
+            seed_timeout_s=limits.seed_timeout_s,
+            workspace_mb=limits.workspace_mb,
+        )
+        return SandboxJob(
+            command=[sys.executable, "-m", "benchgen_dagster.worker.builder", job.model_dump_json()],
+            workspace=folder,
+            logs=run.logs / f"{folder.name}-{uuid.uuid4().hex[:6]}",
+            wall_timeout_s=limits.wall_timeout_s(len(seeds)),
+            inputs=[run.script],
         )
 
-    def _run_child(self, run_dir: RunDirectory, job: ChildJob, attempt: int) -> SandboxRun:
-        run_dir.cache_dir.mkdir(parents=True, exist_ok=True)
-        logs = run_dir.logs / f"attempt-{attempt}"
-        logs.mkdir(parents=True, exist_ok=True)
-        job_json = job.model_dump_json()
-        (logs / "job.json").write_text(job_json)  # for the record; the child gets it on its command line
-        command = [sys.executable, "-m", "benchgen_dagster.worker.child", str(run_dir.workspace), job_json]
-        jobs = len(job.seeds) + len(job.determinism_seeds)
-        run = self.sandbox.run(
-            command,
-            run_dir.workspace,
-            logs,
-            self.settings.sandbox.wall_timeout_s(jobs),
-            extra_read_only=[run_dir.cache_dir],
-        )
-        _adopt_cache(run_dir.workspace, run_dir.cache_dir)
-        return run
-
-    def _run_seeds(self, run_dir: RunDirectory, job: ChildJob) -> tuple[dict[int, SeedOutcome], list[SandboxRun]]:
-        """Run the job's seeds, starting a fresh runner when a seed takes one down."""
-        outcomes: dict[int, SeedOutcome] = {}
+    def _build(
+        self, run: RunDirectory, seeds: list[int], scale: float, solution: bool
+    ) -> tuple[dict[int, SeedOutcome], list[SandboxRun]]:
+        """Build `seeds`, starting a fresh builder for the rest when a seed takes one down. Returns the seeds
+        that have no build record (failed or not run), and the runs."""
+        missing: dict[int, SeedOutcome] = {}
         runs: list[SandboxRun] = []
-        remaining = list(job.seeds)
+        remaining = list(seeds)
         while remaining:
-            run = self._run_child(run_dir, job.model_copy(update={"seeds": remaining}), len(runs))
-            runs.append(run)
-            progress = False
+            result = self.sandbox.run(self._build_job(run, run.build, remaining, scale, solution))
+            runs.append(result)
+            progress, stopped_at = False, None
             for seed in remaining:
-                folder = seed_dir(run_dir.workspace, seed)
-                if os.path.lexists(folder / OUTCOME_NAME):
-                    outcomes[seed] = _read_outcome(folder / OUTCOME_NAME, seed)
+                folder = run.build / "seeds" / str(seed)
+                if safe_files.is_file(folder, BUILD_RECORD):
                     progress = True
-                elif os.path.lexists(folder / STARTED_NAME):
-                    outcomes[seed] = SeedOutcome.failed(seed, Check.SCRIPT_RUNS, _runner_death(run))
+                    continue
+                failure = build_failure(run.build, seed)
+                if failure is not None:
+                    missing[seed] = SeedOutcome.failed(seed, Check.SCRIPT_RUNS, failure.message)
                     progress = True
-            remaining = [s for s in remaining if s not in outcomes]
-            if remaining and (run.timed_out or not progress):
+                    if failure.status in ("cpu_limit", "timeout", "disk_quota"):
+                        stopped_at = seed
+                        break
+                elif safe_files.is_file(folder, STARTED_NAME):
+                    missing[seed] = SeedOutcome.failed(seed, Check.SCRIPT_RUNS, _runner_death(result, "builder"))
+                    progress = True
+            done = {
+                s for s in remaining if s in missing or safe_files.is_file(run.build / "seeds" / str(s), BUILD_RECORD)
+            }
+            if stopped_at is not None or safe_files.is_file(run.build, BUILD_STOPPED):
                 for seed in remaining:
-                    outcomes[seed] = SeedOutcome.failed(seed, Check.SCRIPT_RUNS, _runner_death(run))
+                    if seed not in done:
+                        missing[seed] = SeedOutcome.skipped(seed, f"the check ended at seed {stopped_at}, which hung")
                 break
-        return outcomes, runs
+            remaining = [s for s in remaining if s not in done]
+            if remaining and (result.timed_out or not progress):
+                for seed in remaining:
+                    missing[seed] = SeedOutcome.failed(seed, Check.SCRIPT_RUNS, _runner_death(result, "builder"))
+                break
+        return missing, runs
 
-    def _determinism(self, workspace: Path, outcomes: dict[int, SeedOutcome], seeds: list[int]) -> list[CheckResult]:
-        results = []
-        for seed in seeds:
-            first = outcomes.get(seed)
-            rerun_path = seed_dir(workspace, seed, rerun=True) / OUTCOME_NAME
-            if first is None or first.scene_digest is None:
-                continue
-            again = _read_outcome(rerun_path, seed).scene_digest if os.path.lexists(rerun_path) else None
-            same = again == first.scene_digest
-            results.append(
-                CheckResult(
-                    check=Check.DETERMINISTIC,
-                    seed=seed,
-                    passed=same,
-                    message="rebuilt in a fresh process: byte-identical meshes and MJCF"
-                    if same
-                    else f"rebuilding seed {seed} in a fresh process gave different meshes or MJCF "
-                    f"({first.scene_digest[:12]} then {(again or 'nothing')[:12]}): the script depends on something "
-                    "besides its seed (time, unseeded randomness, global state)",
+    def _judge(
+        self, run: RunDirectory, seeds: list[int], picks: list[int], simulate: bool, **request: object
+    ) -> dict[int, SeedOutcome]:
+        """The judge's verdicts; a judge that dies costs the seed it was on, and it goes on with the rest."""
+        verdicts: dict[int, SeedOutcome] = {}
+        remaining = list(seeds)
+        while remaining:
+            job = JudgeJob(
+                build_dir=str(run.build),
+                rerun_dir=str(run.rerun) if picks else None,
+                seeds=remaining,
+                determinism_seeds=picks,
+                settings=self.settings,
+                cache_dir=str(self.cache_root),
+                simulate=simulate,
+                **request,
+            )
+            result = self.sandbox.run(
+                SandboxJob(
+                    command=[sys.executable, "-m", "benchgen_dagster.worker.judge", job.model_dump_json()],
+                    workspace=run.judge,
+                    logs=run.logs / f"judge-{uuid.uuid4().hex[:6]}",
+                    wall_timeout_s=self.settings.sandbox.wall_timeout_s(len(remaining)),
+                    inputs=[run.build, run.rerun, self.cache_root],
                 )
             )
-        return results
+            adopt_cache(run.judge / CACHE_NEW, self.cache_root)
+            for seed in remaining:
+                verdict = self._verdict(run, seed)
+                if verdict is not None:
+                    verdicts[seed] = verdict
+            left = [s for s in remaining if s not in verdicts]
+            if left:
+                # The judge goes seed by seed: the first without a verdict is the one it died on.
+                verdicts[left[0]] = SeedOutcome.failed(
+                    left[0],
+                    Check.SCRIPT_RUNS,
+                    f"the judge failed on this seed's data ({_runner_death(result, 'judge')})",
+                )
+            remaining = left[1:]
+        return verdicts
 
-    def _peak_rss_mb(self, workspace: Path) -> float:
-        path = workspace / REPORT_NAME
-        if not os.path.lexists(path):
-            return 0.0
+    def _verdict(self, run: RunDirectory, seed: int) -> SeedOutcome | None:
         try:
-            return ChildReport.model_validate_json(read_child_file(path)).peak_rss_mb
-        except (UntrustedFileError, ValidationError):
+            data = safe_files.read_bytes(run.judge / "seeds" / str(seed), VERDICT_NAME, _MAX_VERDICT_BYTES)
+            verdict = SeedOutcome.model_validate_json(data)
+        except (safe_files.UnsafeFileError, ValidationError):
+            return None
+        return verdict if verdict.seed == seed else None
+
+    def _peak_rss_mb(self, run: RunDirectory) -> float:
+        try:
+            return JudgeSummary.model_validate_json(safe_files.read_bytes(run.judge, SUMMARY_NAME)).peak_rss_mb
+        except (safe_files.UnsafeFileError, ValidationError):
             return 0.0
 
-    def check(self, script: Path, seeds: list[int], scale: float = 1.0, simulate: bool = True) -> CheckReport:
-        """Compile, validate and (unless `simulate` is False) simulate `script` for `seeds` in the sandbox."""
+    # The public API ---------------------------------------------------------------------------------
+
+    def check(
+        self,
+        script: Path,
+        seeds: list[int],
+        scale: float = 1.0,
+        simulate: bool = True,
+        compiled_dest: Path | None = None,
+    ) -> CheckReport:
+        """Build and judge `script` for `seeds` (no physics when `simulate` is False); with `compiled_dest`,
+        the judge's compiled seeds (`<seed>/scene.xml` + `meshes/`) are copied there."""
         if not seeds:
             raise ValueError("check needs at least one seed")
         started = time.perf_counter()
-        run_dir = RunDirectory(self.home, script, self.cache_root)
         picks = sorted({seeds[0], seeds[-1]})[: self.settings.determinism_reruns]
-        job = self._job(run_dir, seeds, scale, determinism_seeds=picks, simulate=simulate)
-        outcomes, runs = self._run_seeds(run_dir, job)
-        ordered = [outcomes[s] for s in seeds]
-        results = [r for o in ordered for r in o.results]
-        results += self._determinism(run_dir.workspace, outcomes, picks)
-        coverage = randomization_coverage(ordered, self.settings.randomization)
-        results += [coverage, geometric_variety(ordered, self.settings.randomization)]
-        notes = [w for run in runs[:1] for w in run.warnings]
+        with RunDirectory.create(self.home, _script_bytes(script)) as run:
+            # The determinism rebuild runs beside the first build, in an interpreter of its own.
+            rerun = self.sandbox.start(self._build_job(run, run.rerun, picks, scale, simulate)) if picks else None
+            missing, runs = self._build(run, seeds, scale, solution=simulate)
+            if rerun is not None:
+                rerun.wait()
+            built = [s for s in seeds if s not in missing]
+            verdicts = self._judge(run, built, [p for p in picks if p in built], simulate) if built else {}
+            ordered = [verdicts.get(s) or missing.get(s) or _lost(s) for s in seeds]
+            results = [r for o in ordered for r in o.results]
+            coverage = randomization_coverage([o for o in ordered if o.status == "judged"], self.settings.randomization)
+            results += [
+                coverage,
+                geometric_variety([o for o in ordered if o.status == "judged"], self.settings.randomization),
+            ]
+            if compiled_dest is not None:
+                _collect_compiled(run, ordered, compiled_dest)
+            peak = self._peak_rss_mb(run)
+        notes = [w for w in runs[0].warnings]
         notes += list(coverage.details.get("narrowed", []))
-        failures = [Failure(check=r.check.value, seed=r.seed, message=r.message) for r in results if not r.passed]
+        failures = [
+            Failure(check=r.check.value, seed=r.seed, message=r.message, not_run=r.not_run)
+            for r in results
+            if not r.passed
+        ]
         report = CheckReport(
             script=str(script),
             seeds=seeds,
@@ -285,43 +266,18 @@ class Checker:
             outcomes=ordered,
             notes=notes,
             wall_s=time.perf_counter() - started,
-            peak_rss_mb=self._peak_rss_mb(run_dir.workspace),
+            peak_rss_mb=peak,
             sandbox={
                 **self.sandbox.describe(),
+                **runs[-1].limits,
                 "process_limit": runs[-1].process_limit,
-                "cgroups": runs[-1].cgroups,
                 "runners": len(runs),
-                "run_dir": str(run_dir.root),
+                "run_dir": str(run.root),
             },
             settings=self.settings.model_dump(mode="json"),
         )
-        if not self.keep_runs:
-            run_dir.remove()
+        self._finish(run)
         return report
-
-    def collect_compiled(self, report: CheckReport, dest: Path) -> list[Path]:
-        """Copy each seed's compiled scene.xml and meshes out of the report's run folder into
-        `dest/<seed>/`, reading them as untrusted files (bounded, no links). Returns the seed folders."""
-        run_root = Path(str(report.sandbox.get("run_dir", "")))
-        folders = []
-        for outcome in report.outcomes:
-            if outcome.mjcf_path is None:
-                continue
-            source = seed_dir(run_root / "workspace", outcome.seed)
-            target = dest / str(outcome.seed)
-            if any(p.is_symlink() or not p.is_dir() for p in (source.parent, source, source / "meshes")):
-                continue
-            (target / "meshes").mkdir(parents=True, exist_ok=True)
-            try:
-                (target / "scene.xml").write_bytes(read_child_file(source / "scene.xml", _MAX_REPORT_BYTES))
-                for mesh in sorted((source / "meshes").iterdir()):
-                    if _MESH_NAME.fullmatch(mesh.name):
-                        (target / "meshes" / mesh.name).write_bytes(read_child_file(mesh, _MAX_REPORT_BYTES))
-            except (UntrustedFileError, OSError):
-                shutil.rmtree(target, ignore_errors=True)
-                continue
-            folders.append(target)
-        return folders
 
     def render(
         self,
@@ -334,32 +290,54 @@ class Checker:
         scale: float = 1.0,
         with_solution: bool = False,
     ) -> tuple[SeedOutcome, list[Path]]:
-        """Build `seed` in the sandbox and render its views (and video) into `out`; with the script's
+        """Build `seed` and have the judge render its views (and video) into `out`; with the script's
         reference solution added when `with_solution`."""
-        run_dir = RunDirectory(self.home, script, self.cache_root)
-        job = self._job(
-            run_dir,
-            [seed],
-            scale,
-            mode="render",
-            simulate=False,
-            with_solution=with_solution,
-            render=RenderRequest(width=width, height=height, video=video),
-        )
-        outcomes, _ = self._run_seeds(run_dir, job)
         written = []
-        renders = run_dir.workspace / "renders"
-        if renders.is_dir() and not renders.is_symlink():
-            out.mkdir(parents=True, exist_ok=True)
-            for path in sorted(renders.iterdir()):
-                if not _RENDER_NAME.fullmatch(path.name):
-                    continue
-                try:
-                    data = read_child_file(path, _MAX_RENDER_BYTES)
-                except UntrustedFileError:
-                    continue
-                (out / path.name).write_bytes(data)
-                written.append(out / path.name)
+        with RunDirectory.create(self.home, _script_bytes(script)) as run:
+            missing, _ = self._build(run, [seed], scale, solution=with_solution)
+            request = {"render": RenderRequest(width=width, height=height, video=video), "with_solution": with_solution}
+            verdicts = self._judge(run, [seed], [], False, **request) if not missing else {}
+            outcome = verdicts.get(seed) or missing.get(seed) or _lost(seed)
+            renders = run.judge / RENDERS
+            for name in safe_files.list_files(run.judge, RENDERS):
+                if _RENDER_NAME.fullmatch(name):
+                    safe_files.copy_out(renders, name, out / name, _MAX_RENDER_BYTES)
+                    written.append(out / name)
+        self._finish(run)
+        return outcome, written
+
+    def _finish(self, run: RunDirectory) -> None:
         if not self.keep_runs:
-            run_dir.remove()
-        return outcomes[seed], written
+            run.remove()
+        prune_runs(self.home, self.settings.retention)
+
+
+def _lost(seed: int) -> SeedOutcome:
+    return SeedOutcome.failed(seed, Check.SCRIPT_RUNS, "no output for this seed came back from the sandbox")
+
+
+def _script_bytes(script: Path) -> bytes:
+    """The script's text, read without following a link (an agent's program could have planted one)."""
+    if not script.exists() and not script.is_symlink():
+        raise ScriptNotFound(f"no benchmark script at {script}")
+    try:
+        return safe_files.read_file(script, MAX_SCRIPT_BYTES)
+    except safe_files.UnsafeFileError as error:
+        raise ScriptNotFound(f"the benchmark script cannot be read safely: {error}") from None
+
+
+def _collect_compiled(run: RunDirectory, outcomes: list[SeedOutcome], dest: Path) -> None:
+    """Copy each judged seed's scene.xml and meshes from the judge's output into `dest/<seed>/`."""
+    shutil.rmtree(dest, ignore_errors=True)
+    for outcome in outcomes:
+        if outcome.mjcf_path is None:
+            continue
+        source = run.judge / "seeds" / str(outcome.seed)
+        target = dest / str(outcome.seed)
+        try:
+            safe_files.copy_out(source, "scene.xml", target / "scene.xml", _MAX_VERDICT_BYTES)
+            for name in safe_files.list_files(source, "meshes", suffix=".stl"):
+                if _MESH_NAME.fullmatch(name):
+                    safe_files.copy_out(source / "meshes", name, target / "meshes" / name, _MAX_VERDICT_BYTES)
+        except safe_files.UnsafeFileError:
+            shutil.rmtree(target, ignore_errors=True)

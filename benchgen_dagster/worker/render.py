@@ -13,7 +13,7 @@ import numpy as np
 from benchgen_dagster.models.scene import SceneSpec
 from benchgen_dagster.models.settings import RenderSettings, SimulationSettings
 from benchgen_dagster.models.units import mm_to_m
-from benchgen_dagster.worker.compile import DriveSchedule, start_data
+from benchgen_dagster.worker.mjcf import DriveSchedule, start_data
 
 
 def _camera(spec: SceneSpec, azimuth: float, elevation: float) -> mujoco.MjvCamera:

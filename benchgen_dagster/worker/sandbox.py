@@ -1,33 +1,45 @@
-"""Run untrusted benchmark code in a child process with hard limits.
+"""Run untrusted code in a child process with hard limits, and bring back only what it wrote.
 
 Layers, outermost first:
-- bubblewrap (when installed): read-only root with only the interpreter, the virtualenv, the
-  package and system libraries bound; the per-run workspace the only writable path; a private
-  /tmp; no network, its own PID namespace (killing it kills everything inside); the child cannot
-  outlive us (`--die-with-parent`).
+- bubblewrap: a new root with only the interpreter, the virtualenv, the package and system
+  libraries bound read-only, no network, its own PID namespace (killing it kills everything inside),
+  `--die-with-parent`. The writable workspace is a size-limited tmpfs, and so is `/tmp`: the disk
+  quota is the filesystem's, not a measurement afterwards.
+- an unprivileged uid: on a host that runs us as root, the code runs as a uid of its own (picked per
+  run), so RLIMIT_NPROC binds even with no cgroup, and nothing it does can touch the trusted entry
+  process (`worker.sandbox_entry`) that exports its files.
 - rlimits: address space, CPU seconds, file size, core dumps off, process count.
-- pids and memory cgroups where they can be created: RLIMIT_NPROC does not bind root and RLIMIT_AS
-  is per process, and a fork bomb or a memory hog must be stopped whoever runs us. The cgroups also
-  let us kill every process the child left behind.
+- pids and memory cgroups where they can be created; they also let us kill whatever is left.
 - a wall-clock timeout that kills the whole process group.
-- an environment rebuilt from an allow-list: no API keys, tokens, secrets, Langfuse or AWS
-  variables ever reach generated code.
+- an environment rebuilt from an allow-list: no API keys, tokens, secrets, Langfuse or AWS variables.
+
+Fail closed: where bubblewrap is missing or cannot run, untrusted code does not run
+(`SandboxUnavailable`, with the fix), unless `SandboxLimits.allow_unsandboxed`
+(`BENCHGEN_ALLOW_UNSANDBOXED=1`) asks for the weaker mode, which every run then reports loudly.
 """
 
+import json
 import os
-import resource
-import shutil
+import random
 import signal
 import subprocess
 import sys
+import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchgen_dagster.models.settings import SandboxLimits
+from benchgen_dagster.worker.bubblewrap import (
+    ancestors,
+    bubblewrap_path,
+    bubblewrap_problem,
+    namespace_flags,
+    read_only_binds,
+)
+from benchgen_dagster.worker.cgroups import RunCgroups, tasks_of_user
+from benchgen_dagster.worker.sandbox_export import ExportError, apply_export
 
 # Only these variables cross into the sandbox; everything else (keys, tokens, cloud credentials) stays out.
 ENV_ALLOWLIST = ("LANG", "LC_ALL", "TZ", "MUJOCO_GL", "PYOPENGL_PLATFORM")
@@ -43,7 +55,21 @@ FIXED_ENV = {
     "MKL_NUM_THREADS": "1",
     "NUMEXPR_NUM_THREADS": "1",
 }
+UNSANDBOXED_WARNING = (
+    "UNSANDBOXED: bubblewrap is not used (BENCHGEN_ALLOW_UNSANDBOXED=1), so untrusted code runs WITHOUT "
+    "filesystem, network or disk-quota isolation; only rlimits and the timeout apply"
+)
+# Where an agent workspace is visible inside the sandbox before it is copied into the tmpfs over it.
+_SEED_MOUNT = "/.benchgen-seed"
+# What the trusted entry keeps of root's powers: drop to the sandbox uid, own the workspace, kill leftovers.
+_ENTRY_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_READ_SEARCH")
 _TAIL_BYTES = 4000
+# Set for the code inside when kill(-1) reaches only the sandbox's untrusted processes.
+KILL_ALL_SAFE = "BENCHGEN_KILL_ALL_SAFE"
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot run here, and the weaker mode was not asked for."""
 
 
 def sandbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -53,144 +79,6 @@ def sandbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env.setdefault("MUJOCO_GL", "egl")
     env.update(extra or {})
     return env
-
-
-def bubblewrap_path() -> str | None:
-    return shutil.which("bwrap")
-
-
-def _read_only_binds() -> list[Path]:
-    """What the child needs to run Python with our packages, and nothing from the home folder."""
-    package_dir = Path(__file__).resolve().parents[1]
-    candidates = [
-        Path("/usr"),
-        Path("/etc/ld.so.cache"),
-        Path("/etc/alternatives"),
-        Path("/etc/fonts"),
-        Path(sys.base_prefix).resolve(),
-        Path(sys.prefix),
-        Path(sys.prefix).resolve(),
-        package_dir,
-    ]
-    seen: list[Path] = []
-    for path in candidates:
-        if path.exists() and path not in seen:
-            seen.append(path)
-    return seen
-
-
-def bubblewrap_argv(
-    workspace: Path, read_only: list[Path], env: dict[str, str], protected: list[Path] | None = None
-) -> list[str]:
-    argv = [
-        bubblewrap_path() or "bwrap",
-        "--unshare-all",
-        "--die-with-parent",
-        "--new-session",
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--tmpfs",
-        "/tmp",
-    ]
-    for link, target in (
-        ("/bin", "usr/bin"),
-        ("/lib", "usr/lib"),
-        ("/lib64", "usr/lib64"),
-        ("/sbin", "usr/sbin"),
-    ):
-        if Path(link).is_symlink():
-            argv += ["--symlink", target, link]
-    for path in read_only:
-        argv += ["--ro-bind", str(path), str(path)]
-    argv += ["--bind", str(workspace), str(workspace)]
-    # Folders inside the workspace that the code may read but not change (an agent's skills/, utils/).
-    for path in protected or []:
-        argv += ["--ro-bind", str(path), str(path)]
-    argv += ["--remount-ro", "/", "--chdir", str(workspace)]
-    argv += ["--clearenv"]
-    for key, value in sorted(env.items()):
-        argv += ["--setenv", key, value]
-    return argv
-
-
-class RunCgroups:
-    """Per-run cgroups, where the host lets us create them: a process cap and a memory cap for the run.
-
-    RLIMIT_NPROC does not bind root and RLIMIT_AS is per process (64 processes × 4 GiB, plus tmpfs
-    pages it never sees); a cgroup caps the whole run, and lets us kill everything it left behind.
-    Works with cgroup v1 (one hierarchy per controller) and v2 (one unified hierarchy).
-    """
-
-    def __init__(self, max_pids: int, memory_bytes: int) -> None:
-        self.paths: list[Path] = []
-        self.controllers: list[str] = []
-        name = f"benchgen-{uuid.uuid4().hex[:12]}"
-        unified = Path("/sys/fs/cgroup")
-        if (unified / "cgroup.controllers").exists():
-            enabled = _read(unified / "cgroup.subtree_control").split()
-            self._make(
-                unified / name,
-                {
-                    "pids": ("pids.max", str(max_pids)) if "pids" in enabled else None,
-                    "memory": ("memory.max", str(memory_bytes)) if "memory" in enabled else None,
-                },
-            )
-        else:
-            self._make(unified / "pids" / name, {"pids": ("pids.max", str(max_pids))})
-            self._make(unified / "memory" / name, {"memory": ("memory.limit_in_bytes", str(memory_bytes))})
-
-    def _make(self, path: Path, settings: dict[str, tuple[str, str] | None]) -> None:
-        wanted = {k: v for k, v in settings.items() if v is not None}
-        if not wanted or not os.access(path.parent, os.W_OK):
-            return
-        try:
-            path.mkdir()
-            for file_name, value in wanted.values():
-                (path / file_name).write_text(value)
-        except OSError:
-            with suppress(OSError):
-                path.rmdir()
-            return
-        self.paths.append(path)
-        self.controllers.extend(wanted)
-
-    def join(self) -> None:
-        """Called in the forked child before exec: everything it starts is counted and capped."""
-        for path in self.paths:
-            (path / "cgroup.procs").write_text(str(os.getpid()))
-
-    def kill_all_and_remove(self) -> None:
-        for path in self.paths:
-            for _ in range(50):
-                pids = [int(p) for p in _read(path / "cgroup.procs").split()]
-                if not pids:
-                    break
-                for pid in pids:
-                    with suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-                time.sleep(0.02)
-            with suppress(OSError):
-                path.rmdir()
-
-
-def _tasks_of_user(uid: int) -> int:
-    """Processes and threads this user already runs: RLIMIT_NPROC counts them all, not just ours."""
-    count = 0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with suppress(OSError):
-                if entry.stat().st_uid == uid:
-                    count += len(os.listdir(entry / "task"))
-    return count
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
 
 
 def _tail(path: Path) -> str:
@@ -203,6 +91,23 @@ def _tail(path: Path) -> str:
 
 
 @dataclass
+class SandboxJob:
+    """One run: `command` runs in `workspace` (writable, size-limited), reading `inputs` (read-only)."""
+
+    command: list[str]
+    workspace: Path
+    logs: Path
+    wall_timeout_s: float
+    inputs: list[Path] = field(default_factory=list)
+    # Copy the host folder `workspace` in first and sync the changes back after (an agent's workspace);
+    # otherwise `workspace` starts empty and receives what the run left in it.
+    seeded: bool = False
+    # Top-level folders of the workspace bound read-only from the host, never copied back.
+    protected: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class SandboxRun:
     returncode: int
     timed_out: bool
@@ -210,127 +115,239 @@ class SandboxRun:
     stdout_tail: str
     stderr_tail: str
     isolation: str
-    process_limit: str
+    # Every limit that applied to this run, in words: a report never claims one that did not.
+    limits: dict[str, str]
     warnings: list[str] = field(default_factory=list)
-    cgroups: str = ""
+    export_problem: str | None = None
 
     @property
     def died_by(self) -> str | None:
-        if self.returncode < 0:
-            return signal.Signals(-self.returncode).name
+        if self.returncode > 128:
+            with suppress(ValueError):
+                return signal.Signals(self.returncode - 128).name
         return None
+
+    @property
+    def process_limit(self) -> str:
+        return self.limits["processes"]
+
+
+class RunningSandbox:
+    """A started run: `wait()` for it, which kills it at its wall-clock limit and brings its files back."""
+
+    def __init__(self, sandbox: "Sandbox", job: SandboxJob) -> None:
+        self.job = job
+        self.limits_applied: dict[str, str] = {}
+        self.warnings: list[str] = []
+        self._sandbox = sandbox
+        self._started = time.perf_counter()
+        self._archive = job.logs / "export.tar"
+        self._cgroups = RunCgroups(
+            sandbox.limits.max_processes, sandbox.limits.memory_mb * 1024 * 1024, sandbox.limits.cgroups
+        )
+        read_fd, write_fd = os.pipe()
+        argv = self._argv(write_fd)
+        self._stdout = (job.logs / "stdout.log").open("wb")
+        self._stderr = (job.logs / "stderr.log").open("wb")
+        try:
+            self.process = subprocess.Popen(
+                self._cgroups.wrap(argv),
+                cwd=job.workspace if not sandbox.use_bubblewrap else "/",
+                env=sandbox_env(job.env),
+                stdin=subprocess.DEVNULL,
+                stdout=self._stdout,
+                stderr=self._stderr,
+                pass_fds=(write_fd,),
+                start_new_session=True,
+            )
+        finally:
+            os.close(write_fd)
+        self._too_big = threading.Event()
+        self._reader = threading.Thread(target=self._drain, args=(read_fd,), daemon=True)
+        self._reader.start()
+
+    def _argv(self, export_fd: int) -> list[str]:
+        sandbox, job, limits = self._sandbox, self.job, self._sandbox.limits
+        identity = sandbox.identity()
+        uid = identity[0] if identity else os.geteuid()
+        nproc = limits.max_processes + (0 if "pids" in self._cgroups.controllers else tasks_of_user(uid))
+        rlimits = {
+            "AS": limits.memory_mb * 1024 * 1024,
+            "CPU": limits.cpu_seconds,
+            "FSIZE": limits.file_size_mb * 1024 * 1024,
+            "CORE": 0,
+            "NPROC": nproc,
+        }
+        workspace = job.workspace.resolve()
+        env = sandbox_env(job.env)
+        if sandbox.use_bubblewrap and identity:
+            # Another uid than the entry, in its own PID namespace: kill(-1) reaches only untrusted processes.
+            env[KILL_ALL_SAFE] = "1"
+        spec = {
+            "command": job.command,
+            "cwd": str(workspace),
+            "env": env,
+            "workspace": str(workspace),
+            "seed_from": _SEED_MOUNT if job.seeded and sandbox.use_bubblewrap else None,
+            "skip": job.protected,
+            "uid": identity[0] if identity else None,
+            "gid": identity[1] if identity else None,
+            "rlimits": rlimits,
+            "export_fd": export_fd,
+            "export": sandbox.use_bubblewrap,
+            "own_pid_namespace": sandbox.use_bubblewrap,
+        }
+        self._describe(identity, nproc)
+        entry = [sys.executable, "-m", "benchgen_dagster.worker.sandbox_entry", json.dumps(spec)]
+        if not sandbox.use_bubblewrap:
+            return entry
+        return self._bubblewrap(workspace) + entry
+
+    def _bubblewrap(self, workspace: Path) -> list[str]:
+        limits, job = self._sandbox.limits, self.job
+        argv = [bubblewrap_path() or "bwrap", *namespace_flags(), "--die-with-parent", "--new-session"]
+        argv += ["--proc", "/proc", "--dev", "/dev"]
+        argv += ["--perms", "1777", "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
+        # Shared memory counts against the same quota as /tmp (joblib, say, wants a writable /dev/shm).
+        argv += ["--perms", "1777", "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/dev/shm"]
+        for link, target in (("/bin", "usr/bin"), ("/lib", "usr/lib"), ("/lib64", "usr/lib64"), ("/sbin", "usr/sbin")):
+            if Path(link).is_symlink():
+                argv += ["--symlink", target, link]
+        read_only = [*read_only_binds(), *(p.resolve() for p in job.inputs if p.exists())]
+        for folder in ancestors([*read_only, workspace]):
+            argv += ["--perms", "0755", "--dir", str(folder)]
+        for path in read_only:
+            argv += ["--ro-bind", str(path), str(path)]
+        if job.seeded:
+            argv += ["--ro-bind", str(workspace), _SEED_MOUNT]
+        argv += ["--perms", "0755", "--size", str(limits.workspace_mb * 1024 * 1024), "--tmpfs", str(workspace)]
+        for name in job.protected:
+            if (workspace / name).is_dir() and not (workspace / name).is_symlink():
+                argv += ["--ro-bind", str(workspace / name), str(workspace / name)]
+        argv += ["--remount-ro", "/", "--chdir", str(workspace), "--clearenv"]
+        if os.geteuid() == 0:
+            argv += ["--cap-drop", "ALL", *[a for cap in _ENTRY_CAPS for a in ("--cap-add", cap)]]
+        return argv
+
+    def _describe(self, identity: tuple[int, int] | None, nproc: int) -> None:
+        limits, controllers = self._sandbox.limits, self._cgroups.controllers
+        who = f"uid {identity[0]}" if identity else f"uid {os.geteuid()}"
+        root_unbound = identity is None and os.geteuid() == 0
+        if "pids" in controllers:
+            processes = f"pids cgroup ({limits.max_processes})"
+        elif root_unbound:
+            processes = "none: root without a pids cgroup, where RLIMIT_NPROC does not bind"
+            self.warnings.append("the process limit is not enforced: " + processes)
+        else:
+            processes = f"RLIMIT_NPROC ({nproc} tasks of {who})"
+        memory = f"RLIMIT_AS {limits.memory_mb} MB per process"
+        if "memory" in controllers:
+            memory += f", memory cgroup {limits.memory_mb} MB"
+        if self._sandbox.use_bubblewrap:
+            disk = f"workspace tmpfs {limits.workspace_mb} MB, /tmp tmpfs {limits.tmp_mb} MB"
+        else:
+            disk = f"none beyond RLIMIT_FSIZE {limits.file_size_mb} MB per file (unsandboxed)"
+            self.warnings.append(UNSANDBOXED_WARNING)
+        self.limits_applied = {
+            "isolation": "bubblewrap" if self._sandbox.use_bubblewrap else "none (unsandboxed)",
+            "user": who,
+            "processes": processes,
+            "memory": memory,
+            "disk": disk,
+            "cpu": f"RLIMIT_CPU {limits.cpu_seconds} s",
+            "file_size": f"RLIMIT_FSIZE {limits.file_size_mb} MB",
+            "cgroups": ", ".join(f"{c} cgroup" for c in controllers) or "none",
+        }
+
+    def _drain(self, read_fd: int) -> None:
+        """Copy the export stream to disk, never more than the workspace quota (plus tar's headers)."""
+        bound = (self._sandbox.limits.workspace_mb + 64) * 1024 * 1024
+        written = 0
+        with os.fdopen(read_fd, "rb") as source, self._archive.open("wb") as out:
+            while chunk := source.read(1 << 20):
+                written += len(chunk)
+                if written > bound:
+                    self._too_big.set()
+                    return
+                out.write(chunk)
+
+    def wait(self) -> SandboxRun:
+        timed_out = False
+        try:
+            returncode = self.process.wait(timeout=max(0.0, self.job.wall_timeout_s))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            with suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            returncode = self.process.wait()
+        self._cgroups.kill_all_and_remove()
+        self._reader.join(timeout=60)
+        self._stdout.close()
+        self._stderr.close()
+        problem = None
+        if self._too_big.is_set():
+            problem = f"the run's files exceeded the workspace quota of {self._sandbox.limits.workspace_mb} MB"
+        elif self._sandbox.use_bubblewrap:
+            try:
+                apply_export(self._archive, self.job.workspace, self.job.protected, synced=self.job.seeded)
+            except ExportError as error:
+                problem = str(error)
+        if not os.environ.get("BENCHGEN_DEBUG_KEEP_EXPORT"):
+            with suppress(OSError):
+                self._archive.unlink()
+        # 128+n from the entry, or a negative code if the sandbox itself was killed.
+        code = returncode if returncode >= 0 else 128 - returncode
+        return SandboxRun(
+            returncode=code,
+            timed_out=timed_out,
+            wall_s=time.perf_counter() - self._started,
+            stdout_tail=_tail(self.job.logs / "stdout.log"),
+            stderr_tail=_tail(self.job.logs / "stderr.log"),
+            isolation=self.limits_applied["isolation"],
+            limits=self.limits_applied,
+            warnings=self.warnings,
+            export_problem=problem,
+        )
 
 
 class Sandbox:
-    """Runs one command under the limits; `bubblewrap=None` means "use it if installed"."""
+    """Runs commands under the limits. Raises SandboxUnavailable where bubblewrap cannot isolate them,
+    unless the limits allow the weaker, unsandboxed mode."""
 
-    def __init__(
-        self,
-        limits: SandboxLimits,
-        *,
-        bubblewrap: bool | None = None,
-    ) -> None:
+    def __init__(self, limits: SandboxLimits) -> None:
         self.limits = limits
-        available = bubblewrap_path() is not None
-        self.use_bubblewrap = available if bubblewrap is None else (bubblewrap and available)
+        problem = bubblewrap_problem()
+        if problem and not limits.allow_unsandboxed:
+            raise SandboxUnavailable(
+                f"untrusted code will not run: {problem}. To run it anyway with only rlimits (NOT isolated), "
+                "set BENCHGEN_ALLOW_UNSANDBOXED=1"
+            )
+        self.use_bubblewrap = problem is None
+
+    def identity(self) -> tuple[int, int] | None:
+        """The uid and gid the code runs as when we are root: one of its own per run, so RLIMIT_NPROC binds
+        and concurrent runs do not share a process count. None: it runs as us."""
+        if os.geteuid() != 0 or not self.use_bubblewrap:
+            return None
+        low, high = self.limits.uid_range
+        uid = random.SystemRandom().randrange(low, high)
+        return uid, uid
 
     def describe(self) -> dict[str, object]:
         return {
-            "isolation": "bubblewrap" if self.use_bubblewrap else "none (bubblewrap not installed)",
+            "isolation": "bubblewrap" if self.use_bubblewrap else "none (unsandboxed)",
             "memory_mb": self.limits.memory_mb,
             "cpu_seconds": self.limits.cpu_seconds,
             "file_size_mb": self.limits.file_size_mb,
             "max_processes": self.limits.max_processes,
-            "seed_timeout_s": self.limits.seed_timeout_s,
+            "workspace_mb": self.limits.workspace_mb,
+            "tmp_mb": self.limits.tmp_mb,
         }
 
-    def _set_limits(self, cgroups: RunCgroups, nproc: int) -> None:
-        limits = self.limits
-        os.setsid()
-        cgroups.join()
-        memory = limits.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
-        size = limits.file_size_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    def start(self, job: SandboxJob) -> RunningSandbox:
+        job.logs.mkdir(parents=True, exist_ok=True)
+        job.workspace.mkdir(parents=True, exist_ok=True)
+        return RunningSandbox(self, job)
 
-    @contextmanager
-    def _cgroups(self) -> Iterator[RunCgroups]:
-        cgroups = RunCgroups(self.limits.max_processes, self.limits.memory_mb * 1024 * 1024)
-        try:
-            yield cgroups
-        finally:
-            cgroups.kill_all_and_remove()
-
-    def run(
-        self,
-        command: list[str],
-        workspace: Path,
-        logs: Path,
-        wall_timeout_s: float,
-        env: dict[str, str] | None = None,
-        protected: list[Path] | None = None,
-        extra_read_only: list[Path] | None = None,
-    ) -> SandboxRun:
-        """Run `command` with `workspace` writable; stdout and stderr go to files in `logs` (outside it).
-
-        `protected` are folders inside the workspace mounted read-only; `extra_read_only` are host folders
-        outside it the command may read."""
-        workspace, logs = workspace.resolve(), logs.resolve()
-        logs.mkdir(parents=True, exist_ok=True)
-        child_env = sandbox_env(env)
-        warnings = []
-        if self.use_bubblewrap:
-            read_only = [*_read_only_binds(), *(p for p in extra_read_only or [] if p.exists())]
-            argv = bubblewrap_argv(workspace, read_only, child_env, [p.resolve() for p in protected or []]) + command
-        else:
-            warnings.append(
-                "bubblewrap is not installed (apt-get install bubblewrap): the script runs WITHOUT filesystem "
-                "and network isolation; CPU, memory, file-size, process and time limits still apply"
-            )
-            argv = command
-        stdout_path, stderr_path = logs / "stdout.log", logs / "stderr.log"
-        started = time.perf_counter()
-        timed_out = False
-        with self._cgroups() as cgroups, stdout_path.open("wb") as out, stderr_path.open("wb") as err:
-            if "pids" in cgroups.controllers:
-                nproc = self.limits.max_processes
-            elif os.geteuid() == 0:
-                nproc = self.limits.max_processes
-                warnings.append(
-                    "no pids cgroup could be created and we run as root, so RLIMIT_NPROC does not bind: "
-                    "the process limit is not enforced"
-                )
-            else:
-                nproc = _tasks_of_user(os.geteuid()) + self.limits.max_processes
-            process = subprocess.Popen(
-                argv,
-                cwd=workspace,
-                env=child_env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                # Limits must be set between fork and exec; callers start no threads around this.
-                preexec_fn=lambda: self._set_limits(cgroups, nproc),  # noqa: PLW1509
-            )
-            try:
-                returncode = process.wait(timeout=wall_timeout_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                with suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                returncode = process.wait()
-        limits = ", ".join(f"{c} cgroup" for c in cgroups.controllers) or "rlimits only"
-        return SandboxRun(
-            returncode=returncode,
-            timed_out=timed_out,
-            wall_s=time.perf_counter() - started,
-            stdout_tail=_tail(stdout_path),
-            stderr_tail=_tail(stderr_path),
-            isolation="bubblewrap" if self.use_bubblewrap else "none",
-            process_limit="pids cgroup" if "pids" in cgroups.controllers else "RLIMIT_NPROC",
-            warnings=warnings,
-            cgroups=limits,
-        )
+    def run(self, job: SandboxJob) -> SandboxRun:
+        return self.start(job).wait()

@@ -9,7 +9,7 @@ from benchgen_dagster.models.reports import Check, CheckResult, SimulationTrace
 from benchgen_dagster.models.scene import SceneSpec
 from benchgen_dagster.models.settings import SimulationSettings
 from benchgen_dagster.models.units import m_to_mm, mm_to_m
-from benchgen_dagster.worker.compile import start_data
+from benchgen_dagster.worker.mjcf import start_data
 
 # Steps run inside MuJoCo between two looks from Python (40 ms at the default timestep): the checks
 # stay cheap next to the physics. MuJoCo's own warning counters still see every step.
@@ -50,9 +50,12 @@ def _not_simulated(spec: SceneSpec, seed: int, reason: str) -> tuple[SimulationT
 
 
 def simulate_scene(
-    model: mujoco.MjModel, spec: SceneSpec, seed: int, settings: SimulationSettings
+    model: mujoco.MjModel, spec: SceneSpec, seed: int, settings: SimulationSettings, duration_s: float | None = None
 ) -> tuple[SimulationTrace, list[CheckResult]]:
-    """Simulate for `settings.duration_s`; returns the trace and the stability and non-triviality checks."""
+    """Simulate the scene left alone for `duration_s` (the judge passes at least the solvability time
+    limit, so a scene that creeps into the goal late is caught); returns the trace and the stability and
+    non-triviality checks."""
+    duration = max(settings.duration_s, duration_s or 0.0)
     model.opt.timestep = settings.timestep_s
     data = start_data(model)
     moved = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.moved_object)
@@ -61,7 +64,7 @@ def simulate_scene(
         # motion of some other body here would only mislead.
         return _not_simulated(spec, seed, f"the moved object {spec.moved_object!r} is not a movable body")
     timestep = settings.timestep_s
-    total_steps = max(1, round(settings.duration_s / settings.timestep_s))
+    total_steps = max(1, round(duration / settings.timestep_s))
     sample_dt = STEPS_PER_SAMPLE * settings.timestep_s
     settle_samples = max(1, round(settings.settle_window_s / sample_dt))
 
@@ -154,10 +157,11 @@ def simulate_scene(
         seed=seed,
         passed=not in_goal,
         message=(
-            f"left alone, {spec.moved_object!r} ends in the goal zone at {np.round(end_mm, 1).tolist()} mm: "
-            "the benchmark solves itself"
+            f"left alone for {data.time:.1f} s, {spec.moved_object!r} ends in the goal zone at "
+            f"{np.round(end_mm, 1).tolist()} mm: the benchmark solves itself"
             if in_goal
-            else f"left alone, {spec.moved_object!r} stays out of the goal (ends at {np.round(end_mm, 1).tolist()} mm)"
+            else f"left alone for {data.time:.1f} s, {spec.moved_object!r} stays out of the goal "
+            f"(ends at {np.round(end_mm, 1).tolist()} mm)"
         ),
     )
     return trace, [stability, non_trivial]

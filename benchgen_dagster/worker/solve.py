@@ -1,7 +1,9 @@
 """Prove a benchmark solvable: add the script's reference `solution()` to the scene and run it.
 
-Together with the non-triviality check this brackets a benchmark: left alone the moved object stays
-out of the goal; with the reference solution it ends in the goal within the time limit. The solution
+Together with the non-triviality check this brackets a benchmark on every seed: left alone for the
+whole time limit the moved object ends outside the goal; with the reference solution it ends inside
+the goal and at rest (slower than `rest_speed_m_s` over the last `rest_window_s`), so a solution that
+adds nothing proves nothing, and neither does one that only throws the object through the goal. The solution
 must also play by the benchmark's rules: every collision piece of its parts stays inside the build
 zone and clear of every forbid zone at every sampled instant (checked on the pieces' bounding boxes
 in the world, so a rotated arm is judged conservatively), and its weight and unit cost (from the
@@ -12,62 +14,65 @@ The zones bind the solution's parts, not the moved object: where the object may 
 scene's own geometry (a fence, a bar), as for any solver.
 """
 
-from collections.abc import Callable
-from dataclasses import replace
+import itertools
 from pathlib import Path
-from typing import Any
 
 import mujoco
 import numpy as np
 
-from benchgen_dagster.models.materials import unit_cost
+from benchgen_dagster.models.materials import MATERIALS, unit_cost
 from benchgen_dagster.models.reports import Check, CheckResult, SolutionTrace
 from benchgen_dagster.models.scene import SceneSpec, ZoneSpec
 from benchgen_dagster.models.settings import CheckSettings
-from benchgen_dagster.models.units import m_to_mm
-from benchgen_dagster.scene import Part, Scene
-from benchgen_dagster.worker.compile import (
-    CompiledPart,
-    CompiledScene,
-    DecompositionCache,
-    DriveSchedule,
-    compile_scene,
-    load_compiled_model,
-    start_data,
-)
+from benchgen_dagster.models.units import m_to_mm, mm_to_m
+from benchgen_dagster.worker.compile import CompiledPart, CompiledScene, DecompositionCache, InputPart, compile_parts
+from benchgen_dagster.worker.mjcf import DriveSchedule, load_compiled_model, start_data, write_compiled
 from benchgen_dagster.worker.simulate import STEPS_PER_SAMPLE
 from benchgen_dagster.worker.validate import spawn_interpenetration
 
-# Solution parts are drawn in this colour unless the script picks one, so renders tell them apart.
-SOLUTION_RGBA = (0.95, 0.55, 0.1, 1.0)
 _CORNERS = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float)
 
 
 class SolutionError(ValueError):
-    """`solution()` raised, or returned something that is not a list of new, named parts."""
+    """The solution cannot be judged as a solution: its names clash with the scene's, or it is priced
+    with a material the table does not have."""
 
 
-def solution_parts(solution: Callable[..., Any], scene: Scene, seed: int, scale: float) -> list[Part]:
-    """Call the script's `solution(seed, scale)` and check what it returned."""
-    try:
-        parts = solution(seed, scale=scale)
-    except Exception as error:
-        raise SolutionError(f"solution({seed}) raised {type(error).__name__}: {error}") from error
-    if not isinstance(parts, list | tuple) or not parts or not all(isinstance(p, Part) for p in parts):
-        raise SolutionError(f"solution({seed}) must return a non-empty list of Part, not {type(parts).__name__}")
-    taken = {p.name for p in scene.parts}
-    clashes = sorted(p.name for p in parts if p.name in taken)
+def solution_problem(scene: list[CompiledPart], solution: list[InputPart]) -> str | None:
+    """Why these parts cannot stand as a solution of this scene, or None."""
+    taken = {p.spec.name for p in scene}
+    clashes = sorted(p.spec.name for p in solution if p.spec.name in taken)
     if clashes:
-        raise SolutionError(f"solution part names clash with the scene's parts: {', '.join(clashes)}")
-    return [p if p.color is not None else replace(p, color=SOLUTION_RGBA) for p in parts]
+        return f"solution part names clash with the scene's parts: {', '.join(clashes)}"
+    names = [p.spec.name for p in solution]
+    if len(set(names)) != len(names):
+        return "the solution names a part twice"
+    for part in solution:
+        material = part.spec.material
+        # Weight and cost come from the one materials table, whatever the builder declared.
+        if MATERIALS.get(material.name) != material:
+            return (
+                f"solution part {part.spec.name!r} is made of {material.name!r} as the script defines it, not as the "
+                f"materials table does ({', '.join(sorted(MATERIALS))}): a solution is weighed and priced by the table"
+            )
+    return None
 
 
 def compile_solved(
-    scene: Scene, parts: list[Part], out: Path, settings: CheckSettings, cache: DecompositionCache
-) -> CompiledScene:
-    """The scene with the solution's parts added, compiled into `out` (its own MJCF and meshes)."""
-    solved = replace(scene, parts=[*scene.parts, *parts])
-    return compile_scene(solved, out, settings.geometry, cache, settings.simulation.timestep_s)
+    scene: CompiledScene,
+    solution: list[InputPart],
+    out: Path,
+    settings: CheckSettings,
+    cache: DecompositionCache,
+) -> tuple[CompiledScene, list[str]]:
+    """The compiled scene with the solution's parts added (only those are compiled), written into `out`."""
+    problem = solution_problem(scene.parts, solution)
+    if problem:
+        raise SolutionError(problem)
+    added = compile_parts(solution, settings.geometry, cache)
+    spec = scene.spec.model_copy(update={"parts": [*scene.spec.parts, *(p.spec for p in added)]})
+    compiled = write_compiled(spec, [*scene.parts, *added], out, settings.simulation.timestep_s)
+    return compiled, [p.spec.name for p in added]
 
 
 def _driven(part: CompiledPart) -> bool:
@@ -142,15 +147,19 @@ def solve_scene(
         geoms += ids
     geom_ids = np.array(geoms, int)
     total_steps = max(1, round(limit / settings.simulation.timestep_s))
+    rest_samples = max(1, round(settings.solvability.rest_window_s / (STEPS_PER_SAMPLE * model.opt.timestep)))
+    path: list[tuple[float, np.ndarray]] = []
     zone_problem = None
     steps = 0
     while True:
         if zone_problem is None and len(geom_ids):
             lo, hi = _world_boxes(model, data, geom_ids)
             zone_problem = _zone_problem(spec, owners, lo, hi, settings.solvability.zone_tolerance_mm, float(data.time))
-        in_goal = moved >= 1 and spec.goal_zone.contains_point(tuple(m_to_mm(1.0) * data.xipos[moved]))
-        if in_goal and trace.reached_goal_s is None:
-            trace.reached_goal_s = float(data.time)
+        if moved >= 1:
+            position = m_to_mm(1.0) * data.xipos[moved]
+            path.append((float(data.time), position.copy()))
+            if trace.reached_goal_s is None and spec.goal_zone.contains_point(tuple(position)):
+                trace.reached_goal_s = float(data.time)
         if steps >= total_steps:
             break
         chunk = min(STEPS_PER_SAMPLE, total_steps - steps)
@@ -162,6 +171,7 @@ def solve_scene(
         if not np.isfinite(data.qvel).all():
             problems.append(f"the solved scene became NaN/Inf at t={data.time:.3f} s")
             break
+    trace.final_speed_m_s = _final_speed(path, rest_samples)
     if zone_problem:
         problems.append(zone_problem)
     if moved < 1:
@@ -181,6 +191,12 @@ def solve_scene(
                 f"with the reference solution, {reached}{spec.moved_object!r} is not in the goal "
                 f"after {limit:g} s (ends at {where} mm)"
             )
+        elif trace.final_speed_m_s > settings.solvability.rest_speed_m_s:
+            problems.append(
+                f"with the reference solution, {spec.moved_object!r} is in the goal at {limit:g} s but not at rest: "
+                f"it still moves at {trace.final_speed_m_s:.3f} m/s "
+                f"(rest_speed_m_s {settings.solvability.rest_speed_m_s:g})"
+            )
     passed = not problems
     message = (
         f"solved: {spec.moved_object!r} reached the goal at t={trace.reached_goal_s:.2f} s with "
@@ -195,6 +211,15 @@ def solve_scene(
         "parts": len(own),
     }
     return trace, CheckResult(check=Check.SOLVABLE, seed=seed, passed=passed, message=message, details=details)
+
+
+def _final_speed(path: list[tuple[float, np.ndarray]], samples: int) -> float:
+    """The moved object's highest speed (m/s) between the last `samples` samples."""
+    window = path[-(samples + 1) :]
+    speeds = [
+        mm_to_m(float(np.linalg.norm(b - a))) / (tb - ta) for (ta, a), (tb, b) in itertools.pairwise(window) if tb > ta
+    ]
+    return max(speeds, default=0.0)
 
 
 def unsolved(seed: int, reason: str) -> CheckResult:

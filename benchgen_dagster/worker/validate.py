@@ -10,7 +10,8 @@ from benchgen_dagster.models.reports import Check, CheckResult, SeedOutcome
 from benchgen_dagster.models.scene import ParamRecord, ZoneSpec
 from benchgen_dagster.models.settings import GeometrySettings, RandomizationSettings
 from benchgen_dagster.models.units import m_to_mm
-from benchgen_dagster.worker.compile import CompiledScene, load_compiled_model
+from benchgen_dagster.worker.compile import CompiledScene
+from benchgen_dagster.worker.mjcf import load_compiled_model
 
 # Parts may touch the workspace walls; floating-point tessellation may poke out by less than this.
 _BOUNDS_TOLERANCE_MM = 0.01

@@ -1,7 +1,8 @@
-"""A valid benchmark that turns hostile for one seed; which attack is chosen by HOSTILE_ACTION below.
+"""A valid benchmark that turns hostile for some seeds; which attack each seed makes is set in ATTACKS.
 
-The tests copy this file with HOSTILE_ACTION replaced; seeds other than HOSTILE_SEED build normally,
-so a test sees both that the attack is contained and that the other seeds are unaffected.
+The tests copy this file with ATTACKS (seed -> attack) and the constants replaced; the other seeds
+build normally, so a test sees both that each attack is contained and that the other seeds are
+unaffected, several attacks in one sandbox run.
 """
 
 import os
@@ -14,66 +15,92 @@ from build123d import Box, Pos
 
 from benchgen_dagster.scene import Part, Scene, Zone, sampler
 
-HOSTILE_ACTION = "none"
-HOSTILE_SEED = 1
-AT_IMPORT = False
+ATTACKS: dict[int, str] = {}
+AT_IMPORT = ""
 OUTSIDE_PATH = "/tmp/benchgen-sandbox-escape.txt"
+LISTENER_PORT = 5432
+MAX_FORKS = 10_000
 
 
-def attack() -> None:
-    if HOSTILE_ACTION == "network":
-        socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
-    elif HOSTILE_ACTION == "write_outside":
+def fork_until_refused() -> None:
+    """Fork children that sleep until the kernel refuses, then report how many there were."""
+    children = 0
+    try:
+        while children < MAX_FORKS:
+            if os.fork() == 0:
+                time.sleep(30)
+                os._exit(0)
+            children += 1
+    except OSError as error:
+        raise RuntimeError(f"forked {children} processes, then {error}") from None
+    raise RuntimeError(f"forked {children} processes and was never refused")
+
+
+def fill_the_disk() -> None:
+    chunk = b"x" * (1 << 20)
+    for n in range(100_000):
+        with open(f"filler-{n}.bin", "wb") as handle:
+            for _ in range(16):
+                handle.write(chunk)
+
+
+def attack(action: str, seed: int) -> None:
+    if action == "network":
+        socket.create_connection(("127.0.0.1", LISTENER_PORT), timeout=2).close()
+    elif action == "write_outside":
         with open(OUTSIDE_PATH, "w") as handle:
             handle.write("escaped")
-    elif HOSTILE_ACTION == "secret":
+    elif action == "secret":
         key = os.environ["BENCHGEN_TEST_API_KEY"]
         raise RuntimeError(f"stole {key}")
-    elif HOSTILE_ACTION == "fork_bomb":
-        while True:
-            os.fork()
-    elif HOSTILE_ACTION == "memory":
+    elif action == "fork_bomb":
+        fork_until_refused()
+    elif action == "memory":
         hoard = []
         while True:
             hoard.append(bytearray(512 * 1024 * 1024))
-    elif HOSTILE_ACTION == "infinite_loop":
+    elif action == "infinite_loop":
         while True:
             pass
-    elif HOSTILE_ACTION == "print_gigabytes":
+    elif action == "print_gigabytes":
         chunk = "x" * (1024 * 1024)
         while True:
             sys.stdout.write(chunk)
-    elif HOSTILE_ACTION == "os_exit":
+    elif action == "fill_disk":
+        fill_the_disk()
+    elif action == "os_exit":
         os._exit(3)
-    elif HOSTILE_ACTION == "kill_parent":
+    elif action == "raise":
+        raise ValueError("wall too tall")
+    elif action == "kill_parent":
         os.kill(os.getppid(), signal.SIGKILL)
         time.sleep(5)
-    elif HOSTILE_ACTION == "escape_group":
+    elif action == "escape_group":
         # Leave our own process group for the runner's, hoping a group kill misses us.
         os.setpgid(0, os.getpgid(os.getppid()))
         while True:
             pass
-    elif HOSTILE_ACTION in ("plant_fifo", "plant_symlink"):
-        # Replace our verdict with something that could hang or leak the parent, then take the runner down.
-        verdict = f"seeds/{HOSTILE_SEED}/outcome.json"
-        if HOSTILE_ACTION == "plant_fifo":
-            os.mkfifo(verdict)
+    elif action in ("plant_fifo", "plant_symlink"):
+        # Replace our build record with something that could hang or leak the parent, then take the runner down.
+        record = f"seeds/{seed}/build.json"
+        if action == "plant_fifo":
+            os.mkfifo(record)
         else:
-            os.symlink("/etc/passwd", verdict)
+            os.symlink("/etc/passwd", record)
         os.kill(os.getppid(), signal.SIGKILL)
         time.sleep(5)
-    elif HOSTILE_ACTION == "kill_all":
+    elif action == "kill_all":
         os.kill(-1, signal.SIGKILL)
         time.sleep(5)
 
 
 if AT_IMPORT:
-    attack()
+    attack(AT_IMPORT, -1)
 
 
 def build(seed: int, scale: float = 1.0) -> Scene:
-    if seed == HOSTILE_SEED:
-        attack()
+    if seed in ATTACKS:
+        attack(ATTACKS[seed], seed)
     p = sampler(seed)
     size = p.param("box_size", nominal=60, spread=0.4)
     s = Scene(workspace=Zone((-400, -300, 0), (800, 300, 400)), scale=scale, params=p)

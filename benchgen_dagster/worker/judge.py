@@ -1,0 +1,184 @@
+"""The judge: the trusted half of a check, `python -m benchgen_dagster.worker.judge JOB_JSON`.
+
+It runs sandboxed too (it parses untrusted files), but it never imports or executes anything the
+builder wrote: it reads the builder's data (`worker.build_reader`), decomposes, writes the MJCF and
+runs validate, simulate, solve and render. Its per-seed `seeds/<seed>/verdict.json` files are the
+only verdicts the parent accepts, and its meshes, MJCF and renders are what gets promoted.
+"""
+
+import resource
+import sys
+import time
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from benchgen_dagster.models.reports import Check, CheckResult, JudgeSummary, SeedOutcome
+from benchgen_dagster.models.settings import CheckSettings
+from benchgen_dagster.worker.build_reader import BuildInputError, SceneInput, read_build
+from benchgen_dagster.worker.compile import CompileError, DecompositionCache, compile_parts
+from benchgen_dagster.worker.mjcf import load_compiled_model, write_compiled
+
+VERDICT_NAME = "verdict.json"
+SUMMARY_NAME = "judge.json"
+RENDERS = "renders"
+CACHE_NEW = "cache_new"
+
+
+class RenderRequest(BaseModel):
+    width: int
+    height: int
+    video: bool = False
+
+
+class JudgeJob(BaseModel):
+    """What the parent asks of the judge; given on its command line."""
+
+    build_dir: str
+    # A second build of some seeds, in a freshly started interpreter: the determinism check's input.
+    rerun_dir: str | None = None
+    seeds: list[int]
+    determinism_seeds: list[int] = []
+    settings: CheckSettings = CheckSettings()
+    cache_dir: str | None = None
+    # False: compile and validate only (the geometry gate), no physics.
+    simulate: bool = True
+    render: RenderRequest | None = None
+    # Render the scene with its reference solution added (render mode).
+    with_solution: bool = False
+
+
+def _solution(scene: SceneInput, compiled, model, out: Path, job: JudgeJob, cache, outcome: SeedOutcome):  # type: ignore[no-untyped-def]
+    """Compile the solved scene and, when simulating, prove it; returns the solved scene (or None)."""
+    from benchgen_dagster.worker.solve import SolutionError, compile_solved, solve_scene, unsolved
+
+    seed, settings = scene.seed, job.settings
+    if scene.solution_error:
+        outcome.results.append(unsolved(seed, scene.solution_error))
+        return None
+    if scene.solution is None:
+        if job.with_solution:
+            outcome.results.append(unsolved(seed, "the script defines no solution(seed, scale) to show"))
+        return None
+    if model is None or not (job.simulate or job.with_solution):
+        return None
+    try:
+        solved, names = compile_solved(compiled, scene.solution, out / "solution", settings, cache)
+    except SolutionError as error:
+        outcome.results.append(unsolved(seed, str(error)))
+        return None
+    except (CompileError, ValueError) as error:
+        outcome.results.append(unsolved(seed, f"the solved scene does not compile: {error}"))
+        return None
+    if job.simulate:
+        outcome.solution, result = solve_scene(solved, names, seed, settings)
+        outcome.results.append(result)
+    return solved
+
+
+def judge_seed(scene: SceneInput, out: Path, job: JudgeJob, cache: DecompositionCache) -> SeedOutcome:
+    """Every per-seed check of one seed's builder output; meshes and MJCF written into `out`."""
+    from benchgen_dagster.worker.simulate import simulate_scene
+    from benchgen_dagster.worker.validate import validate_compiled
+
+    seed, settings = scene.seed, job.settings
+    outcome = SeedOutcome(
+        seed=seed,
+        scene=scene.spec,
+        input_digest=scene.digest,
+        results=[CheckResult(check=Check.SCRIPT_RUNS, seed=seed, passed=True, message="build() returned a Scene")],
+    )
+    try:
+        parts = compile_parts(scene.parts, settings.geometry, cache)
+    except (CompileError, ValueError) as error:
+        outcome.results.append(CheckResult(check=Check.SOLID_VALID, seed=seed, passed=False, message=str(error)))
+        return outcome
+    compiled = write_compiled(scene.spec, parts, out, settings.simulation.timestep_s)
+    outcome.parts = [part.record() for part in compiled.parts]
+    outcome.scene_digest = compiled.digest
+    outcome.mjcf_path = str(compiled.mjcf_path)
+    results, model = validate_compiled(compiled, seed, settings.geometry)
+    outcome.results.extend(results)
+    if job.simulate and model is not None:
+        # At least as long as the solved run: a scene that creeps into the goal by itself late is trivial.
+        duration = settings.solvability.time_limit_s
+        outcome.simulation, physics = simulate_scene(model, compiled.spec, seed, settings.simulation, duration)
+        outcome.results.extend(physics)
+    solved = _solution(scene, compiled, model, out, job, cache, outcome)
+    if job.render is not None and model is not None and not (job.with_solution and solved is None):
+        from benchgen_dagster.worker.render import render_scene
+
+        shown = (load_compiled_model(solved.mjcf_path), solved.spec) if solved else (model, compiled.spec)
+        # A solution's video runs for its whole time limit, so it shows the goal reached.
+        duration = settings.solvability.time_limit_s if solved else settings.simulation.duration_s
+        render_scene(
+            shown[0],
+            shown[1],
+            Path(RENDERS),
+            job.render.width,
+            job.render.height,
+            settings.render,
+            settings.simulation.model_copy(update={"duration_s": max(duration, 1.0)}),
+            video=job.render.video,
+        )
+    return outcome
+
+
+def _determinism(job: JudgeJob, seed: int, first: str) -> CheckResult:
+    """The same seed built twice, each time in a freshly started interpreter: the same bytes, or a failure."""
+    assert job.rerun_dir is not None
+    try:
+        again: str | None = read_build(Path(job.rerun_dir), seed).digest
+    except BuildInputError:
+        again = None
+    same = again == first
+    return CheckResult(
+        check=Check.DETERMINISTIC,
+        seed=seed,
+        passed=same,
+        message="rebuilt in a freshly started interpreter: byte-identical builder output"
+        if same
+        else f"rebuilding seed {seed} in a freshly started interpreter gave different output "
+        f"({first[:12]} then {(again or 'nothing usable')[:12]}): the script depends on something besides its "
+        "seed (time, unseeded randomness, global state)",
+    )
+
+
+def judge(job: JudgeJob) -> JudgeSummary:
+    """Judge every seed of the job, leaving `seeds/<seed>/verdict.json` as each is done."""
+    started = time.perf_counter()
+    cache = DecompositionCache(Path(job.cache_dir) if job.cache_dir else None, Path(CACHE_NEW))
+    for seed in job.seeds:
+        out = Path("seeds") / str(seed)
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            scene = read_build(Path(job.build_dir), seed)
+        except BuildInputError as error:
+            outcome = SeedOutcome.failed(seed, Check.SCRIPT_RUNS, str(error))
+        else:
+            try:
+                outcome = judge_seed(scene, out, job, cache)
+            except Exception as error:  # a mesh no library can digest is the script's failure, not the batch's
+                outcome = SeedOutcome.failed(
+                    seed,
+                    Check.SCRIPT_RUNS,
+                    f"the judge could not process this seed's meshes: {type(error).__name__}: {error}",
+                )
+            if seed in job.determinism_seeds and job.rerun_dir is not None:
+                outcome.results.append(_determinism(job, seed, scene.digest))
+        (out / VERDICT_NAME).write_text(outcome.model_dump_json())
+    return JudgeSummary(
+        seeds=job.seeds,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        wall_s=time.perf_counter() - started,
+    )
+
+
+def main(argv: list[str]) -> int:
+    summary = judge(JudgeJob.model_validate_json(argv[0]))
+    Path(SUMMARY_NAME).write_text(summary.model_dump_json())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
