@@ -237,3 +237,32 @@ def test_a_curators_rejection_stands_against_a_queued_run() -> None:
         assert not result.success and not result.get_asset_materialization_events()
     candidate = registry.get(key)
     assert candidate is not None and candidate.status == "rejected" and candidate.reason == "curator: not this one"
+
+
+def test_checks_made_before_the_trusted_judge_are_never_promoted() -> None:
+    from benchgen_dagster.defs.dataset import promoted_benchmark
+    from benchgen_dagster.defs.resources import ArtifactStoreResource, SandboxResource
+    from benchgen_dagster.worker.versions import judge_version
+
+    registry = RegistryResource()
+    (candidate,) = new_candidates(BenchmarkRequest(prompt="push a box into a goal"), "test")
+    registry.add([candidate])
+    same = {"script_sha256": "a" * 64}
+    # What a held candidate checked by the old in-process child carries: passed, approved, and no judge.
+    inputs = {
+        "benchmark_request": {"require_approval": False, "prompt": "p", "model": "offline", "tier": 1},
+        "benchmark_plan": {"plan": PLAN},
+        "cad_script": {**same, "skills": {}},
+        "compiled_scenes": {**same, "digests": {}, "folder": "/nonexistent"},
+        "simulation_report": {**same, "passed": True, "seeds": [0], "judge": judge_version()},
+        "benchmark_review": {**same, "decision": "approved", "reason": ""},
+    }
+    context = dg.build_asset_context(partition_key=candidate.key)
+    with pytest.raises(dg.Failure, match="not made by the current trusted judge"):
+        list(
+            promoted_benchmark(
+                context, registry=registry, artifacts=ArtifactStoreResource(), sandbox=SandboxResource(), **inputs
+            )
+        )
+    stored = registry.get(candidate.key)
+    assert stored is not None and stored.status == "rejected" and "run the candidate again" in stored.reason

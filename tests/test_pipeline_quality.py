@@ -10,6 +10,7 @@ import yaml
 
 from benchgen_dagster.definitions import build_definitions
 from benchgen_dagster.defs.resources import RegistryResource, SandboxResource
+from benchgen_dagster.worker.versions import judge_version
 from tests.conftest import SCRIPTS, benchgen
 from tests.test_pipeline import ScriptedAgents, _candidate
 
@@ -83,6 +84,16 @@ def test_solvability_gates_promotion_and_the_audit_quarantines_what_fails(_bench
     assert "with the reference solution" in gallery and "quality/difficulty.png" in gallery
     assert f"{promoted[proven]}/renders/solution/view_" in gallery
 
+    assert index.loc[promoted[proven], "judge"] == judge_version()
+    # As if promoted before the trusted judge existed: no judge named, and a scene an untrusted process
+    # could have written. The audit must re-judge it on its own seeds before trusting it again.
+    old = dataset / str(promoted[proven])
+    legacy = yaml.safe_load((old / "benchmark.yaml").read_text())
+    assert legacy.pop("judge")["version"] == judge_version()
+    (old / "benchmark.yaml").write_text(yaml.safe_dump(legacy, sort_keys=False))
+    (old / "seeds" / "0" / "scene.xml").write_text("<mujoco/>")
+    registry.update_benchmark(str(promoted[proven]), judge=None, mesh_digests={"0": "legacy"})
+
     overlapping = benchgen("audit", "--seeds", "2", "--first-seed", "6")
     assert overlapping.returncode == 2 and "disjoint" in overlapping.stderr, overlapping.stderr
     audited = benchgen("audit", "--seeds", "2", "--quarantine")
@@ -92,6 +103,11 @@ def test_solvability_gates_promotion_and_the_audit_quarantines_what_fails(_bench
     rows = {r["benchmark_id"]: r for r in report["results"]}
     assert rows[promoted[proven]]["passed"] and rows[promoted[proven]]["seeds"] == [1024, 1025]
     assert rows[promoted[proven]]["solvable_seeds"] == 2
+    assert rows[promoted[proven]]["rejudged"] and not rows[promoted[unproven]]["rejudged"]
+    assert (old / "seeds" / "0" / "scene.xml").read_text().startswith("<mujoco model=")
+    assert yaml.safe_load((old / "benchmark.yaml").read_text())["judge"]["status"] == "judged"
+    (row,) = [r for r in registry.dataset_rows() if r["benchmark_id"] == promoted[proven]]
+    assert row["judge"] == judge_version() and "legacy" not in row["mesh_digests"].values()
     assert not rows[promoted[unproven]]["passed"] and "unproven" in rows[promoted[unproven]]["first_failure"]
     # Quarantined, not deleted: out of the dataset and the index, kept with the audit's findings.
     assert not (dataset / str(promoted[unproven])).exists()

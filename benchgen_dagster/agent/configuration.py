@@ -6,11 +6,17 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from benchgen_dagster.models.settings import CheckSettings
+from benchgen_dagster.worker.versions import judge_version
 
 OFFLINE_MODEL = "offline"
 MAX_PROMPT_CHARS = 4000
-# Beside trusted renders (SessionConfig.renders_dir): the sha256 of the script they show.
+# Beside trusted renders (SessionConfig.renders_dir): the script they show and the judge that made them.
 RENDERED_SCRIPT = "script_sha256"
+
+
+def rendered_marker(script_sha256: str) -> str:
+    """What trusted renders are labelled with: the script's sha256 and the judge's version."""
+    return f"{script_sha256} {judge_version()}"
 
 
 def default_model() -> str:

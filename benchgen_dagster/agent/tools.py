@@ -12,7 +12,7 @@ from typing import Any
 from langchain_core.tools import BaseTool, tool
 from langgraph.types import Command
 
-from benchgen_dagster.agent.configuration import RENDERED_SCRIPT, SessionConfig
+from benchgen_dagster.agent.configuration import RENDERED_SCRIPT, SessionConfig, rendered_marker
 from benchgen_dagster.agent.state import DONE, ROLES
 from benchgen_dagster.models.reports import CheckReport
 from benchgen_dagster.worker import safe_files
@@ -134,7 +134,7 @@ class SessionContext:
         shutil.rmtree(out, ignore_errors=True)
         _, written = self.checker.render(self.workspace / SCRIPT_NAME, seed, out, width, height, video=False)
         if self.config.renders_dir is not None:
-            (out / RENDERED_SCRIPT).write_text(digest or "")
+            (out / RENDERED_SCRIPT).write_text(rendered_marker(digest or ""))
         for view in written:
             safe_files.write_bytes(self.workspace, f"renders/{view.name}", view.read_bytes())
         if self.config.renders_dir is None:

@@ -5,16 +5,24 @@ seeds it has never been checked on (by default the first aligned block of seeds 
 1024 beyond them, so the parameter strata are covered evenly). A benchmark that fails any check on
 any fresh seed fails the audit; with `quarantine` it is moved out of the dataset to
 `quarantine/<id>-<time>/` with the audit's findings beside it (never deleted), and out of the index.
+
+A benchmark the current trusted judge has not judged (promoted before the judge existed, or by
+another version of it) is first re-judged on the seeds it was promoted with: on success its seeds/
+and renders are replaced by the judge's output and its manifest and index row name the judge; on
+failure it fails the audit (and is quarantined with `quarantine`, or marked `judge: failed`). It is
+never trusted on the word of the code that made it.
 """
 
 import json
 import os
+import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import yaml
 
 from benchgen_dagster.defs.candidates import code_version
 from benchgen_dagster.defs.dataset import dataset_dir, load_manifests
@@ -26,6 +34,7 @@ from benchgen_dagster.defs.resources import (
 )
 from benchgen_dagster.models.reports import CheckReport
 from benchgen_dagster.paths import benchgen_home
+from benchgen_dagster.worker.versions import judge_version
 
 AUDIT_JOB = "audit_dataset"
 DEFAULT_AUDIT_SEEDS = 32
@@ -105,6 +114,45 @@ def quarantine(row: dict[str, Any], registry: RegistryResource, artifacts: Artif
     return moved
 
 
+def rejudge(
+    manifest: dict[str, Any], checker: Any, registry: RegistryResource, artifacts: ArtifactStoreResource
+) -> str | None:
+    """Judge a benchmark again on its own checked seeds and take the judge's output into its folder.
+    Returns why it failed (its manifest then says so), or None."""
+    from benchgen_dagster.defs.dataset import MANIFEST, RENDER_SIZE
+    from benchgen_dagster.defs.resources import replace_folder_atomically
+
+    folder = Path(manifest["path"])
+    seeds = list(manifest.get("seeds_checked") or range(8))
+    staging = folder.parent / f".rejudge-{folder.name}"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(folder, staging, ignore=shutil.ignore_patterns("seeds", "renders"))
+    report = checker.check(staging / "script.py", seeds, compiled_dest=staging / "seeds")
+    relaxed = (manifest.get("solvability") or {}).get("status") != "proven"
+    failures = [f for f in report.failures if not (relaxed and f.check == "solvable")]
+    fields = {k: v for k, v in manifest.items() if k != "path"}
+    if failures:
+        shutil.rmtree(staging, ignore_errors=True)
+        reason = f"re-judged on its own seeds by the trusted judge: {failures[0].check} (seed {failures[0].seed}): "
+        reason += failures[0].message
+        fields["judge"] = {"status": "failed", "version": judge_version(), "reason": reason[:500]}
+        write_file_atomically(folder / MANIFEST, yaml.safe_dump(fields, sort_keys=False, allow_unicode=True).encode())
+        return reason
+    width, height = RENDER_SIZE
+    checker.render(staging / "script.py", 0, staging / "renders", width, height, video=False)
+    if not relaxed:
+        checker.render(
+            staging / "script.py", 0, staging / "renders" / "solution", width, height, False, with_solution=True
+        )
+    fields["judge"] = {"status": "judged", "version": judge_version(), "seeds": seeds}
+    (staging / MANIFEST).write_text(yaml.safe_dump(fields, sort_keys=False, allow_unicode=True))
+    replace_folder_atomically(staging, folder)
+    digests = {str(o.seed): o.input_digest for o in report.outcomes if o.input_digest}
+    registry.update_benchmark(manifest["id"], judge=judge_version(), mesh_digests=digests)
+    artifacts.publish(folder, f"dataset/{manifest['id']}")
+    return None
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
     lines = ["| benchmark | family | seeds | solvable | result | first failure |", "|---|---|---|---|---|---|"]
     for r in rows:
@@ -118,11 +166,12 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 @dg.asset(
     deps=["promoted_benchmark"],
-    code_version=code_version("dataset_audit"),
+    code_version=code_version("dataset_audit", judge_version()),
     group_name="dataset",
     kinds={"mujoco"},
-    description="Every promoted benchmark re-checked on fresh seeds (solvability included); failing ones "
-    "are reported and, with quarantine on, moved out of the dataset.",
+    description="Every promoted benchmark re-checked on fresh seeds (solvability included), re-judged first on "
+    "its own seeds when the current trusted judge has not judged it; failing ones are reported and, with "
+    "quarantine on, moved out of the dataset.",
     check_specs=[
         dg.AssetCheckSpec(
             "audit_passed",
@@ -149,8 +198,13 @@ def dataset_audit(
     checker = sandbox.checker()
     rows = []
     for manifest in manifests:
+        unjudged = (manifest.get("judge") or {}).get("version") != judge_version()
+        problem = rejudge(manifest, checker, registry, artifacts) if unjudged else None
         report = checker.check(Path(manifest["path"]) / "script.py", plans[manifest["id"]])
         row = audit_row(manifest, report)
+        row["rejudged"] = unjudged
+        if problem:
+            row.update(passed=False, first_failure=problem)
         if not row["passed"] and config.quarantine:
             moved = quarantine(row, registry, artifacts)
             row["quarantined"] = str(moved) if moved else "removed from the index"

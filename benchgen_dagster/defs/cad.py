@@ -32,6 +32,7 @@ from benchgen_dagster.defs.resources import AgentsResource, RegistryResource, Sa
 from benchgen_dagster.defs.skills import skill_store
 from benchgen_dagster.models.registry import CandidateStatus
 from benchgen_dagster.models.reports import Check, CheckReport
+from benchgen_dagster.worker.versions import judge_version
 
 GEOMETRY_CHECKS = [
     Check.SCRIPT_RUNS.value,
@@ -141,11 +142,12 @@ def checked_script(key: str, cad: dict[str, Any]) -> Path:
 
 @dg.asset(
     partitions_def=candidate_partitions,
-    code_version=code_version("compiled_scenes"),
+    code_version=code_version("compiled_scenes", judge_version()),
     automation_condition=REFRESH_WHEN_STALE,
     group_name="generation",
     kinds={"mujoco"},
-    description="Meshes and MJCF per seed, compiled and validated in the sandbox.",
+    description="Meshes and MJCF per seed: the builder writes the script's scenes as data, the trusted judge "
+    "compiles and validates them (its output is what gets promoted).",
     check_specs=[
         dg.AssetCheckSpec(
             "geometry",
@@ -174,7 +176,9 @@ def compiled_scenes(
     )
     folders = [p for p in dest.iterdir() if p.is_dir()] if dest.is_dir() else []
     (candidate_dir(key) / "compiled_report.json").write_text(report.model_dump_json(indent=1))
-    digests = {str(o.seed): o.scene_digest for o in report.outcomes if o.scene_digest}
+    # The builder's output per seed: what a script builds, whatever version of the judge reads it, so a
+    # duplicate is recognised across judge versions.
+    digests = {str(o.seed): o.input_digest for o in report.outcomes if o.input_digest}
     parameters = {str(o.seed): {p.name: p.value for p in o.scene.params} for o in report.outcomes if o.scene}
     record_gate_failures(
         registry,
@@ -190,20 +194,29 @@ def compiled_scenes(
             "digests": digests,
             "parameters": parameters,
             "script_sha256": cad_script["script_sha256"],
+            "judge": judge_version(),
         },
         data_version=text_version(json.dumps(digests, sort_keys=True)),
         metadata={
             "seeds": len(report.seeds),
             "compiled_seeds": len(folders),
-            "distinct_mesh_sets": len(set(digests.values())),
+            "distinct_mesh_sets": len({o.scene_digest for o in report.outcomes if o.scene_digest}),
             "checks_by_seed": seed_table(report, GEOMETRY_CHECKS + RANDOMIZATION_CHECKS),
             "folder": dg.MetadataValue.path(str(dest)),
             "sandbox_wall_s": dg.MetadataValue.float(round(report.wall_s, 2)),
             "isolation": str(report.sandbox.get("isolation", "")),
+            "judge": judge_version(),
+            "sandbox_limits": dg.MetadataValue.md(sandbox_limits(report)),
         },
     )
     yield check_result(report, "geometry", GEOMETRY_CHECKS, "every seed compiles to valid, consistent geometry")
     yield check_result(report, "randomization_coverage", RANDOMIZATION_CHECKS, "the seeds really vary the scene")
+
+
+def sandbox_limits(report: CheckReport) -> str:
+    """The limits that applied to the check's sandbox runs, as the report states them (never more)."""
+    keys = ("isolation", "user", "processes", "memory", "disk", "cpu", "file_size", "cgroups")
+    return "\n".join(f"- {key}: {report.sandbox[key]}" for key in keys if key in report.sandbox)
 
 
 def record_gate_failures(

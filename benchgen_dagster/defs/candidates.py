@@ -26,8 +26,9 @@ SANDBOX_RETRY = dg.RetryPolicy(max_retries=1, delay=2, backoff=dg.Backoff.EXPONE
 REFRESH_WHEN_STALE = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
 
 
-def code_version(stage: str, revision: int = 1) -> str:
-    """Bump `revision` when a stage's logic changes what it produces: Dagster then marks its outputs stale."""
+def code_version(stage: str, revision: int | str = 1) -> str:
+    """Bump `revision` when a stage's logic changes what it produces: Dagster then marks its outputs stale.
+    Stages whose output is the judge's verdict pass the judge's version (a hash of its source) instead."""
     return f"{__version__}.{stage}.{revision}"
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 
 from benchgen_dagster import __version__
-from benchgen_dagster.agent.configuration import RENDERED_SCRIPT
+from benchgen_dagster.agent.configuration import RENDERED_SCRIPT, rendered_marker
 from benchgen_dagster.defs.cad import checked_script, trusted_renders_dir
 from benchgen_dagster.defs.candidates import (
     REFRESH_WHEN_STALE,
@@ -42,6 +42,7 @@ from benchgen_dagster.models.difficulty import difficulty
 from benchgen_dagster.models.registry import CandidateStatus, dataset_table
 from benchgen_dagster.models.reports import SeedOutcome
 from benchgen_dagster.paths import benchgen_home
+from benchgen_dagster.worker.versions import judge_version
 
 MANIFEST = "benchmark.yaml"
 RENDER_SIZE = (320, 240)  # as the reviewer saw them
@@ -116,7 +117,7 @@ def _renders(key: str, script: Path, script_sha256: str, out: Path, sandbox: San
     trusted = trusted_renders_dir(key)
     marker = trusted / RENDERED_SCRIPT
     views = sorted(trusted.glob("view_*.png"))
-    if marker.is_file() and marker.read_text() == script_sha256 and len(views) == RENDER_VIEWS:
+    if marker.is_file() and marker.read_text() == rendered_marker(script_sha256) and len(views) == RENDER_VIEWS:
         out.mkdir()
         for view in views:
             shutil.copyfile(view, out / view.name)
@@ -197,7 +198,7 @@ def _same_script(*outputs: dict[str, Any]) -> bool:
 
 @dg.asset(
     partitions_def=candidate_partitions,
-    code_version=code_version("promoted_benchmark", 2),
+    code_version=code_version("promoted_benchmark", 3),
     automation_condition=REFRESH_WHEN_STALE,
     group_name="dataset",
     kinds={"python"},
@@ -233,6 +234,15 @@ def promoted_benchmark(
         raise dg.Failure(reason, allow_retries=False)
     if not simulation_report["passed"] or benchmark_review["decision"] != "approved":
         raise dg.Failure(f"{key} has not passed its checks and review", allow_retries=False)
+    judged = {compiled_scenes.get("judge"), simulation_report.get("judge")}
+    if judged != {judge_version()}:
+        # Checked before the trusted judge existed (or by another version of it): never promoted on that word.
+        reason = (
+            "its checks were not made by the current trusted judge "
+            f"({', '.join(sorted(str(j) for j in judged))}, now {judge_version()}): run the candidate again"
+        )
+        registry.advance(key, stage, CandidateStatus.REJECTED, reason=reason)
+        raise dg.Failure(reason, allow_retries=False)
     if benchmark_request["require_approval"] and not candidate.approved:
         registry.advance(key, stage, CandidateStatus.AWAITING_APPROVAL)
         context.log.info(f"{key} waits for a curator: benchgen promote {key}")
@@ -243,7 +253,7 @@ def promoted_benchmark(
     front = plan_front_matter(plan)
     family = front.get("family") if isinstance(front.get("family"), str) else None
     bid = benchmark_id(cad_script["script_sha256"], family)
-    duplicate = registry.duplicate_of(compiled_scenes["digests"], key)
+    duplicate = registry.duplicate_of(compiled_scenes["digests"], key, cad_script["script_sha256"])
     if duplicate:
         reason = f"its meshes duplicate {duplicate}, already in the dataset"
         registry.advance(key, stage, CandidateStatus.REJECTED, reason=reason)
@@ -264,6 +274,8 @@ def promoted_benchmark(
         "parameters": ranges,
         "seeds_checked": simulation_report["seeds"],
         "checks": {"passed": True, "failed": []},
+        # Who computed those verdicts: the trusted judge, by the hash of its code.
+        "judge": {"status": "judged", "version": judge_version(), "seeds": simulation_report["seeds"]},
         "solvability": solvability,
         "difficulty": measured,
         "review": {"decision": benchmark_review["decision"], "comments": benchmark_review["reason"]},
@@ -306,6 +318,7 @@ def promoted_benchmark(
                 "mesh_digests": compiled_scenes["digests"],
                 "difficulty": measured["score"] if measured else None,
                 "solvability": solvability["status"],
+                "judge": judge_version(),
                 "path": str(folder),
                 "location": location,
                 "promoted_at": datetime.now(UTC),
@@ -410,6 +423,7 @@ def render_gallery(manifests: list[dict[str, Any]], out: Path) -> None:
         solved = _views(folder / "renders" / "solution", folder.name, "renders/solution")
         solvability = manifest.get("solvability") or {"status": "unproven"}
         measured = manifest.get("difficulty") or {}
+        judge = manifest.get("judge") or {"status": "never judged by the trusted judge"}
         solution_row = (
             f'<p class="label">with the reference solution</p><div class="views">{solved}</div>' if solved else ""
         )
@@ -425,6 +439,7 @@ def render_gallery(manifests: list[dict[str, Any]], out: Path) -> None:
             f"{html.escape(str(manifest.get('family')))}"
             f" · {len(manifest.get('seeds_checked', []))} seeds checked · all checks passed · solvability: "
             f"{html.escape(str(solvability.get('status')))} · difficulty {html.escape(str(measured.get('score', '–')))}"
+            f" · judge: {html.escape(str(judge.get('status')))} {html.escape(str(judge.get('version', '')))}"
             f" · reviewed: {html.escape(str(manifest.get('review', {}).get('decision')))} · id "
             f'<code>{html.escape(manifest["id"])}</code></p><p class="label">the benchmark</p>'
             f'<div class="views">{images}</div>{solution_row}'

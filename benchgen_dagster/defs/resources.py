@@ -320,11 +320,16 @@ class RegistryResource(dg.ConfigurableResource):
             query = dataset_table.select().order_by(dataset_table.c.promoted_at)
             return [dict(row._mapping) for row in db.execute(query)]
 
-    def duplicate_of(self, digests: dict[str, str], candidate: str) -> str | None:
-        """The promoted benchmark (of another candidate) whose meshes these digests repeat, if any."""
+    def duplicate_of(self, digests: dict[str, str], candidate: str, script_sha256: str = "") -> str | None:
+        """The promoted benchmark (of another candidate) this one repeats, if any: the same script, or a seed
+        whose built scene (the builder's output digest) is the same."""
         mine = set(digests.values())
         for row in self.dataset_rows():
-            if row["candidate"] != candidate and mine & set((row["mesh_digests"] or {}).values()):
+            if row["candidate"] == candidate:
+                continue
+            if (script_sha256 and row["script_sha256"] == script_sha256) or mine & set(
+                (row["mesh_digests"] or {}).values()
+            ):
                 return str(row["benchmark_id"])
         return None
 
@@ -332,6 +337,10 @@ class RegistryResource(dg.ConfigurableResource):
         with self._begin() as db:
             db.execute(dataset_table.delete().where(dataset_table.c.benchmark_id == row["benchmark_id"]))
             db.execute(dataset_table.insert().values(**row))
+
+    def update_benchmark(self, benchmark_id: str, **fields: Any) -> None:
+        with self._begin() as db:
+            db.execute(dataset_table.update().where(dataset_table.c.benchmark_id == benchmark_id).values(**fields))
 
     def remove_benchmark(self, benchmark_id: str) -> None:
         with self._begin() as db:

@@ -6,7 +6,7 @@ from typing import Any
 
 import dagster as dg
 
-from benchgen_dagster.defs.cad import checked_script, record_gate_failures
+from benchgen_dagster.defs.cad import checked_script, record_gate_failures, sandbox_limits
 from benchgen_dagster.defs.candidates import (
     REFRESH_WHEN_STALE,
     SANDBOX_RETRY,
@@ -20,6 +20,7 @@ from benchgen_dagster.defs.candidates import (
 from benchgen_dagster.defs.resources import RegistryResource, SandboxResource
 from benchgen_dagster.models.registry import CandidateStatus
 from benchgen_dagster.models.reports import CheckReport
+from benchgen_dagster.worker.versions import judge_version
 
 STABILITY_CHECKS = ["stability"]
 NON_TRIVIAL_CHECKS = ["non_trivial"]
@@ -48,11 +49,12 @@ def _trace_table(report: CheckReport) -> dg.MetadataValue:
 
 @dg.asset(
     partitions_def=candidate_partitions,
-    code_version=code_version("simulation_report", 2),
+    code_version=code_version("simulation_report", judge_version()),
     automation_condition=REFRESH_WHEN_STALE,
     group_name="generation",
     kinds={"mujoco"},
-    description="Per-seed physics in the sandbox: stable, settled, and not solved by itself.",
+    description="Per-seed physics, judged by the trusted judge: stable, settled, not solved by itself over the "
+    "whole solvability time, and solved by the reference solution (in the goal and at rest).",
     deps=["compiled_scenes"],
     check_specs=[
         dg.AssetCheckSpec(
@@ -95,6 +97,7 @@ def simulation_report(
         "failures": [f.model_dump() for f in report.failures[:20]],
         "report": str(path),
         "script_sha256": cad_script["script_sha256"],
+        "judge": judge_version(),
     }
     gates = {"stability": STABILITY_CHECKS, "non_triviality": NON_TRIVIAL_CHECKS}
     if sandbox.require_solvable:
@@ -117,7 +120,9 @@ def simulation_report(
             "solutions": _solution_table(report),
             "report": dg.MetadataValue.path(str(path)),
             "sandbox_wall_s": dg.MetadataValue.float(round(report.wall_s, 2)),
-            "peak_rss_mb": dg.MetadataValue.float(round(report.peak_rss_mb, 1)),
+            "judge_peak_rss_mb": dg.MetadataValue.float(round(report.peak_rss_mb, 1)),
+            "judge": judge_version(),
+            "sandbox_limits": dg.MetadataValue.md(sandbox_limits(report)),
         },
     )
     yield check_result(report, "stability", STABILITY_CHECKS, "every seed is stable and settles")

@@ -118,6 +118,8 @@ dataset_table = sa.Table(
     # models.difficulty's score (0 easiest – 100 hardest) and "proven" or "unproven".
     sa.Column("difficulty", sa.Float, nullable=True),
     sa.Column("solvability", sa.String(16), nullable=True),
+    # The trusted judge's version that judged this benchmark; NULL: never judged by it (made before it).
+    sa.Column("judge", sa.String(40), nullable=True),
     sa.Column("path", sa.Text, nullable=False),
     sa.Column("location", sa.Text, nullable=False),
     sa.Column("promoted_at", sa.DateTime(timezone=True), nullable=False),
