@@ -106,3 +106,32 @@ def test_messages_from_a_script_are_printed_verbatim(tmp_path: Path) -> None:
     result = benchgen("check", str(script), "--seeds", "1")
     assert result.returncode == 1
     assert "range [low, high] is [/bold] empty" in result.stdout.replace("\n", "")
+
+
+def test_without_bubblewrap_check_refuses_to_run_the_script_and_says_how_to_fix_it(tmp_path: Path) -> None:
+    import os
+
+    # No bwrap on this PATH: the sandbox cannot isolate the script, so the script must not run at all.
+    marker = tmp_path / "ran"
+    script = tmp_path / "script.py"
+    script.write_text(f"open({str(marker)!r}, 'w').write('ran')\ndef build(seed, scale=1.0):\n    raise SystemExit\n")
+    env = {**os.environ, "PATH": str(tmp_path)}
+    result = benchgen("check", str(script), "--seeds", "1", env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "untrusted code will not run" in line and "apt-get install bubblewrap" in line
+    assert "BENCHGEN_ALLOW_UNSANDBOXED=1" in line and not marker.exists()
+
+
+def test_gc_removes_old_runs_and_the_cache_made_before_the_judge(_benchgen_home: Path) -> None:
+    for name in ("20260101-000000-aaaaaaaa", "20260102-000000-bbbbbbbb"):
+        (_benchgen_home / "runs" / name / "logs").mkdir(parents=True)
+        (_benchgen_home / "runs" / name / "logs" / "stderr.log").write_bytes(b"x" * 4096)
+    legacy = _benchgen_home / "cache" / "decompositions" / "abc"
+    legacy.mkdir(parents=True)
+    (legacy / ("0" * 64 + ".npz")).write_bytes(b"old")
+    result = benchgen("gc", "--keep", "1")
+    assert result.returncode == 0, result.stderr
+    assert "removed 1 run(s), 1 kept" in result.stdout
+    assert [p.name for p in (_benchgen_home / "runs").iterdir()] == ["20260102-000000-bbbbbbbb"]
+    assert not (_benchgen_home / "cache" / "decompositions").exists()

@@ -167,3 +167,25 @@ def test_without_a_working_bubblewrap_untrusted_code_does_not_run(
     assert report.sandbox["isolation"] == "none (unsandboxed)"
     assert report.sandbox["disk"].startswith("none"), report.sandbox["disk"]
     assert os.environ.get("BENCHGEN_ALLOW_UNSANDBOXED") is None
+
+
+def test_retention_prunes_old_runs_but_never_one_in_use(tmp_path: Path) -> None:
+    import time as clock
+
+    from benchgen_dagster.models.settings import RetentionSettings
+    from benchgen_dagster.worker.runs import RunDirectory, prune_runs
+
+    home = tmp_path / "home"
+    made = []
+    for _ in range(4):
+        with RunDirectory.create(home, b"def build(seed, scale=1.0): ...\n") as run:
+            made.append(run.root)
+        clock.sleep(1.05)  # run folders are named by the second they start
+    with RunDirectory.create(home, b"") as busy:
+        # The oldest and the newest beyond the count go, the one in use stays, whatever its age.
+        os.utime(busy.root, (0, 0))
+        removed = prune_runs(home, RetentionSettings(runs_kept=2, runs_max_age_days=7))
+        assert sorted(removed) == sorted(made[:3])
+        assert busy.root.is_dir() and made[3].is_dir()
+    assert prune_runs(home, RetentionSettings(runs_kept=2, runs_max_age_days=7)) == [busy.root]
+    assert [p.name for p in (home / "runs").iterdir()] == [made[3].name]
