@@ -47,7 +47,7 @@ unit: install
 test: lint typecheck unit
 
 bench-worker: install
-	$(PY) bench/bench_worker.py --seeds $(SEEDS)
+	$(PY) -m bench.bench_worker --seeds $(SEEDS)
 
 # Dagster's cost on top of the same agent + sandbox work (goal: overhead ≤ 1.15).
 bench-pipeline: install

@@ -97,7 +97,10 @@ class SessionContext:
             }
         if self.last_summary and self.last_summary["script_sha256"] == digest:
             return self.last_summary
-        report = self.checker.check(self.workspace / SCRIPT_NAME, list(range(self.config.check_seeds)))
+        # The judge renders the first seed too (alone and with the solution), so the review's views and the
+        # promotion's cost no further run.
+        seeds = list(range(self.config.check_seeds))
+        report = self.checker.check(self.workspace / SCRIPT_NAME, seeds, views=self.config.render_size)
         return self._record(report, digest)
 
     def _record(self, report: CheckReport, digest: str) -> dict[str, Any]:

@@ -171,9 +171,9 @@ def compiled_scenes(
     key = context.partition_key
     registry.advance(key, "compiled_scenes")
     dest = candidate_dir(key) / "compiled"
-    report = sandbox.checker().check(
-        checked_script(key, cad_script), list(range(sandbox.seeds)), simulate=False, compiled_dest=dest
-    )
+    # The full check (the coder's gate made the same one, so the judge's verdict is reused): this stage
+    # gates on its geometry, simulation_report on its physics.
+    report = sandbox.checker().check(checked_script(key, cad_script), list(range(sandbox.seeds)), compiled_dest=dest)
     folders = [p for p in dest.iterdir() if p.is_dir()] if dest.is_dir() else []
     (candidate_dir(key) / "compiled_report.json").write_text(report.model_dump_json(indent=1))
     # The builder's output per seed: what a script builds, whatever version of the judge reads it, so a
@@ -204,6 +204,7 @@ def compiled_scenes(
             "checks_by_seed": seed_table(report, GEOMETRY_CHECKS + RANDOMIZATION_CHECKS),
             "folder": dg.MetadataValue.path(str(dest)),
             "sandbox_wall_s": dg.MetadataValue.float(round(report.wall_s, 2)),
+            "verdict_reused": report.cached,
             "isolation": str(report.sandbox.get("isolation", "")),
             "judge": judge_version(),
             "sandbox_limits": dg.MetadataValue.md(sandbox_limits(report)),

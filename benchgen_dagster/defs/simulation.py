@@ -120,6 +120,7 @@ def simulation_report(
             "solutions": _solution_table(report),
             "report": dg.MetadataValue.path(str(path)),
             "sandbox_wall_s": dg.MetadataValue.float(round(report.wall_s, 2)),
+            "verdict_reused": report.cached,
             "judge_peak_rss_mb": dg.MetadataValue.float(round(report.peak_rss_mb, 1)),
             "judge": judge_version(),
             "sandbox_limits": dg.MetadataValue.md(sandbox_limits(report)),

@@ -161,6 +161,8 @@ class CheckReport(BaseModel):
     notes: list[str] = []
     wall_s: float = 0.0
     peak_rss_mb: float = 0.0
+    # Reused from the verdict cache: the same script, seeds and settings judged by the same judge before.
+    cached: bool = False
 
     @property
     def solvability(self) -> str:

@@ -9,16 +9,13 @@ The parent never imports or executes the script. A check is three sandboxed runs
   judge's verdicts. Nothing the builder wrote is ever taken as a verdict.
 """
 
-import io
 import re
 import shutil
 import sys
 import time
 import uuid
-import zipfile
 from pathlib import Path
 
-import numpy as np
 from pydantic import ValidationError
 
 from benchgen_dagster.models.build import BUILD_RECORD, BUILD_STOPPED
@@ -28,19 +25,23 @@ from benchgen_dagster.paths import benchgen_home
 from benchgen_dagster.worker import safe_files
 from benchgen_dagster.worker.build_reader import build_failure
 from benchgen_dagster.worker.builder import STARTED_NAME, BuildJob
-from benchgen_dagster.worker.judge import CACHE_NEW, RENDERS, SUMMARY_NAME, VERDICT_NAME, JudgeJob, RenderRequest
+from benchgen_dagster.worker.judge import CACHE_NEW, RENDERS, SUMMARY_NAME, VERDICT_NAME, JudgeJob, ViewRequest
+from benchgen_dagster.worker.judged_files import adopt_cache, collect_compiled
 from benchgen_dagster.worker.runs import RunDirectory, prune_runs
 from benchgen_dagster.worker.sandbox import Sandbox, SandboxJob, SandboxRun
 from benchgen_dagster.worker.validate import geometric_variety, randomization_coverage
+from benchgen_dagster.worker.verdicts import VerdictCache, check_key, render_key
 
 MAX_SCRIPT_BYTES = 1024 * 1024
 _MAX_VERDICT_BYTES = 20 * 1024 * 1024
 _MAX_RENDER_BYTES = 512 * 1024 * 1024
-_CACHE_NAME_LENGTH = 64
 _RENDER_NAME = re.compile(r"view_az\d{3}_el\d{2}\.png|video\.mp4")
-_MESH_NAME = re.compile(r"[A-Za-z0-9_.-]{1,120}\.stl")
 # Where decompositions made by the judge are kept (the old `cache/decompositions` came from untrusted code).
 JUDGE_CACHE = Path("cache") / "judge-decompositions"
+VERDICTS = Path("cache") / "verdicts"
+REPORT_FILE, OUTCOME_FILE, COMPILED, VIEWS = "report.json", "outcome.json", "compiled", "views"
+# A view: width, height, video, with the reference solution.
+View = tuple[int, int, bool, bool]
 
 
 class ScriptNotFound(FileNotFoundError):
@@ -57,34 +58,6 @@ def _runner_death(run: SandboxRun, role: str) -> str:
     return f"the script took down the sandbox's {role} ({cause}){': ' + last[0] if last[0] else ''}"
 
 
-def adopt_cache(new: Path, cache_dir: Path) -> int:
-    """Move the judge's new convex decompositions into the shared cache, checking they hold only arrays."""
-    adopted = 0
-    if not safe_files.is_dir(new.parent, new.name):
-        return 0
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    for name in safe_files.list_files(new.parent, new.name, suffix=".npz"):
-        stem = name.removesuffix(".npz")
-        if len(stem) != _CACHE_NAME_LENGTH or any(c not in "0123456789abcdef" for c in stem):
-            continue
-        if (cache_dir / name).exists():
-            continue
-        try:
-            data = safe_files.read_bytes(new, name, _MAX_VERDICT_BYTES)
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                # A small archive may inflate to gigabytes; judge it by what it declares first.
-                if sum(info.file_size for info in archive.infolist()) > _MAX_VERDICT_BYTES:
-                    continue
-            with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-                if not all(arrays[key].dtype.kind in "fiu" for key in arrays.files):
-                    continue
-        except (safe_files.UnsafeFileError, ValueError, OSError, zipfile.BadZipFile):
-            continue
-        safe_files.write_bytes(cache_dir, name, data)
-        adopted += 1
-    return adopted
-
-
 class Checker:
     """Runs scripts through the builder and the judge and turns the judge's verdicts into a CheckReport."""
 
@@ -92,6 +65,7 @@ class Checker:
         self.settings = settings or CheckSettings()
         self.home = home or benchgen_home()
         self.cache_root = self.home / JUDGE_CACHE
+        self.verdicts = VerdictCache(self.home / VERDICTS)
         self.sandbox = Sandbox(self.settings.sandbox)
         self.keep_runs = keep_runs
 
@@ -161,7 +135,7 @@ class Checker:
         return missing, runs
 
     def _judge(
-        self, run: RunDirectory, seeds: list[int], picks: list[int], simulate: bool, **request: object
+        self, run: RunDirectory, seeds: list[int], picks: list[int], simulate: bool, views: list[ViewRequest]
     ) -> dict[int, SeedOutcome]:
         """The judge's verdicts; a judge that dies costs the seed it was on, and it goes on with the rest."""
         verdicts: dict[int, SeedOutcome] = {}
@@ -175,7 +149,7 @@ class Checker:
                 settings=self.settings,
                 cache_dir=str(self.cache_root),
                 simulate=simulate,
-                **request,
+                views=views,
             )
             result = self.sandbox.run(
                 SandboxJob(
@@ -225,59 +199,97 @@ class Checker:
         scale: float = 1.0,
         simulate: bool = True,
         compiled_dest: Path | None = None,
+        views: tuple[int, int] | None = None,
     ) -> CheckReport:
-        """Build and judge `script` for `seeds` (no physics when `simulate` is False); with `compiled_dest`,
-        the judge's compiled seeds (`<seed>/scene.xml` + `meshes/`) are copied there."""
+        """Build and judge `script` for `seeds` (no physics when `simulate` is False); with `compiled_dest`, the
+        judge's compiled seeds (`<seed>/scene.xml` + `meshes/`) are copied there; with `views` (a size), the
+        judge also renders the first seed alone and with its solution, for `render` to reuse.
+
+        The same script, seeds and settings judged by the same judge give the same verdict: it is kept by
+        content and reused (`report.cached`)."""
         if not seeds:
             raise ValueError("check needs at least one seed")
+        source = _script_bytes(script)
+        key = check_key(source, seeds, scale, simulate, self.settings)
+        entry = self.verdicts.get(key)
+        report = _cached_report(entry)
+        if entry is None or report is None or (views is not None and not (entry / VIEWS).is_file()):
+            report, entry = self._judged_check(script, source, key, seeds, scale, simulate, views)
+        if compiled_dest is not None:
+            shutil.rmtree(compiled_dest, ignore_errors=True)
+            if (entry / COMPILED).is_dir():
+                shutil.copytree(entry / COMPILED, compiled_dest)
+            else:
+                compiled_dest.mkdir(parents=True)
+        return report
+
+    def _judged_check(
+        self,
+        script: Path,
+        source: bytes,
+        key: str,
+        seeds: list[int],
+        scale: float,
+        simulate: bool,
+        views: tuple[int, int] | None,
+    ) -> tuple[CheckReport, Path]:
         started = time.perf_counter()
         picks = sorted({seeds[0], seeds[-1]})[: self.settings.determinism_reruns]
-        with RunDirectory.create(self.home, _script_bytes(script)) as run:
+        shown: list[View] = [(*views, False, False), (*views, False, True)] if views and simulate else []
+        requests = [_view_request(seeds[0], view) for view in shown]
+        with RunDirectory.create(self.home, source) as run:
             # The determinism rebuild runs beside the first build, in an interpreter of its own.
             rerun = self.sandbox.start(self._build_job(run, run.rerun, picks, scale, simulate)) if picks else None
             missing, runs = self._build(run, seeds, scale, solution=simulate)
             if rerun is not None:
                 rerun.wait()
             built = [s for s in seeds if s not in missing]
-            verdicts = self._judge(run, built, [p for p in picks if p in built], simulate) if built else {}
+            verdicts = self._judge(run, built, [p for p in picks if p in built], simulate, requests) if built else {}
             ordered = [verdicts.get(s) or missing.get(s) or _lost(s) for s in seeds]
             results = [r for o in ordered for r in o.results]
-            coverage = randomization_coverage([o for o in ordered if o.status == "judged"], self.settings.randomization)
-            results += [
-                coverage,
-                geometric_variety([o for o in ordered if o.status == "judged"], self.settings.randomization),
-            ]
-            if compiled_dest is not None:
-                _collect_compiled(run, ordered, compiled_dest)
+            judged = [o for o in ordered if o.status == "judged"]
+            coverage = randomization_coverage(judged, self.settings.randomization)
+            results += [coverage, geometric_variety(judged, self.settings.randomization)]
             peak = self._peak_rss_mb(run)
-        notes = [w for w in runs[0].warnings]
-        notes += list(coverage.details.get("narrowed", []))
-        failures = [
-            Failure(check=r.check.value, seed=r.seed, message=r.message, not_run=r.not_run)
-            for r in results
-            if not r.passed
-        ]
-        report = CheckReport(
-            script=str(script),
-            seeds=seeds,
-            passed=not failures,
-            failures=failures,
-            results=results,
-            outcomes=ordered,
-            notes=notes,
-            wall_s=time.perf_counter() - started,
-            peak_rss_mb=peak,
-            sandbox={
-                **self.sandbox.describe(),
-                **runs[-1].limits,
-                "process_limit": runs[-1].process_limit,
-                "runners": len(runs),
-                "run_dir": str(run.root),
-            },
-            settings=self.settings.model_dump(mode="json"),
-        )
+            failures = [
+                Failure(check=r.check.value, seed=r.seed, message=r.message, not_run=r.not_run)
+                for r in results
+                if not r.passed
+            ]
+            report = CheckReport(
+                script=str(script),
+                seeds=seeds,
+                passed=not failures,
+                failures=failures,
+                results=results,
+                outcomes=ordered,
+                notes=[*runs[0].warnings, *coverage.details.get("narrowed", [])],
+                wall_s=time.perf_counter() - started,
+                peak_rss_mb=peak,
+                sandbox={
+                    **self.sandbox.describe(),
+                    **runs[-1].limits,
+                    "process_limit": runs[-1].process_limit,
+                    "runners": len(runs),
+                    "run_dir": str(run.root),
+                },
+                settings=self.settings.model_dump(mode="json"),
+            )
+            collect_compiled(run.judge, ordered, run.root / COMPILED)
+            marker = {VIEWS: b"requested"} if views is not None else {}
+            entry = self.verdicts.put(
+                key, {REPORT_FILE: report.model_dump_json().encode(), **marker}, {COMPILED: run.root / COMPILED}
+            )
+            for view, request in zip(shown, requests, strict=True):
+                self._keep_views(source, seeds[0], scale, view, ordered[0], run.judge / RENDERS / request.folder)
         self._finish(run)
-        return report
+        return report, entry
+
+    def _keep_views(
+        self, source: bytes, seed: int, scale: float, view: View, outcome: SeedOutcome, folder: Path
+    ) -> Path:
+        key = render_key(source, seed, scale, view, self.settings)
+        return self.verdicts.put(key, {OUTCOME_FILE: outcome.model_dump_json().encode()}, {RENDERS: folder})
 
     def render(
         self,
@@ -291,25 +303,54 @@ class Checker:
         with_solution: bool = False,
     ) -> tuple[SeedOutcome, list[Path]]:
         """Build `seed` and have the judge render its views (and video) into `out`; with the script's
-        reference solution added when `with_solution`."""
+        reference solution added when `with_solution`. Views the judge made before are reused."""
+        source = _script_bytes(script)
+        view: View = (width, height, video, with_solution)
+        entry = self.verdicts.get(render_key(source, seed, scale, view, self.settings))
+        outcome = _cached_outcome(entry)
+        if entry is None or outcome is None:
+            with RunDirectory.create(self.home, source) as run:
+                missing, _ = self._build(run, [seed], scale, solution=with_solution)
+                request = _view_request(seed, view)
+                verdicts = self._judge(run, [seed], [], False, [request]) if not missing else {}
+                outcome = verdicts.get(seed) or missing.get(seed) or _lost(seed)
+                entry = self._keep_views(source, seed, scale, view, outcome, run.judge / RENDERS / request.folder)
+            self._finish(run)
         written = []
-        with RunDirectory.create(self.home, _script_bytes(script)) as run:
-            missing, _ = self._build(run, [seed], scale, solution=with_solution)
-            request = {"render": RenderRequest(width=width, height=height, video=video), "with_solution": with_solution}
-            verdicts = self._judge(run, [seed], [], False, **request) if not missing else {}
-            outcome = verdicts.get(seed) or missing.get(seed) or _lost(seed)
-            renders = run.judge / RENDERS
-            for name in safe_files.list_files(run.judge, RENDERS):
-                if _RENDER_NAME.fullmatch(name):
-                    safe_files.copy_out(renders, name, out / name, _MAX_RENDER_BYTES)
-                    written.append(out / name)
-        self._finish(run)
+        for name in safe_files.list_files(entry, RENDERS):
+            if _RENDER_NAME.fullmatch(name):
+                safe_files.copy_out(entry / RENDERS, name, out / name, _MAX_RENDER_BYTES)
+                written.append(out / name)
         return outcome, written
 
     def _finish(self, run: RunDirectory) -> None:
         if not self.keep_runs:
             run.remove()
         prune_runs(self.home, self.settings.retention)
+
+
+def _view_request(seed: int, view: View) -> ViewRequest:
+    width, height, video, with_solution = view
+    folder = f"{width}x{height}{'-video' if video else ''}{'-solution' if with_solution else ''}"
+    return ViewRequest(seed=seed, width=width, height=height, video=video, with_solution=with_solution, folder=folder)
+
+
+def _cached_report(entry: Path | None) -> CheckReport | None:
+    if entry is None:
+        return None
+    try:
+        return CheckReport.model_validate_json((entry / REPORT_FILE).read_bytes()).model_copy(update={"cached": True})
+    except (OSError, ValidationError):
+        return None
+
+
+def _cached_outcome(entry: Path | None) -> SeedOutcome | None:
+    if entry is None:
+        return None
+    try:
+        return SeedOutcome.model_validate_json((entry / OUTCOME_FILE).read_bytes())
+    except (OSError, ValidationError):
+        return None
 
 
 def _lost(seed: int) -> SeedOutcome:
@@ -324,20 +365,3 @@ def _script_bytes(script: Path) -> bytes:
         return safe_files.read_file(script, MAX_SCRIPT_BYTES)
     except safe_files.UnsafeFileError as error:
         raise ScriptNotFound(f"the benchmark script cannot be read safely: {error}") from None
-
-
-def _collect_compiled(run: RunDirectory, outcomes: list[SeedOutcome], dest: Path) -> None:
-    """Copy each judged seed's scene.xml and meshes from the judge's output into `dest/<seed>/`."""
-    shutil.rmtree(dest, ignore_errors=True)
-    for outcome in outcomes:
-        if outcome.mjcf_path is None:
-            continue
-        source = run.judge / "seeds" / str(outcome.seed)
-        target = dest / str(outcome.seed)
-        try:
-            safe_files.copy_out(source, "scene.xml", target / "scene.xml", _MAX_VERDICT_BYTES)
-            for name in safe_files.list_files(source, "meshes", suffix=".stl"):
-                if _MESH_NAME.fullmatch(name):
-                    safe_files.copy_out(source / "meshes", name, target / "meshes" / name, _MAX_VERDICT_BYTES)
-        except safe_files.UnsafeFileError:
-            shutil.rmtree(target, ignore_errors=True)

@@ -10,13 +10,14 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
 from benchgen_dagster.models.reports import Check, CheckResult, JudgeSummary, SeedOutcome
 from benchgen_dagster.models.settings import CheckSettings
 from benchgen_dagster.worker.build_reader import BuildInputError, SceneInput, read_build
-from benchgen_dagster.worker.compile import CompileError, DecompositionCache, compile_parts
+from benchgen_dagster.worker.compile import CompiledScene, CompileError, DecompositionCache, compile_parts
 from benchgen_dagster.worker.mjcf import load_compiled_model, write_compiled
 
 VERDICT_NAME = "verdict.json"
@@ -25,10 +26,15 @@ RENDERS = "renders"
 CACHE_NEW = "cache_new"
 
 
-class RenderRequest(BaseModel):
+class ViewRequest(BaseModel):
+    """Views of one judged seed into `renders/<folder>/`: the scene alone, or with its reference solution."""
+
+    seed: int
     width: int
     height: int
     video: bool = False
+    with_solution: bool = False
+    folder: str
 
 
 class JudgeJob(BaseModel):
@@ -43,9 +49,10 @@ class JudgeJob(BaseModel):
     cache_dir: str | None = None
     # False: compile and validate only (the geometry gate), no physics.
     simulate: bool = True
-    render: RenderRequest | None = None
-    # Render the scene with its reference solution added (render mode).
-    with_solution: bool = False
+    views: list[ViewRequest] = []
+
+    def views_of(self, seed: int) -> list[ViewRequest]:
+        return [v for v in self.views if v.seed == seed]
 
 
 def _solution(scene: SceneInput, compiled, model, out: Path, job: JudgeJob, cache, outcome: SeedOutcome):  # type: ignore[no-untyped-def]
@@ -56,11 +63,12 @@ def _solution(scene: SceneInput, compiled, model, out: Path, job: JudgeJob, cach
     if scene.solution_error:
         outcome.results.append(unsolved(seed, scene.solution_error))
         return None
+    shown = any(v.with_solution for v in job.views_of(seed))
     if scene.solution is None:
-        if job.with_solution:
+        if shown:
             outcome.results.append(unsolved(seed, "the script defines no solution(seed, scale) to show"))
         return None
-    if model is None or not (job.simulate or job.with_solution):
+    if model is None or not (job.simulate or shown):
         return None
     try:
         solved, names = compile_solved(compiled, scene.solution, out / "solution", settings, cache)
@@ -105,23 +113,36 @@ def judge_seed(scene: SceneInput, out: Path, job: JudgeJob, cache: Decomposition
         outcome.simulation, physics = simulate_scene(model, compiled.spec, seed, settings.simulation, duration)
         outcome.results.extend(physics)
     solved = _solution(scene, compiled, model, out, job, cache, outcome)
-    if job.render is not None and model is not None and not (job.with_solution and solved is None):
-        from benchgen_dagster.worker.render import render_scene
-
-        shown = (load_compiled_model(solved.mjcf_path), solved.spec) if solved else (model, compiled.spec)
-        # A solution's video runs for its whole time limit, so it shows the goal reached.
-        duration = settings.solvability.time_limit_s if solved else settings.simulation.duration_s
-        render_scene(
-            shown[0],
-            shown[1],
-            Path(RENDERS),
-            job.render.width,
-            job.render.height,
-            settings.render,
-            settings.simulation.model_copy(update={"duration_s": max(duration, 1.0)}),
-            video=job.render.video,
-        )
+    if model is not None:
+        for view in job.views_of(seed):
+            _render(view, (model, compiled), solved, settings)
     return outcome
+
+
+def _render(
+    view: ViewRequest, scene: tuple[Any, CompiledScene], solved: CompiledScene | None, settings: CheckSettings
+) -> None:
+    from benchgen_dagster.worker.render import render_scene
+
+    if view.with_solution and solved is None:
+        return
+    model, spec = (
+        (load_compiled_model(solved.mjcf_path), solved.spec)
+        if view.with_solution and solved
+        else (scene[0], scene[1].spec)
+    )
+    # A solution's video runs for its whole time limit, so it shows the goal reached.
+    duration = settings.solvability.time_limit_s if view.with_solution else settings.simulation.duration_s
+    render_scene(
+        model,
+        spec,
+        Path(RENDERS) / view.folder,
+        view.width,
+        view.height,
+        settings.render,
+        settings.simulation.model_copy(update={"duration_s": max(duration, 1.0)}),
+        video=view.video,
+    )
 
 
 def _determinism(job: JudgeJob, seed: int, first: str) -> CheckResult:

@@ -1,0 +1,88 @@
+"""Verdicts kept by content, so every stage that needs one reuses it instead of judging again.
+
+A check is keyed by the script's bytes, the seeds, the scale, whether it simulated, every setting and
+the judge's version (a hash of its code): the same key is the same verdict. A check entry holds the
+report and the judge's compiled seeds; a view entry one seed's renders and its outcome (a check
+that is asked for views of its first seed leaves those too, so the renders a review and a promotion
+need cost no further run). Everything in it is the trusted judge's output, written by the host; an
+entry is built aside and renamed into place whole.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from benchgen_dagster.models.settings import CheckSettings
+from benchgen_dagster.worker.versions import judge_version
+
+DONE = ".complete"
+# The newest entries kept; older ones are pruned with the runs.
+MAX_ENTRIES = 500
+
+
+def check_key(script: bytes, seeds: list[int], scale: float, simulate: bool, settings: CheckSettings) -> str:
+    document = {
+        "script": hashlib.sha256(script).hexdigest(),
+        "seeds": seeds,
+        "scale": scale,
+        "simulate": simulate,
+        # Retention decides what is kept on disk, never a verdict.
+        "settings": settings.model_dump(mode="json", exclude={"retention"}),
+        "judge": judge_version(),
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def render_key(
+    script: bytes, seed: int, scale: float, view: tuple[int, int, bool, bool], settings: CheckSettings
+) -> str:
+    """The key of one seed's views: (width, height, video, with the reference solution)."""
+    document = {
+        "script": hashlib.sha256(script).hexdigest(),
+        "seed": seed,
+        "scale": scale,
+        "view": list(view),
+        "settings": settings.model_dump(mode="json", exclude={"retention"}),
+        "judge": judge_version(),
+    }
+    return "r" + hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:31]
+
+
+class VerdictCache:
+    """Entries under `root/<key>/`: named files and folders, complete once the entry's name exists."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def get(self, key: str) -> Path | None:
+        folder = self.root / key
+        return folder if (folder / DONE).is_file() else None
+
+    def put(self, key: str, files: dict[str, bytes], folders: dict[str, Path]) -> Path:
+        """Store an entry (replacing an older one of the same key), built aside and renamed into place."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        building = self.root / f".building-{key}-{uuid.uuid4().hex[:8]}"
+        building.mkdir()
+        for name, data in files.items():
+            (building / name).write_bytes(data)
+        for name, folder in folders.items():
+            if folder.is_dir():
+                shutil.copytree(folder, building / name)
+        (building / DONE).write_text("")
+        target = self.root / key
+        if target.exists():
+            old = self.root / f".old-{key}-{uuid.uuid4().hex[:8]}"
+            os.replace(target, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(building, target)
+        self._prune()
+        return target
+
+    def _prune(self) -> None:
+        entries = [p for p in self.root.iterdir() if not p.name.startswith(".")]
+        entries.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[MAX_ENTRIES:]:
+            shutil.rmtree(old, ignore_errors=True)
