@@ -139,3 +139,14 @@ def test_the_agents_file_tools_refuse_links_too(tmp_path: Path) -> None:
     (workspace / "plan.md").unlink()
     assert backend.write("/plan.md", "# my plan\n").error is None
     assert json.loads(json.dumps(backend.read("/plan.md").file_data))["content"] == "# my plan\n"
+
+
+@pytest.mark.sandbox
+@pytest.mark.usefixtures("require_bubblewrap")
+def test_what_a_program_prints_is_kept_only_up_to_the_log_bound(tmp_path: Path) -> None:
+    workspace, _ = workspace_with_secret(tmp_path)
+    backend = SandboxFilesystemBackend(workspace, tmp_path / "logs", SandboxLimits(log_mb=1))
+    response = backend.execute("import sys\nfor _ in range(64):\n    sys.stdout.write('x' * 2**20)\nprint('end')\n")
+    assert response.exit_code == 0, response.output
+    (log,) = (tmp_path / "logs").rglob("stdout.log")
+    assert 2**20 <= log.stat().st_size < 2**20 + 100 and log.read_text().endswith("[log cut at 1 MB]\n")

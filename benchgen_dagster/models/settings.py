@@ -97,6 +97,8 @@ class SandboxLimits(BaseModel):
     # Disk quotas, enforced by the filesystem: the writable workspace and /tmp are size-limited tmpfs.
     workspace_mb: int = Field(default=512, ge=8, le=65_536)
     tmp_mb: int = Field(default=256, ge=8, le=65_536)
+    # What a run may print that the host keeps (stdout and stderr, each): the rest is read and dropped.
+    log_mb: int = Field(default=4, ge=1, le=1024)
     # Use pids and memory cgroups where the host lets us create them (off: rlimits and the uid only).
     cgroups: bool = True
     # On a host that runs us as root, the code runs as a uid drawn from this range, one per run.

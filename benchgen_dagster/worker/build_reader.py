@@ -30,7 +30,10 @@ from benchgen_dagster.worker.compile import InputPart, SolidMesh, clean_mesh
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 MAX_MESH_BYTES = 64 * 1024 * 1024
 MAX_SEED_BYTES = 256 * 1024 * 1024
-MAX_FACES = 2_000_000
+# Triangles per mesh file and per seed: far beyond a benchmark part (a few thousand at 0.2 mm), and
+# small enough that no mesh keeps the judge (its decomposition, its contacts) busy for long.
+MAX_FACES = 200_000
+MAX_SEED_FACES = 1_000_000
 # Millimetres: a kilometre is no benchmark.
 MAX_COORDINATE_MM = 1_000_000.0
 _PLY_HEADER = re.compile(
@@ -83,6 +86,7 @@ class _Reader:
         self.folder = folder
         self.digest = hashlib.sha256()
         self.total = 0
+        self.faces = 0
 
     def read(self, relative: str, limit: int) -> bytes:
         try:
@@ -101,6 +105,9 @@ class _Reader:
             solids = []
             for solid in part.solids:
                 v, f = parse_ply(self.read(f"{MESH_FOLDER}/{solid.mesh}", MAX_MESH_BYTES), solid.mesh)
+                self.faces += len(f)
+                if self.faces > MAX_SEED_FACES:
+                    raise BuildInputError(f"the builder wrote more than {MAX_SEED_FACES} triangles for one seed")
                 solids.append(SolidMesh(mesh=clean_mesh(v, f, scale), cad_valid=solid.cad_valid))
             parts.append(InputPart(spec=part.spec, solids=solids))
         return parts

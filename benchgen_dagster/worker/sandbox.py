@@ -29,6 +29,7 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from benchgen_dagster.models.settings import SandboxLimits
 from benchgen_dagster.worker.bubblewrap import (
@@ -79,6 +80,23 @@ def sandbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env.setdefault("MUJOCO_GL", "egl")
     env.update(extra or {})
     return env
+
+
+def limits_log(sandbox: "Sandbox") -> int:
+    return sandbox.limits.log_mb * 1024 * 1024
+
+
+def _keep_log(stream: BinaryIO, path: Path, limit: int) -> None:
+    """Write what the sandbox prints to `path`, the first `limit` bytes of it, and drain the rest."""
+    kept = dropped = 0
+    with stream, path.open("wb") as out:
+        while chunk := stream.read(1 << 16):
+            keep = chunk[: max(0, limit - kept)]
+            out.write(keep)
+            kept += len(keep)
+            dropped += len(chunk) - len(keep)
+        if dropped:
+            out.write(f"\n[log cut at {limit // 2**20} MB]\n".encode())
 
 
 def _tail(path: Path) -> str:
@@ -147,24 +165,29 @@ class RunningSandbox:
         )
         read_fd, write_fd = os.pipe()
         argv = self._argv(write_fd)
-        self._stdout = (job.logs / "stdout.log").open("wb")
-        self._stderr = (job.logs / "stderr.log").open("wb")
         try:
             self.process = subprocess.Popen(
                 self._cgroups.wrap(argv),
                 cwd=job.workspace if not sandbox.use_bubblewrap else "/",
                 env=sandbox_env(job.env),
                 stdin=subprocess.DEVNULL,
-                stdout=self._stdout,
-                stderr=self._stderr,
+                # Through pipes, not files: the logs on the host are bounded by log_mb whatever the code prints.
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 pass_fds=(write_fd,),
                 start_new_session=True,
             )
         finally:
             os.close(write_fd)
         self._too_big = threading.Event()
-        self._reader = threading.Thread(target=self._drain, args=(read_fd,), daemon=True)
-        self._reader.start()
+        self._readers = [threading.Thread(target=self._drain, args=(read_fd,), daemon=True)]
+        for stream, name in ((self.process.stdout, "stdout.log"), (self.process.stderr, "stderr.log")):
+            assert stream is not None
+            self._readers.append(
+                threading.Thread(target=_keep_log, args=(stream, job.logs / name, limits_log(sandbox)), daemon=True)
+            )
+        for reader in self._readers:
+            reader.start()
 
     def _argv(self, export_fd: int) -> list[str]:
         sandbox, job, limits = self._sandbox, self.job, self._sandbox.limits
@@ -281,9 +304,8 @@ class RunningSandbox:
                 os.killpg(self.process.pid, signal.SIGKILL)
             returncode = self.process.wait()
         self._cgroups.kill_all_and_remove()
-        self._reader.join(timeout=60)
-        self._stdout.close()
-        self._stderr.close()
+        for reader in self._readers:
+            reader.join(timeout=60)
         problem = None
         if self._too_big.is_set():
             problem = f"the run's files exceeded the workspace quota of {self._sandbox.limits.workspace_mb} MB"

@@ -9,30 +9,23 @@ import hashlib
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parents[1]
-# Everything a verdict depends on: how the builder's data is read, compiled, checked, simulated, rendered.
-JUDGE_SOURCES = (
-    "worker/judge.py",
-    "worker/build_reader.py",
-    "worker/compile.py",
-    "worker/mjcf.py",
-    "worker/validate.py",
-    "worker/simulate.py",
-    "worker/solve.py",
-    "worker/render.py",
-    "worker/check.py",
-    "models/build.py",
-    "models/reports.py",
-    "models/scene.py",
-    "models/settings.py",
-    "models/materials.py",
-    "models/units.py",
-)
+# Everything a verdict depends on: the builder that turns a script into data, the sandbox around it,
+# and how the judge reads, compiles, checks, simulates and renders that data.
+VERDICT_CODE = ("scene.py", "worker", "models")
+
+
+def _sources() -> list[Path]:
+    found = []
+    for name in VERDICT_CODE:
+        path = _PACKAGE / name
+        found += sorted(path.glob("*.py")) if path.is_dir() else [path]
+    return found
 
 
 @functools.cache
 def judge_version() -> str:
-    """`judge-<12 hex>`: the sha256 of the judge's sources, in a fixed order."""
+    """`judge-<12 hex>`: the sha256 of the builder's, the sandbox's and the judge's sources, in a fixed order."""
     digest = hashlib.sha256()
-    for name in JUDGE_SOURCES:
-        digest.update(name.encode() + b"\0" + (_PACKAGE / name).read_bytes())
+    for path in _sources():
+        digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0" + path.read_bytes())
     return f"judge-{digest.hexdigest()[:12]}"
