@@ -1,6 +1,7 @@
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,11 +33,23 @@ OUTSIDE_CONFIGURATION = (
     "BENCHGEN_S3_ENDPOINT_URL",
     "BENCHGEN_S3_PREFIX",
     "BENCHGEN_SEEDS",
+    "BENCHGEN_ALLOW_UNSANDBOXED",
     "LANGFUSE_PUBLIC_KEY",
     "LANGFUSE_SECRET_KEY",
     "LANGFUSE_BASE_URL",
     "LANGFUSE_HOST",
 )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _shared_verdicts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One cache of the judge's verdicts and decompositions for the whole session (both test workers):
+    they are keyed by the script, the settings and the code that judged them, so a test that checks a
+    script another test already checked gets the same verdict without judging it again."""
+    shared = tmp_path_factory.getbasetemp().parent / "shared-cache"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BENCHGEN_CACHE_DIR", str(shared))
+        yield shared
 
 
 @pytest.fixture(autouse=True)

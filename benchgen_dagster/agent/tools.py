@@ -133,6 +133,7 @@ class SessionContext:
         digest = self.script_digest()
         # The judge's renders land outside the workspace (trusted, kept when renders_dir says where); the
         # agents get copies.
+        self.home.mkdir(parents=True, exist_ok=True)
         out = self.config.renders_dir or Path(tempfile.mkdtemp(prefix="renders-", dir=self.home))
         shutil.rmtree(out, ignore_errors=True)
         _, written = self.checker.render(self.workspace / SCRIPT_NAME, seed, out, width, height, video=False)

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from benchgen_dagster.models.build import BUILD_RECORD, BUILD_STOPPED
 from benchgen_dagster.models.reports import Check, CheckReport, Failure, JudgeSummary, SeedOutcome
 from benchgen_dagster.models.settings import CheckSettings
-from benchgen_dagster.paths import benchgen_home
+from benchgen_dagster.paths import benchgen_home, cache_dir
 from benchgen_dagster.worker import safe_files
 from benchgen_dagster.worker.build_reader import build_failure
 from benchgen_dagster.worker.builder import STARTED_NAME, BuildJob
@@ -36,9 +36,10 @@ MAX_SCRIPT_BYTES = 1024 * 1024
 _MAX_VERDICT_BYTES = 20 * 1024 * 1024
 _MAX_RENDER_BYTES = 512 * 1024 * 1024
 _RENDER_NAME = re.compile(r"view_az\d{3}_el\d{2}\.png|video\.mp4")
-# Where decompositions made by the judge are kept (the old `cache/decompositions` came from untrusted code).
-JUDGE_CACHE = Path("cache") / "judge-decompositions"
-VERDICTS = Path("cache") / "verdicts"
+# Under the cache folder: decompositions made by the judge (the old `cache/decompositions` came from
+# untrusted code), and its verdicts.
+JUDGE_CACHE = "judge-decompositions"
+VERDICTS = "verdicts"
 REPORT_FILE, OUTCOME_FILE, COMPILED, VIEWS = "report.json", "outcome.json", "compiled", "views"
 # A view: width, height, video, with the reference solution.
 View = tuple[int, int, bool, bool]
@@ -64,8 +65,8 @@ class Checker:
     def __init__(self, settings: CheckSettings | None = None, home: Path | None = None, keep_runs: bool = True) -> None:
         self.settings = settings or CheckSettings()
         self.home = home or benchgen_home()
-        self.cache_root = self.home / JUDGE_CACHE
-        self.verdicts = VerdictCache(self.home / VERDICTS)
+        self.cache_root = cache_dir(self.home) / JUDGE_CACHE
+        self.verdicts = VerdictCache(cache_dir(self.home) / VERDICTS)
         self.sandbox = Sandbox(self.settings.sandbox)
         self.keep_runs = keep_runs
 
