@@ -275,7 +275,7 @@ def promoted_benchmark(
         "seeds_checked": simulation_report["seeds"],
         "checks": {"passed": True, "failed": []},
         # Who computed those verdicts: the trusted judge, by the hash of its code.
-        "judge": {"status": "judged", "version": judge_version(), "seeds": simulation_report["seeds"]},
+        "judge": {"status": "judged", "version": judge_version(), "seeds": list(simulation_report["seeds"])},
         "solvability": solvability,
         "difficulty": measured,
         "review": {"decision": benchmark_review["decision"], "comments": benchmark_review["reason"]},
