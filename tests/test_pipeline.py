@@ -128,6 +128,10 @@ def test_a_candidate_that_repeats_a_promoted_benchmarks_meshes_is_a_duplicate(_b
     assert registry.duplicate_of({"0": "zzz", "1": "bbb"}, "r2-v1") == "ball-over-wall-1"
     assert registry.duplicate_of({"0": "zzz"}, "r2-v1") is None
     assert registry.duplicate_of({"0": "aaa"}, "r1-v1") is None  # re-promoting the same candidate
+    # An old benchmark's digests came from another judge (they may never match a new one's): the same
+    # script is still the same benchmark.
+    assert registry.duplicate_of({"0": "new"}, "r2-v1", script_sha256="0" * 64) == "ball-over-wall-1"
+    assert registry.duplicate_of({"0": "new"}, "r2-v1", script_sha256="1" * 64) is None
 
 
 @pytest.mark.parametrize(

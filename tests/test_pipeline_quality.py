@@ -118,3 +118,25 @@ def test_solvability_gates_promotion_and_the_audit_quarantines_what_fails(_bench
     again = benchgen("audit", "--seeds", "2", "--json")
     assert again.returncode == 0, again.stdout + again.stderr
     assert json.loads(again.stdout)["pass_rate"] == 1.0
+
+
+@pytest.mark.sandbox
+@pytest.mark.usefixtures("require_bubblewrap")
+def test_a_benchmark_that_fails_when_re_judged_is_marked_not_trusted(_benchgen_home: Path) -> None:
+    from benchgen_dagster.defs.audit import rejudge
+    from benchgen_dagster.defs.resources import ArtifactStoreResource
+
+    # Promoted before the judge (no `judge` in its manifest), by a script the judge finds trivial.
+    folder = _benchgen_home / "dataset" / "creep-0"
+    (folder / "seeds" / "0").mkdir(parents=True)
+    (folder / "seeds" / "0" / "scene.xml").write_text("<mujoco/>")
+    (folder / "script.py").write_text((SCRIPTS / "creep.py").read_text())
+    manifest = {"id": "creep-0", "seeds_checked": [0], "solvability": {"status": "proven"}}
+    (folder / "benchmark.yaml").write_text(yaml.safe_dump(manifest))
+    checker = SandboxResource().checker()
+    reason = rejudge({**manifest, "path": str(folder)}, checker, RegistryResource(), ArtifactStoreResource())
+    assert reason is not None and reason.startswith("re-judged on its own seeds by the trusted judge: non_trivial")
+    marked = yaml.safe_load((folder / "benchmark.yaml").read_text())["judge"]
+    assert marked["status"] == "failed" and marked["version"] == judge_version()
+    # Its folder is left as it was (for the curator, or quarantine), never replaced by half a judgement.
+    assert (folder / "seeds" / "0" / "scene.xml").read_text() == "<mujoco/>"
