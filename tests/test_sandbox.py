@@ -89,13 +89,19 @@ def test_each_attack_fails_its_own_seed_only(checker: Checker, tmp_path: Path, m
     # The fork bomb got fewer processes than the run's cap (the runner and its threads count too).
     forked = re.search(r"forked (\d+) processes", script_runs(report, 8)[1])
     assert forked and int(forked.group(1)) < checker.settings.sandbox.max_processes
-    assert report.sandbox["processes"] == f"pids cgroup ({checker.settings.sandbox.max_processes})"
+    cap = checker.settings.sandbox.max_processes
+    assert report.sandbox["processes"] in (
+        f"pids cgroup ({cap})",
+        f"RLIMIT_NPROC ({cap} tasks of {report.sandbox['user']})",
+    )
 
 
+@pytest.mark.parametrize("warm", [True, False], ids=["warm-builder", "cold-builder"])
 def test_a_fork_bomb_stays_under_the_process_cap_as_root_without_a_cgroup(
-    fast_settings: CheckSettings, tmp_path: Path
+    fast_settings: CheckSettings, tmp_path: Path, warm: bool
 ) -> None:
     fast_settings.sandbox.cgroups = False
+    fast_settings.sandbox.warm_builder = warm
     fast_settings.sandbox.max_processes = 24
     report = Checker(fast_settings, home=tmp_path / "home").check(hostile_script(tmp_path, {1: "fork_bomb"}), [0, 1])
     ok, message = script_runs(report, 1)
@@ -108,6 +114,7 @@ def test_a_fork_bomb_stays_under_the_process_cap_as_root_without_a_cgroup(
     claimed = report.sandbox["processes"]
     assert claimed.startswith("RLIMIT_NPROC") and "uid 0" not in claimed, claimed
     assert report.sandbox["cgroups"] == "none"
+    assert report.sandbox["isolation"].startswith("bubblewrap, warm builder") == warm
 
 
 def test_a_hung_seed_costs_seconds_and_ends_the_check(checker: Checker, tmp_path: Path) -> None:
@@ -194,3 +201,51 @@ def test_retention_prunes_old_runs_but_never_one_in_use(tmp_path: Path) -> None:
         assert busy.root.is_dir() and made[3].is_dir()
     assert prune_runs(home, RetentionSettings(runs_kept=2, runs_max_age_days=7)) == [busy.root]
     assert [p.name for p in (home / "runs").iterdir()] == [made[3].name]
+
+
+def test_jobs_in_the_warm_builder_cannot_reach_each_other_or_the_builder(
+    fast_settings: CheckSettings, tmp_path: Path
+) -> None:
+    import json
+    import threading
+
+    from benchgen_dagster.worker.warm_builder import WarmBuilder
+
+    assert WarmBuilder.shared(fast_settings.sandbox) is not None, "the warm builder runs as root with bubblewrap"
+    victim_settings = fast_settings.model_copy(deep=True)
+    victim_settings.sandbox.seed_cpu_seconds = 6  # a key of its own: judged now, not taken from the cache
+    victim_source = (SCRIPTS / "good_box.py").read_text() + "\n# the victim\n"
+    (tmp_path / "victim.py").write_text(victim_source)
+    reports = {}
+
+    def check(name: str, script: Path, settings: CheckSettings) -> None:
+        reports[name] = Checker(settings, home=tmp_path / name).check(script, [0, 1, 2])
+
+    threads = [
+        threading.Thread(target=check, args=("victim", tmp_path / "victim.py", victim_settings)),
+        threading.Thread(target=check, args=("snoop", SCRIPTS / "snoop.py", fast_settings)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    _, message = script_runs(reports["snoop"], 0)
+    found = json.loads(message.split("SNOOP ", 1)[1].split(" (line")[0])
+    # It saw the warm builder (root) at least, reached nothing, and its /job holds its own folders only.
+    assert 0 in found["uids_seen"] and found["reached"] == [], found
+    assert found["job"] == ["input", "work"]
+    assert reports["victim"].passed, reports["victim"].failures
+    assert reports["victim"].sandbox["isolation"].startswith("bubblewrap, warm builder")
+
+
+def test_a_warm_builder_that_dies_is_started_again(checker: Checker, tmp_path: Path) -> None:
+    from benchgen_dagster.worker.warm_builder import WarmBuilder
+
+    first = WarmBuilder.shared(checker.settings.sandbox)
+    assert first is not None
+    os.killpg(first.process.pid, 9)
+    first.process.wait()
+    report = checker.check(hostile_script(tmp_path, {}), [0, 1])
+    assert script_runs(report, 0)[0] and script_runs(report, 1)[0]
+    again = WarmBuilder.shared(checker.settings.sandbox)
+    assert again is not None and again is not first and again.alive

@@ -101,6 +101,9 @@ class SandboxLimits(BaseModel):
     log_mb: int = Field(default=4, ge=1, le=1024)
     # Use pids and memory cgroups where the host lets us create them (off: rlimits and the uid only).
     cgroups: bool = True
+    # Build in the warm builder (imports paid once a process; a mount namespace, tmpfs and uid per job)
+    # where it can run (root and a working bubblewrap); off, every build starts a cold sandbox.
+    warm_builder: bool = True
     # On a host that runs us as root, the code runs as a uid drawn from this range, one per run.
     uid_range: tuple[int, int] = (40_000, 60_000)
     # The weaker mode, for a machine without a working bubblewrap: untrusted code runs with rlimits only.

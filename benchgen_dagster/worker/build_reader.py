@@ -146,9 +146,7 @@ def scaled_spec(spec: SceneSpec) -> SceneSpec:
     )
 
 
-def read_build(folder: Path, seed: int) -> SceneInput:
-    """Seed `seed` of the builder's output in `folder` (`seeds/<seed>/` inside it)."""
-    reader = _Reader(folder / "seeds" / str(seed))
+def _record(reader: "_Reader", seed: int) -> BuildRecord:
     try:
         record = BuildRecord.model_validate_json(reader.read(BUILD_RECORD, MAX_RECORD_BYTES))
     except ValidationError as error:
@@ -157,6 +155,24 @@ def read_build(folder: Path, seed: int) -> SceneInput:
         raise BuildInputError(f"the builder's {BUILD_RECORD} is not a valid record ({where}: {first['msg']})") from None
     if record.seed != seed:
         raise BuildInputError(f"the build record for seed {seed} claims seed {record.seed}")
+    return record
+
+
+def build_digest(folder: Path, seed: int) -> str:
+    """The digest `read_build` gives, from the bytes alone (the meshes are hashed, not parsed): what the
+    determinism check compares."""
+    reader = _Reader(folder / "seeds" / str(seed))
+    record = _record(reader, seed)
+    for part in [*record.parts, *(record.solution or [])]:
+        for solid in part.solids:
+            reader.read(f"{MESH_FOLDER}/{solid.mesh}", MAX_MESH_BYTES)
+    return reader.digest.hexdigest()
+
+
+def read_build(folder: Path, seed: int) -> SceneInput:
+    """Seed `seed` of the builder's output in `folder` (`seeds/<seed>/` inside it)."""
+    reader = _Reader(folder / "seeds" / str(seed))
+    record = _record(reader, seed)
     names = [p.spec.name for p in record.parts]
     if len(set(names)) != len(names):
         raise BuildInputError("the build record names a part twice")

@@ -275,13 +275,15 @@ def _clear(folder: Path, keep: set[str]) -> None:
             continue
 
 
-def main(argv: list[str]) -> int:
-    job = BuildJob.model_validate_json(argv[0])
-    # Warm the heavy import once, before forking, so no seed pays it.
+def warm_up() -> None:
+    """The heavy imports, once, before any seed is forked, so no seed pays them."""
     import build123d  # noqa: F401
 
     import benchgen_dagster.scene  # noqa: F401
 
+
+def build_all(job: BuildJob) -> None:
+    """Build every seed of the job in the current folder, a fresh process each, stopping at the first hang."""
     done: list[str] = []
     for seed in job.seeds:
         failure = run_seed(job, seed)
@@ -304,6 +306,11 @@ def main(argv: list[str]) -> int:
                 BuildFailure(status=failure.status, message=f"seed {seed}").model_dump_json()
             )
             break
+
+
+def main(argv: list[str]) -> int:
+    warm_up()
+    build_all(BuildJob.model_validate_json(argv[0]))
     return 0
 
 

@@ -19,18 +19,19 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from benchgen_dagster.models.build import BUILD_RECORD, BUILD_STOPPED
-from benchgen_dagster.models.reports import Check, CheckReport, Failure, JudgeSummary, SeedOutcome
+from benchgen_dagster.models.reports import Check, CheckReport, CheckResult, Failure, JudgeSummary, SeedOutcome
 from benchgen_dagster.models.settings import CheckSettings
 from benchgen_dagster.paths import benchgen_home, cache_dir
 from benchgen_dagster.worker import safe_files
-from benchgen_dagster.worker.build_reader import build_failure
+from benchgen_dagster.worker.build_reader import BuildInputError, build_digest, build_failure
 from benchgen_dagster.worker.builder import STARTED_NAME, BuildJob
 from benchgen_dagster.worker.judge import CACHE_NEW, RENDERS, SUMMARY_NAME, VERDICT_NAME, JudgeJob, ViewRequest
 from benchgen_dagster.worker.judged_files import adopt_cache, collect_compiled
 from benchgen_dagster.worker.runs import RunDirectory, prune_runs
-from benchgen_dagster.worker.sandbox import Sandbox, SandboxJob, SandboxRun
+from benchgen_dagster.worker.sandbox import RunningSandbox, Sandbox, SandboxJob, SandboxRun
 from benchgen_dagster.worker.validate import geometric_variety, randomization_coverage
 from benchgen_dagster.worker.verdicts import VerdictCache, check_key, render_key
+from benchgen_dagster.worker.warm_builder import WarmBuilder, WarmRun
 
 MAX_SCRIPT_BYTES = 1024 * 1024
 _MAX_VERDICT_BYTES = 20 * 1024 * 1024
@@ -72,9 +73,9 @@ class Checker:
 
     # The runs ---------------------------------------------------------------------------------------
 
-    def _build_job(self, run: RunDirectory, folder: Path, seeds: list[int], scale: float, solution: bool) -> SandboxJob:
+    def _build_spec(self, run: RunDirectory, seeds: list[int], scale: float, solution: bool) -> BuildJob:
         limits, geometry = self.settings.sandbox, self.settings.geometry
-        job = BuildJob(
+        return BuildJob(
             script=str(run.script),
             seeds=seeds,
             scale=scale,
@@ -85,13 +86,34 @@ class Checker:
             seed_timeout_s=limits.seed_timeout_s,
             workspace_mb=limits.workspace_mb,
         )
-        return SandboxJob(
-            command=[sys.executable, "-m", "benchgen_dagster.worker.builder", job.model_dump_json()],
-            workspace=folder,
-            logs=run.logs / f"{folder.name}-{uuid.uuid4().hex[:6]}",
-            wall_timeout_s=limits.wall_timeout_s(len(seeds)),
-            inputs=[run.script],
+
+    def _cold_build(
+        self, run: RunDirectory, folder: Path, seeds: list[int], scale: float, solution: bool
+    ) -> RunningSandbox:
+        """A builder in a freshly started interpreter, in a sandbox of its own."""
+        job = self._build_spec(run, seeds, scale, solution)
+        return self.sandbox.start(
+            SandboxJob(
+                command=[sys.executable, "-m", "benchgen_dagster.worker.builder", job.model_dump_json()],
+                workspace=folder,
+                logs=run.logs / f"{folder.name}-{uuid.uuid4().hex[:6]}",
+                wall_timeout_s=self.settings.sandbox.wall_timeout_s(len(seeds)),
+                inputs=[run.script],
+            )
         )
+
+    def _first_build(
+        self, run: RunDirectory, seeds: list[int], scale: float, solution: bool, cold: bool = False
+    ) -> RunningSandbox | WarmRun:
+        """The build the verdicts come from: in the warm builder where it runs, else cold."""
+        # Where the cold sandbox would not use bubblewrap (the weaker mode), neither does anything else.
+        warm = None if cold or not self.sandbox.use_bubblewrap else WarmBuilder.shared(self.settings.sandbox)
+        if warm is None:
+            return self._cold_build(run, run.build, seeds, scale, solution)
+        logs = run.logs / f"build-warm-{uuid.uuid4().hex[:6]}"
+        job = self._build_spec(run, seeds, scale, solution)
+        wall = self.settings.sandbox.wall_timeout_s(len(seeds))
+        return warm.start(self.settings.sandbox, job, run.script.read_bytes(), run.build, logs, wall)
 
     def _build(
         self, run: RunDirectory, seeds: list[int], scale: float, solution: bool
@@ -101,9 +123,14 @@ class Checker:
         missing: dict[int, SeedOutcome] = {}
         runs: list[SandboxRun] = []
         remaining = list(seeds)
+        retried = False
         while remaining:
-            result = self.sandbox.run(self._build_job(run, run.build, remaining, scale, solution))
+            result = self._first_build(run, remaining, scale, solution, cold=retried).wait()
             runs.append(result)
+            if result.builder_died and not retried:
+                # The warm builder crashed under this job (its doing or not): once more, in a cold builder.
+                retried = True
+                continue
             progress, stopped_at = False, None
             for seed in remaining:
                 folder = run.build / "seeds" / str(seed)
@@ -136,7 +163,7 @@ class Checker:
         return missing, runs
 
     def _judge(
-        self, run: RunDirectory, seeds: list[int], picks: list[int], simulate: bool, views: list[ViewRequest]
+        self, run: RunDirectory, seeds: list[int], simulate: bool, views: list[ViewRequest]
     ) -> dict[int, SeedOutcome]:
         """The judge's verdicts; a judge that dies costs the seed it was on, and it goes on with the rest."""
         verdicts: dict[int, SeedOutcome] = {}
@@ -144,9 +171,7 @@ class Checker:
         while remaining:
             job = JudgeJob(
                 build_dir=str(run.build),
-                rerun_dir=str(run.rerun) if picks else None,
                 seeds=remaining,
-                determinism_seeds=picks,
                 settings=self.settings,
                 cache_dir=str(self.cache_root),
                 simulate=simulate,
@@ -158,7 +183,7 @@ class Checker:
                     workspace=run.judge,
                     logs=run.logs / f"judge-{uuid.uuid4().hex[:6]}",
                     wall_timeout_s=self.settings.sandbox.wall_timeout_s(len(remaining)),
-                    inputs=[run.build, run.rerun, self.cache_root],
+                    inputs=[run.build, self.cache_root],
                 )
             )
             adopt_cache(run.judge / CACHE_NEW, self.cache_root)
@@ -240,12 +265,16 @@ class Checker:
         requests = [_view_request(seeds[0], view) for view in shown]
         with RunDirectory.create(self.home, source) as run:
             # The determinism rebuild runs beside the first build, in an interpreter of its own.
-            rerun = self.sandbox.start(self._build_job(run, run.rerun, picks, scale, simulate)) if picks else None
+            rerun = self._cold_build(run, run.rerun, picks, scale, simulate) if picks else None
             missing, runs = self._build(run, seeds, scale, solution=simulate)
+            built = [s for s in seeds if s not in missing]
+            # The judge does not wait for the rebuild: determinism compares the two builds' bytes after.
+            verdicts = self._judge(run, built, simulate, requests) if built else {}
             if rerun is not None:
                 rerun.wait()
-            built = [s for s in seeds if s not in missing]
-            verdicts = self._judge(run, built, [p for p in picks if p in built], simulate, requests) if built else {}
+                for seed in picks:
+                    if seed in verdicts and verdicts[seed].input_digest:
+                        verdicts[seed].results.append(determinism(run.rerun, seed, verdicts[seed].input_digest or ""))
             ordered = [verdicts.get(s) or missing.get(s) or _lost(s) for s in seeds]
             results = [r for o in ordered for r in o.results]
             judged = [o for o in ordered if o.status == "judged"]
@@ -313,7 +342,7 @@ class Checker:
             with RunDirectory.create(self.home, source) as run:
                 missing, _ = self._build(run, [seed], scale, solution=with_solution)
                 request = _view_request(seed, view)
-                verdicts = self._judge(run, [seed], [], False, [request]) if not missing else {}
+                verdicts = self._judge(run, [seed], False, [request]) if not missing else {}
                 outcome = verdicts.get(seed) or missing.get(seed) or _lost(seed)
                 entry = self._keep_views(source, seed, scale, view, outcome, run.judge / RENDERS / request.folder)
             self._finish(run)
@@ -328,6 +357,25 @@ class Checker:
         if not self.keep_runs:
             run.remove()
         prune_runs(self.home, self.settings.retention)
+
+
+def determinism(rerun: Path, seed: int, first: str) -> CheckResult:
+    """The same seed built twice, each time in a freshly started interpreter: the same bytes, or a failure."""
+    try:
+        again: str | None = build_digest(rerun, seed)
+    except BuildInputError:
+        again = None
+    same = again == first
+    return CheckResult(
+        check=Check.DETERMINISTIC,
+        seed=seed,
+        passed=same,
+        message="rebuilt in a freshly started interpreter: byte-identical builder output"
+        if same
+        else f"rebuilding seed {seed} in a freshly started interpreter gave different output "
+        f"({first[:12]} then {(again or 'nothing usable')[:12]}): the script depends on something besides its "
+        "seed (time, unseeded randomness, global state)",
+    )
 
 
 def _view_request(seed: int, view: View) -> ViewRequest:

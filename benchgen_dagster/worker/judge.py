@@ -41,10 +41,7 @@ class JudgeJob(BaseModel):
     """What the parent asks of the judge; given on its command line."""
 
     build_dir: str
-    # A second build of some seeds, in a freshly started interpreter: the determinism check's input.
-    rerun_dir: str | None = None
     seeds: list[int]
-    determinism_seeds: list[int] = []
     settings: CheckSettings = CheckSettings()
     cache_dir: str | None = None
     # False: compile and validate only (the geometry gate), no physics.
@@ -145,26 +142,6 @@ def _render(
     )
 
 
-def _determinism(job: JudgeJob, seed: int, first: str) -> CheckResult:
-    """The same seed built twice, each time in a freshly started interpreter: the same bytes, or a failure."""
-    assert job.rerun_dir is not None
-    try:
-        again: str | None = read_build(Path(job.rerun_dir), seed).digest
-    except BuildInputError:
-        again = None
-    same = again == first
-    return CheckResult(
-        check=Check.DETERMINISTIC,
-        seed=seed,
-        passed=same,
-        message="rebuilt in a freshly started interpreter: byte-identical builder output"
-        if same
-        else f"rebuilding seed {seed} in a freshly started interpreter gave different output "
-        f"({first[:12]} then {(again or 'nothing usable')[:12]}): the script depends on something besides its "
-        "seed (time, unseeded randomness, global state)",
-    )
-
-
 def judge(job: JudgeJob) -> JudgeSummary:
     """Judge every seed of the job, leaving `seeds/<seed>/verdict.json` as each is done."""
     started = time.perf_counter()
@@ -185,8 +162,6 @@ def judge(job: JudgeJob) -> JudgeSummary:
                     Check.SCRIPT_RUNS,
                     f"the judge could not process this seed's meshes: {type(error).__name__}: {error}",
                 )
-            if seed in job.determinism_seeds and job.rerun_dir is not None:
-                outcome.results.append(_determinism(job, seed, scene.digest))
         (out / VERDICT_NAME).write_text(outcome.model_dump_json())
     return JudgeSummary(
         seeds=job.seeds,

@@ -137,6 +137,8 @@ class SandboxRun:
     limits: dict[str, str]
     warnings: list[str] = field(default_factory=list)
     export_problem: str | None = None
+    # The warm builder went away with this job in flight: the job is worth one more try elsewhere.
+    builder_died: bool = False
 
     @property
     def died_by(self) -> str | None:

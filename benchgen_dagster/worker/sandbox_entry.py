@@ -98,7 +98,8 @@ def _kill_leftovers(pid: int, own_pid_namespace: bool) -> None:
             os.killpg(pid, signal.SIGKILL)
 
 
-def _export(workspace: Path, skip: set[str], out: BinaryIO) -> None:
+def export_tar(workspace: Path, skip: set[str], out: BinaryIO) -> None:
+    """Stream the regular files and folders under `workspace` as a tar (links, FIFOs, devices left out)."""
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as archive:
 
         def visit(folder: Path, prefix: str) -> None:
@@ -138,7 +139,7 @@ def main(argv: list[str]) -> int:
     if spec.get("export"):
         try:
             with os.fdopen(export_fd, "wb") as out:
-                _export(workspace, skip, out)
+                export_tar(workspace, skip, out)
         except (BrokenPipeError, OSError) as error:
             # The host stopped reading (the export outgrew its bound): the run has failed already.
             os.write(2, f"sandbox: export stopped: {error}\n".encode())

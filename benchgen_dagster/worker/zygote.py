@@ -1,0 +1,204 @@
+"""The warm builder: one sandboxed process that has imported build123d and never runs a script itself.
+
+`python -m benchgen_dagster.worker.zygote CONTROL_FD`, started by `worker.warm_builder` inside
+bubblewrap, as root (no user namespace) with only the capabilities it needs to make each job a
+sandbox of its own. For every job it is sent (a message and four fds: the script, the job's result,
+stdout and stderr) it forks a child that
+- unshares its mount namespace and mounts fresh size-limited tmpfs at /job, /tmp and /dev/shm, so it
+  sees no other job's files and nothing an earlier job left;
+- writes the script read-only into /job/input;
+- forks the builder, which drops to the job's uid and builds every seed as the cold builder does (a
+  fresh forked process per seed, its own CPU limit), only without paying the imports;
+- and, when it is done and what it left is killed, streams /job/work back as a tar on the result fd.
+Different jobs run as different uids, so one cannot signal, trace or read another, nor the zygote,
+nor its own root process that exports its files.
+The zygote reports each job's exit status on the control socket; everything a job sends back is
+untrusted, and the host reads it with the same bounds as a cold sandbox's export.
+"""
+
+import ctypes
+import json
+import os
+import resource
+import select
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+CLONE_NEWNS = 0x00020000
+MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 0x4000, 0x40000, 0x2, 0x4
+PR_SET_NO_NEW_PRIVS = 38
+JOB_ROOT = Path("/job")
+_RLIMITS = {
+    "AS": resource.RLIMIT_AS,
+    "CPU": resource.RLIMIT_CPU,
+    "FSIZE": resource.RLIMIT_FSIZE,
+    "CORE": resource.RLIMIT_CORE,
+    "NPROC": resource.RLIMIT_NPROC,
+}
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _call(result: int, what: str) -> None:
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+def _mount_tmpfs(target: Path, size_bytes: int, mode: str) -> None:
+    options = f"size={size_bytes},mode={mode}".encode()
+    _call(_libc.mount(b"tmpfs", str(target).encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options), f"mount {target}")
+
+
+def _isolate(job: dict[str, Any], script_bytes: bytes) -> Path:
+    """A mount namespace of the job's own: fresh tmpfs for its files, /tmp and /dev/shm; the script read-only."""
+    _call(_libc.unshare(CLONE_NEWNS), "unshare")
+    _call(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
+    _mount_tmpfs(JOB_ROOT, job["workspace_bytes"], "0755")
+    _mount_tmpfs(Path("/tmp"), job["tmp_bytes"], "1777")
+    _mount_tmpfs(Path("/dev/shm"), job["tmp_bytes"], "1777")
+    script = JOB_ROOT / "input" / "script.py"
+    script.parent.mkdir(mode=0o755)
+    script.write_bytes(script_bytes)
+    script.chmod(0o644)
+    work = JOB_ROOT / "work"
+    work.mkdir(mode=0o700)
+    os.chown(work, job["uid"], job["uid"])
+    return work
+
+
+def _drop(job: dict[str, Any]) -> None:
+    """Become the job's uid: no capabilities are left, and none can be gained again."""
+    os.setgroups([])
+    os.setgid(job["uid"])
+    os.setuid(job["uid"])
+    _call(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no new privileges")
+    for name, value in job["rlimits"].items():
+        resource.setrlimit(_RLIMITS[name], (value, value))
+
+
+def _job_process(job: dict[str, Any], fds: list[int], control: socket.socket) -> NoReturn:
+    """The forked child of one job, root in a mount namespace of its own; it never returns into the loop.
+
+    Like the cold sandbox's entry it stays root and runs no untrusted code: it starts the builder as the
+    job's uid, kills what that uid left, and exports the files, so a job that kills every process it can
+    still gives back what it built."""
+    code = 1
+    try:
+        control.close()
+        source, result, stdout, stderr = fds
+        with os.fdopen(source, "rb") as handle:
+            script_bytes = handle.read(job["script_bytes"] + 1)[: job["script_bytes"]]
+        os.dup2(stdout, 1)
+        os.dup2(stderr, 2)
+        os.closerange(3, result)
+        os.closerange(result + 1, 4096)
+        os.setsid()
+        work = _isolate(job, script_bytes)
+        runner = os.fork()
+        if runner == 0:
+            _build_as_job(job, work, result)
+        _, status = os.waitpid(runner, 0)
+        _kill_uid(job["uid"])
+        from benchgen_dagster.worker.sandbox_entry import export_tar
+
+        with os.fdopen(result, "wb") as out:
+            export_tar(work, set(), out)
+        code = os.waitstatus_to_exitcode(status)
+    except BaseException as error:  # the job's failure is the job's: report it, never return into the loop
+        os.write(2, f"warm builder: the job failed: {type(error).__name__}: {error}\n".encode())
+    os._exit(code if code >= 0 else 128 - code)
+
+
+def _build_as_job(job: dict[str, Any], work: Path, result: int) -> NoReturn:
+    """The job's builder: the job's uid, its rlimits, its environment; the seeds fork from here."""
+    code = 1
+    try:
+        os.close(result)
+        _drop(job)
+        os.chdir(work)
+        os.environ.clear()
+        os.environ.update(job["env"])
+        from benchgen_dagster.worker.builder import BuildJob, build_all
+
+        build = BuildJob.model_validate_json(job["build"])
+        build_all(build.model_copy(update={"script": str(JOB_ROOT / "input" / "script.py")}))
+        code = 0
+    except BaseException as error:
+        os.write(2, f"warm builder: the build failed: {type(error).__name__}: {error}\n".encode())
+    os._exit(code)
+
+
+def _kill_uid(uid: int) -> None:
+    """Kill every process of `uid` here: a short-lived process as that uid, whose kill(-1) spares itself."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def serve(control: socket.socket) -> None:
+    jobs: dict[int, tuple[str, int]] = {}
+    while True:
+        ready, _, _ = select.select([control], [], [], 0.05)
+        if ready:
+            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 4)
+            if not message:
+                return
+            request = json.loads(message)
+            if "kill" in request:
+                for pid, (name, uid) in jobs.items():
+                    if name == request["kill"]:
+                        _kill_uid(uid)
+                        if _alive(pid):
+                            os.killpg(pid, signal.SIGKILL)
+                continue
+            pid = os.fork()
+            if pid == 0:
+                _job_process(request, fds, control)
+            for fd in fds:
+                os.close(fd)
+            jobs[pid] = (request["name"], request["uid"])
+        while jobs:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            if pid in jobs:
+                name, uid = jobs.pop(pid)
+                # Whatever the job left running dies with it.
+                _kill_uid(uid)
+                code = os.waitstatus_to_exitcode(status)
+                control.send(json.dumps({"done": name, "status": code}).encode())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def main(argv: list[str]) -> int:
+    control = socket.socket(fileno=int(argv[0]))
+    from benchgen_dagster.worker.builder import warm_up
+
+    warm_up()
+    control.send(b'{"ready": true}')
+    serve(control)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
