@@ -233,7 +233,7 @@ def test_jobs_in_the_warm_builder_cannot_reach_each_other_or_the_builder(
     found = json.loads(message.split("SNOOP ", 1)[1].split(" (line")[0])
     # It saw the warm builder (root) at least, reached nothing, and its /job holds its own folders only.
     assert 0 in found["uids_seen"] and found["reached"] == [], found
-    assert found["job"] == ["input", "work"]
+    assert found["job"] == ["input", "tmp", "work"]
     assert reports["victim"].passed, reports["victim"].failures
     assert reports["victim"].sandbox["isolation"].startswith("bubblewrap, warm builder")
 

@@ -84,7 +84,7 @@ class WarmRun:
             "script_bytes": len(script),
             "workspace_bytes": limits.workspace_mb * 1024 * 1024,
             "tmp_bytes": limits.tmp_mb * 1024 * 1024,
-            "env": {**sandbox_env(), KILL_ALL_SAFE: "1"},
+            "env": {**sandbox_env(), KILL_ALL_SAFE: "1", "TMPDIR": "/job/tmp", "HOME": "/job/tmp"},
             "rlimits": {
                 "AS": limits.memory_mb * 1024 * 1024,
                 "CPU": limits.cpu_seconds,
@@ -99,7 +99,7 @@ class WarmRun:
             "processes": f"RLIMIT_NPROC ({nproc} tasks of uid {uid})",
             "memory": f"RLIMIT_AS {limits.memory_mb} MB per process"
             + (f", the warm builder's memory cgroup {builder.memory_mb} MB" if "memory" in builder.controllers else ""),
-            "disk": f"workspace tmpfs {limits.workspace_mb} MB, /tmp tmpfs {limits.tmp_mb} MB",
+            "disk": f"workspace tmpfs {limits.workspace_mb} MB, TMPDIR tmpfs {limits.tmp_mb} MB (/tmp read-only)",
             "cpu": f"RLIMIT_CPU {limits.cpu_seconds} s",
             "file_size": f"RLIMIT_FSIZE {limits.file_size_mb} MB",
             "cgroups": ", ".join(f"the warm builder's {c} cgroup" for c in builder.controllers) or "none",

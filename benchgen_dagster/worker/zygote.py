@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 CLONE_NEWNS = 0x00020000
-MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 0x4000, 0x40000, 0x2, 0x4
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x2, 0x4, 0x20, 0x1000, 0x4000, 0x40000
 PR_SET_NO_NEW_PRIVS = 38
 JOB_ROOT = Path("/job")
 _RLIMITS = {
@@ -53,11 +53,15 @@ def _mount_tmpfs(target: Path, size_bytes: int, mode: str) -> None:
 
 
 def _isolate(job: dict[str, Any], script_bytes: bytes) -> Path:
-    """A mount namespace of the job's own: fresh tmpfs for its files, /tmp and /dev/shm; the script read-only."""
+    """A mount namespace of the job's own: a fresh tmpfs for its files and its temporary files (TMPDIR),
+    a fresh /dev/shm, the script read-only, and the warm builder's /tmp read-only (the interpreter and
+    the virtualenv may be bound beneath it, so it cannot simply be replaced)."""
     _call(_libc.unshare(CLONE_NEWNS), "unshare")
     _call(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
     _mount_tmpfs(JOB_ROOT, job["workspace_bytes"], "0755")
-    _mount_tmpfs(Path("/tmp"), job["tmp_bytes"], "1777")
+    (JOB_ROOT / "tmp").mkdir()
+    _mount_tmpfs(JOB_ROOT / "tmp", job["tmp_bytes"], "1777")
+    _call(_libc.mount(b"none", b"/tmp", None, MS_REMOUNT | MS_BIND | MS_RDONLY, None), "/tmp read-only")
     _mount_tmpfs(Path("/dev/shm"), job["tmp_bytes"], "1777")
     script = JOB_ROOT / "input" / "script.py"
     script.parent.mkdir(mode=0o755)
