@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pytest
 
-from benchgen_dagster.models.reports import Check
+from benchgen_dagster.models.reports import Check, CheckReport
 from benchgen_dagster.models.settings import CheckSettings
 from benchgen_dagster.worker.build_reader import BuildInputError, parse_ply
 from benchgen_dagster.worker.builder import ply_bytes
@@ -120,3 +120,82 @@ def test_the_judge_reads_only_the_builders_own_mesh_layout() -> None:
     for case, blob in bad.items():
         with pytest.raises(BuildInputError):
             parse_ply(blob, case)
+
+
+_DYING_JUDGE = """
+import os, sys
+from pathlib import Path
+from benchgen_dagster.worker import judge
+
+real = judge.judge_seed
+
+
+def dying(scene, out, job, cache):
+    # Seed 1 takes its judge process down every time, seed 2 the first time only.
+    marker = Path(sys.argv[2]) / f"died-{scene.seed}"
+    if scene.seed == 1 or (scene.seed == 2 and not marker.exists()):
+        marker.touch()
+        os.kill(os.getpid(), 9)
+    return real(scene, out, job, cache)
+
+
+judge.judge_seed = dying
+print(judge.judge(judge.JudgeJob.model_validate_json(sys.argv[1])).model_dump_json())
+"""
+
+
+def test_a_seed_that_takes_its_judge_process_down_costs_that_seed_only(tmp_path: Path) -> None:
+    """Seeds are judged side by side, each in a process of its own: one that dies is judged once more,
+    a second death is its verdict, and the other seeds' verdicts are what a lone judge gives."""
+    import subprocess
+    import sys
+
+    from benchgen_dagster.models.reports import SeedOutcome
+    from benchgen_dagster.worker.builder import BuildJob
+    from benchgen_dagster.worker.judge import JudgeJob
+
+    build = tmp_path / "build"
+    build.mkdir()
+    job = BuildJob(script=str(SCRIPTS / "good_box.py"), seeds=[0, 1, 2], with_solution=False)
+    command = [sys.executable, "-m", "benchgen_dagster.worker.builder", job.model_dump_json()]
+    subprocess.run(command, cwd=build, check=True, timeout=300)
+
+    def judged(workers: int, dying: bool) -> dict[int, SeedOutcome]:
+        folder = tmp_path / f"judge-{workers}-{dying}"
+        folder.mkdir()
+        request = JudgeJob(build_dir=str(build), seeds=[0, 1, 2], simulate=False, workers=workers)
+        program = ["-c", _DYING_JUDGE] if dying else ["-m", "benchgen_dagster.worker.judge"]
+        subprocess.run([sys.executable, *program, request.model_dump_json(), str(folder)], cwd=folder, check=True)
+        return {
+            seed: SeedOutcome.model_validate_json((folder / "seeds" / str(seed) / "verdict.json").read_text())
+            for seed in (0, 1, 2)
+        }
+
+    alone, side_by_side = judged(1, dying=False), judged(3, dying=True)
+    assert side_by_side[1].status != "judged"
+    assert "died on this seed's data twice (signal 9)" in side_by_side[1].results[0].message
+    for seed in (0, 2):
+        assert side_by_side[seed].model_dump(exclude={"wall_s"}) == alone[seed].model_dump(exclude={"wall_s"})
+        assert all(r.passed for r in alone[seed].results)
+
+
+@pytest.mark.sandbox
+@pytest.mark.usefixtures("require_bubblewrap")
+def test_a_seed_is_judged_once_whichever_script_built_its_bytes(checker: Checker, tmp_path: Path) -> None:
+    source = (SCRIPTS / "good_box.py").read_text()
+    first, second = tmp_path / "first.py", tmp_path / "second.py"
+    first.write_text(source + "\n# one script\n")
+    second.write_text(source + "\n# another script that builds the same bytes\n")
+    before = checker.check(first, [0, 1], simulate=False)
+    again = checker.check(second, [0, 1], simulate=False)
+    assert before.passed and again.passed and not again.cached
+    assert again.sandbox["judge"] == "2 of 2 seeds reused"
+
+    def verdicts(report: CheckReport) -> list[tuple[str, int | None, bool, str]]:
+        return [(r.check.value, r.seed, r.passed, r.message) for r in report.results]
+
+    assert verdicts(again) == verdicts(before)
+    # A setting the judge applies is part of the key: new work, not the old verdict.
+    checker.settings.geometry.min_solid_volume_mm3 += 1.0
+    changed = checker.check(second, [0, 1], simulate=False)
+    assert changed.sandbox["judge"].endswith("0 of 2 seeds reused") and changed.passed

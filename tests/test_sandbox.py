@@ -103,7 +103,11 @@ def test_a_fork_bomb_stays_under_the_process_cap_as_root_without_a_cgroup(
     fast_settings.sandbox.cgroups = False
     fast_settings.sandbox.warm_builder = warm
     fast_settings.sandbox.max_processes = 24
-    report = Checker(fast_settings, home=tmp_path / "home").check(hostile_script(tmp_path, {1: "fork_bomb"}), [0, 1])
+    script = hostile_script(tmp_path, {1: "fork_bomb"})
+    # How it is built is no part of a verdict's key: a script of its own, so each mode is judged now.
+    script.write_text(script.read_text() + f"\n# built {'warm' if warm else 'cold'}\n")
+    report = Checker(fast_settings, home=tmp_path / "home").check(script, [0, 1])
+    assert not report.cached
     ok, message = script_runs(report, 1)
     match = re.search(r"forked (\d+) processes, then", message)
     assert not ok and match, message
@@ -209,9 +213,9 @@ def test_jobs_in_the_warm_builder_cannot_reach_each_other_or_the_builder(
     import json
     import threading
 
-    from benchgen_dagster.worker.warm_builder import WarmBuilder
+    from benchgen_dagster.worker.warm import WarmSandbox
 
-    assert WarmBuilder.shared(fast_settings.sandbox) is not None, "the warm builder runs as root with bubblewrap"
+    assert WarmSandbox.shared(fast_settings.sandbox) is not None, "the warm builder runs as root with bubblewrap"
     victim_settings = fast_settings.model_copy(deep=True)
     victim_settings.sandbox.seed_cpu_seconds = 6  # a key of its own: judged now, not taken from the cache
     victim_source = (SCRIPTS / "good_box.py").read_text() + "\n# the victim\n"
@@ -238,14 +242,19 @@ def test_jobs_in_the_warm_builder_cannot_reach_each_other_or_the_builder(
     assert reports["victim"].sandbox["isolation"].startswith("bubblewrap, warm builder")
 
 
-def test_a_warm_builder_that_dies_is_started_again(checker: Checker, tmp_path: Path) -> None:
-    from benchgen_dagster.worker.warm_builder import WarmBuilder
+@pytest.mark.parametrize("role", ["builder", "judge"])
+def test_a_warm_sandbox_that_dies_is_started_again(checker: Checker, tmp_path: Path, role: str) -> None:
+    from benchgen_dagster.worker.warm import WarmSandbox
 
-    first = WarmBuilder.shared(checker.settings.sandbox)
+    cache = checker.cache_root if role == "judge" else None
+    first = WarmSandbox.shared(checker.settings.sandbox, role, cache)
     assert first is not None
     os.killpg(first.process.pid, 9)
     first.process.wait()
-    report = checker.check(hostile_script(tmp_path, {}), [0, 1])
-    assert script_runs(report, 0)[0] and script_runs(report, 1)[0]
-    again = WarmBuilder.shared(checker.settings.sandbox)
+    # Seeds no other test builds: built and judged now, not taken from the verdicts.
+    seeds = [7001, 7002] if role == "builder" else [8001, 8002]
+    report = checker.check(hostile_script(tmp_path, {}), seeds)
+    assert not report.cached and script_runs(report, seeds[0])[0] and script_runs(report, seeds[1])[0]
+    again = WarmSandbox.shared(checker.settings.sandbox, role, cache)
     assert again is not None and again is not first and again.alive
+    assert report.sandbox["judge"].startswith("bubblewrap, warm judge")

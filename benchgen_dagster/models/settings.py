@@ -10,6 +10,10 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+# How many candidates run at once on this machine: set it where runs are queued side by side (the run
+# queue's max_concurrent_runs), so their judges share the cores instead of each taking them all.
+CANDIDATES_AT_ONCE = "BENCHGEN_CANDIDATES_AT_ONCE"
+
 
 class GeometrySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -104,6 +108,12 @@ class SandboxLimits(BaseModel):
     # Build in the warm builder (imports paid once a process; a mount namespace, tmpfs and uid per job)
     # where it can run (root and a working bubblewrap); off, every build starts a cold sandbox.
     warm_builder: bool = True
+    # Judge in the warm judge (its imports paid once a process; the same isolation per job) where it can run.
+    warm_judge: bool = True
+    # Seeds the judge works on at once, each in a process of its own. 0: this machine's cores divided
+    # by the candidates that run at once (BENCHGEN_CANDIDATES_AT_ONCE, 1 when unset), so the two levels
+    # together never ask for more processes than there are cores.
+    judge_workers: int = Field(default=0, ge=0, le=256)
     # On a host that runs us as root, the code runs as a uid drawn from this range, one per run.
     uid_range: tuple[int, int] = (40_000, 60_000)
     # The weaker mode, for a machine without a working bubblewrap: untrusted code runs with rlimits only.
@@ -111,6 +121,15 @@ class SandboxLimits(BaseModel):
 
     def wall_timeout_s(self, seeds: int) -> float:
         return self.startup_timeout_s + self.seed_timeout_s * max(seeds, 1)
+
+    def judge_processes(self) -> int:
+        if self.judge_workers:
+            return self.judge_workers
+        try:
+            at_once = max(1, int(os.environ.get(CANDIDATES_AT_ONCE, "1")))
+        except ValueError:
+            at_once = 1
+        return max(1, len(os.sched_getaffinity(0)) // at_once)
 
 
 class RetentionSettings(BaseModel):

@@ -8,6 +8,7 @@ The output is a pure function of the meshes: same meshes, same bytes.
 """
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,11 @@ class DecompositionCache:
         arrays: dict[str, Any] = {}
         for i, piece in enumerate(pieces):
             arrays[f"v{i}"], arrays[f"f{i}"] = np.asarray(piece.vertices), np.asarray(piece.faces)
-        np.savez(self.write_dir / f"{self._key(mesh, threshold)}.npz", **arrays)
+        # Renamed into place: seeds judged side by side may decompose the same mesh at once.
+        target = self.write_dir / f"{self._key(mesh, threshold)}.npz"
+        partial = self.write_dir / f".{target.stem}.{os.getpid()}.npz"
+        np.savez(partial, **arrays)
+        os.replace(partial, target)
 
 
 def _is_concave(mesh: trimesh.Trimesh, settings: GeometrySettings) -> bool:

@@ -6,7 +6,9 @@ runs validate, simulate, solve and render. Its per-seed `seeds/<seed>/verdict.js
 only verdicts the parent accepts, and its meshes, MJCF and renders are what gets promoted.
 """
 
+import os
 import resource
+import signal
 import sys
 import time
 from pathlib import Path
@@ -47,6 +49,8 @@ class JudgeJob(BaseModel):
     # False: compile and validate only (the geometry gate), no physics.
     simulate: bool = True
     views: list[ViewRequest] = []
+    # Seeds judged at once, each in a process forked for it (see `judge`).
+    workers: int = 1
 
     def views_of(self, seed: int) -> list[ViewRequest]:
         return [v for v in self.views if v.seed == seed]
@@ -142,32 +146,90 @@ def _render(
     )
 
 
+def _judge_one(seed: int, job: JudgeJob, cache: DecompositionCache) -> None:
+    out = Path("seeds") / str(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        scene = read_build(Path(job.build_dir), seed)
+    except BuildInputError as error:
+        outcome = SeedOutcome.failed(seed, Check.SCRIPT_RUNS, str(error))
+    else:
+        try:
+            outcome = judge_seed(scene, out, job, cache)
+        except Exception as error:  # a mesh no library can digest is the script's failure, not the batch's
+            outcome = SeedOutcome.failed(
+                seed,
+                Check.SCRIPT_RUNS,
+                f"the judge could not process this seed's meshes: {type(error).__name__}: {error}",
+            )
+    _write_verdict(out, outcome)
+
+
+def _write_verdict(out: Path, outcome: SeedOutcome) -> None:
+    # Renamed into place: a worker killed while writing leaves no verdict, never half of one.
+    partial = out / f".{VERDICT_NAME}.{os.getpid()}"
+    partial.write_text(outcome.model_dump_json())
+    os.replace(partial, out / VERDICT_NAME)
+
+
+def _seed_process(seed: int, job: JudgeJob, cache: DecompositionCache) -> int:
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            _judge_one(seed, job, cache)
+            code = 0
+        finally:
+            os._exit(code)
+    return pid
+
+
 def judge(job: JudgeJob) -> JudgeSummary:
-    """Judge every seed of the job, leaving `seeds/<seed>/verdict.json` as each is done."""
+    """Judge every seed of the job, leaving `seeds/<seed>/verdict.json` as each is done.
+
+    Each seed is judged in a process forked for it, `job.workers` at a time: the seeds of one script use
+    the cores they are given, and a seed whose data takes its process down costs that seed only. Such a
+    seed is judged once more; a second death is its verdict."""
     started = time.perf_counter()
     cache = DecompositionCache(Path(job.cache_dir) if job.cache_dir else None, Path(CACHE_NEW))
-    for seed in job.seeds:
+    pending, deaths = list(job.seeds), dict.fromkeys(job.seeds, 0)
+    running: dict[int, int] = {}
+    while pending or running:
+        while pending and len(running) < max(1, job.workers):
+            seed = pending.pop(0)
+            running[_seed_process(seed, job, cache)] = seed
+        pid, status = os.wait()
+        seed = running.pop(pid, -1)
         out = Path("seeds") / str(seed)
-        out.mkdir(parents=True, exist_ok=True)
-        try:
-            scene = read_build(Path(job.build_dir), seed)
-        except BuildInputError as error:
-            outcome = SeedOutcome.failed(seed, Check.SCRIPT_RUNS, str(error))
-        else:
-            try:
-                outcome = judge_seed(scene, out, job, cache)
-            except Exception as error:  # a mesh no library can digest is the script's failure, not the batch's
-                outcome = SeedOutcome.failed(
-                    seed,
-                    Check.SCRIPT_RUNS,
-                    f"the judge could not process this seed's meshes: {type(error).__name__}: {error}",
-                )
-        (out / VERDICT_NAME).write_text(outcome.model_dump_json())
-    return JudgeSummary(
-        seeds=job.seeds,
-        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-        wall_s=time.perf_counter() - started,
-    )
+        if seed < 0 or (out / VERDICT_NAME).is_file():
+            continue
+        deaths[seed] += 1
+        if deaths[seed] < 2:
+            pending.insert(0, seed)
+            continue
+        cause = (
+            f"signal {-os.waitstatus_to_exitcode(status)}"
+            if os.WIFSIGNALED(status)
+            else f"exit status {os.waitstatus_to_exitcode(status)}"
+        )
+        _write_verdict(
+            out,
+            SeedOutcome.failed(
+                seed, Check.SCRIPT_RUNS, f"the judge's process died on this seed's data twice ({cause})"
+            ),
+        )
+    # The largest of the seed processes and this one: what one judge process needed at most.
+    peak_kb = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return JudgeSummary(seeds=job.seeds, peak_rss_mb=peak_kb / 1024.0, wall_s=time.perf_counter() - started)
+
+
+def warm_up() -> None:
+    """The judge's heavy imports, once, before any job is forked (no GL context: each seed makes its own)."""
+    import benchgen_dagster.worker.render
+    import benchgen_dagster.worker.simulate
+    import benchgen_dagster.worker.solve
+    import benchgen_dagster.worker.validate  # noqa: F401
 
 
 def main(argv: list[str]) -> int:

@@ -86,7 +86,7 @@ def limits_log(sandbox: "Sandbox") -> int:
     return sandbox.limits.log_mb * 1024 * 1024
 
 
-def _keep_log(stream: BinaryIO, path: Path, limit: int) -> None:
+def keep_log(stream: BinaryIO, path: Path, limit: int) -> None:
     """Write what the sandbox prints to `path`, the first `limit` bytes of it, and drain the rest."""
     kept = dropped = 0
     with stream, path.open("wb") as out:
@@ -99,7 +99,7 @@ def _keep_log(stream: BinaryIO, path: Path, limit: int) -> None:
             out.write(f"\n[log cut at {limit // 2**20} MB]\n".encode())
 
 
-def _tail(path: Path) -> str:
+def tail(path: Path) -> str:
     if not path.exists():
         return ""
     with path.open("rb") as handle:
@@ -186,7 +186,7 @@ class RunningSandbox:
         for stream, name in ((self.process.stdout, "stdout.log"), (self.process.stderr, "stderr.log")):
             assert stream is not None
             self._readers.append(
-                threading.Thread(target=_keep_log, args=(stream, job.logs / name, limits_log(sandbox)), daemon=True)
+                threading.Thread(target=keep_log, args=(stream, job.logs / name, limits_log(sandbox)), daemon=True)
             )
         for reader in self._readers:
             reader.start()
@@ -325,8 +325,8 @@ class RunningSandbox:
             returncode=code,
             timed_out=timed_out,
             wall_s=time.perf_counter() - self._started,
-            stdout_tail=_tail(self.job.logs / "stdout.log"),
-            stderr_tail=_tail(self.job.logs / "stderr.log"),
+            stdout_tail=tail(self.job.logs / "stdout.log"),
+            stderr_tail=tail(self.job.logs / "stderr.log"),
             isolation=self.limits_applied["isolation"],
             limits=self.limits_applied,
             warnings=self.warnings,

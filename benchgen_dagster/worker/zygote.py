@@ -1,14 +1,17 @@
-"""The warm builder: one sandboxed process that has imported build123d and never runs a script itself.
+"""The warm sandbox: one sandboxed process that has paid its imports and never does a job itself.
 
-`python -m benchgen_dagster.worker.zygote CONTROL_FD`, started by `worker.warm_builder` inside
+`python -m benchgen_dagster.worker.zygote CONTROL_FD ROLE`, started by `worker.warm` inside
 bubblewrap, as root (no user namespace) with only the capabilities it needs to make each job a
-sandbox of its own. For every job it is sent (a message and four fds: the script, the job's result,
-stdout and stderr) it forks a child that
-- unshares its mount namespace and mounts fresh size-limited tmpfs at /job, /tmp and /dev/shm, so it
-  sees no other job's files and nothing an earlier job left;
-- writes the script read-only into /job/input;
-- forks the builder, which drops to the job's uid and builds every seed as the cold builder does (a
-  fresh forked process per seed, its own CPU limit), only without paying the imports;
+sandbox of its own. ROLE is what it imported for: `builder` (build123d; its jobs run untrusted
+scripts) or `judge` (mujoco and the judge's code; its jobs parse the builders' untrusted data). For
+every job it is sent (a message and four fds: the job's input, its result, stdout and stderr) it
+forks a child that
+- unshares its mount namespace and mounts fresh size-limited tmpfs at /job, /job/tmp and /dev/shm,
+  so it sees no other job's files and nothing an earlier job left;
+- writes its input read-only under /job/input: a builder's script, or the build a judge is to judge;
+- forks the job's process, which drops to the job's uid and builds every seed as the cold builder
+  does (a fresh forked process per seed, its own CPU limit), or judges every seed as the cold judge
+  does, only without paying the imports;
 - and, when it is done and what it left is killed, streams /job/work back as a tar on the result fd.
 Different jobs run as different uids, so one cannot signal, trace or read another, nor the zygote,
 nor its own root process that exports its files.
@@ -24,6 +27,7 @@ import select
 import signal
 import socket
 import sys
+import tarfile
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -52,21 +56,33 @@ def _mount_tmpfs(target: Path, size_bytes: int, mode: str) -> None:
     _call(_libc.mount(b"tmpfs", str(target).encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options), f"mount {target}")
 
 
-def _isolate(job: dict[str, Any], script_bytes: bytes) -> Path:
+def _isolate(job: dict[str, Any], source: int) -> Path:
     """A mount namespace of the job's own: a fresh tmpfs for its files and its temporary files (TMPDIR),
-    a fresh /dev/shm, the script read-only, and the warm builder's /tmp read-only (the interpreter and
-    the virtualenv may be bound beneath it, so it cannot simply be replaced)."""
+    a fresh /dev/shm, its input read-only, and the zygote's /tmp read-only (the interpreter and the
+    virtualenv may be bound beneath it, so it cannot simply be replaced)."""
     _call(_libc.unshare(CLONE_NEWNS), "unshare")
     _call(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
     _mount_tmpfs(JOB_ROOT, job["workspace_bytes"], "0755")
-    (JOB_ROOT / "tmp").mkdir()
-    _mount_tmpfs(JOB_ROOT / "tmp", job["tmp_bytes"], "1777")
+    for folder, mode in (("tmp", "1777"), ("input", "0755")):
+        (JOB_ROOT / folder).mkdir()
+        _mount_tmpfs(JOB_ROOT / folder, job["tmp_bytes"] if folder == "tmp" else job["input_bytes"] + (1 << 20), mode)
     _call(_libc.mount(b"none", b"/tmp", None, MS_REMOUNT | MS_BIND | MS_RDONLY, None), "/tmp read-only")
     _mount_tmpfs(Path("/dev/shm"), job["tmp_bytes"], "1777")
-    script = JOB_ROOT / "input" / "script.py"
-    script.parent.mkdir(mode=0o755)
-    script.write_bytes(script_bytes)
-    script.chmod(0o644)
+    with os.fdopen(source, "rb") as handle:
+        if job["kind"] == "build":
+            script = JOB_ROOT / "input" / "script.py"
+            script.write_bytes(handle.read(job["input_bytes"] + 1)[: job["input_bytes"]])
+            script.chmod(0o644)
+        else:
+            # The host's tar of the build it validated; extracted as plain files and folders only.
+            with tarfile.open(fileobj=handle, mode="r|") as archive:
+                archive.extractall(JOB_ROOT / "input" / "build", filter="data")
+    _call(
+        _libc.mount(
+            b"none", str(JOB_ROOT / "input").encode(), None, MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_RDONLY, None
+        ),
+        "/job/input read-only",
+    )
     work = JOB_ROOT / "work"
     work.mkdir(mode=0o700)
     os.chown(work, job["uid"], job["uid"])
@@ -86,24 +102,24 @@ def _drop(job: dict[str, Any]) -> None:
 def _job_process(job: dict[str, Any], fds: list[int], control: socket.socket) -> NoReturn:
     """The forked child of one job, root in a mount namespace of its own; it never returns into the loop.
 
-    Like the cold sandbox's entry it stays root and runs no untrusted code: it starts the builder as the
-    job's uid, kills what that uid left, and exports the files, so a job that kills every process it can
-    still gives back what it built."""
+    Like the cold sandbox's entry it stays root and runs no job itself: it starts the job's process as
+    the job's uid, kills what that uid left, and exports the files, so a job that kills every process it
+    can still gives back what it made."""
     code = 1
     try:
         control.close()
         source, result, stdout, stderr = fds
-        with os.fdopen(source, "rb") as handle:
-            script_bytes = handle.read(job["script_bytes"] + 1)[: job["script_bytes"]]
         os.dup2(stdout, 1)
         os.dup2(stderr, 2)
-        os.closerange(3, result)
-        os.closerange(result + 1, 4096)
+        low, high = sorted((source, result))
+        os.closerange(3, low)
+        os.closerange(low + 1, high)
+        os.closerange(high + 1, 4096)
         os.setsid()
-        work = _isolate(job, script_bytes)
+        work = _isolate(job, source)
         runner = os.fork()
         if runner == 0:
-            _build_as_job(job, work, result)
+            _run_as_job(job, work, result)
         _, status = os.waitpid(runner, 0)
         _kill_uid(job["uid"])
         from benchgen_dagster.worker.sandbox_entry import export_tar
@@ -112,12 +128,12 @@ def _job_process(job: dict[str, Any], fds: list[int], control: socket.socket) ->
             export_tar(work, set(), out)
         code = os.waitstatus_to_exitcode(status)
     except BaseException as error:  # the job's failure is the job's: report it, never return into the loop
-        os.write(2, f"warm builder: the job failed: {type(error).__name__}: {error}\n".encode())
+        os.write(2, f"warm sandbox: the job failed: {type(error).__name__}: {error}\n".encode())
     os._exit(code if code >= 0 else 128 - code)
 
 
-def _build_as_job(job: dict[str, Any], work: Path, result: int) -> NoReturn:
-    """The job's builder: the job's uid, its rlimits, its environment; the seeds fork from here."""
+def _run_as_job(job: dict[str, Any], work: Path, result: int) -> NoReturn:
+    """The job's process: the job's uid, its rlimits, its environment; its seeds fork from here."""
     code = 1
     try:
         os.close(result)
@@ -125,13 +141,20 @@ def _build_as_job(job: dict[str, Any], work: Path, result: int) -> NoReturn:
         os.chdir(work)
         os.environ.clear()
         os.environ.update(job["env"])
-        from benchgen_dagster.worker.builder import BuildJob, build_all
+        if job["kind"] == "build":
+            from benchgen_dagster.worker.builder import BuildJob, build_all
 
-        build = BuildJob.model_validate_json(job["build"])
-        build_all(build.model_copy(update={"script": str(JOB_ROOT / "input" / "script.py")}))
+            build = BuildJob.model_validate_json(job["job"])
+            build_all(build.model_copy(update={"script": str(JOB_ROOT / "input" / "script.py")}))
+        else:
+            from benchgen_dagster.worker.judge import SUMMARY_NAME, JudgeJob, judge
+
+            request = JudgeJob.model_validate_json(job["job"])
+            summary = judge(request.model_copy(update={"build_dir": str(JOB_ROOT / "input" / "build")}))
+            Path(SUMMARY_NAME).write_text(summary.model_dump_json())
         code = 0
     except BaseException as error:
-        os.write(2, f"warm builder: the build failed: {type(error).__name__}: {error}\n".encode())
+        os.write(2, f"warm sandbox: the {job['kind']} failed: {type(error).__name__}: {error}\n".encode())
     os._exit(code)
 
 
@@ -196,7 +219,10 @@ def _alive(pid: int) -> bool:
 
 def main(argv: list[str]) -> int:
     control = socket.socket(fileno=int(argv[0]))
-    from benchgen_dagster.worker.builder import warm_up
+    if argv[1:] == ["judge"]:
+        from benchgen_dagster.worker.judge import warm_up
+    else:
+        from benchgen_dagster.worker.builder import warm_up
 
     warm_up()
     control.send(b'{"ready": true}')

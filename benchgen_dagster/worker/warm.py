@@ -1,12 +1,15 @@
-"""The host's side of the warm builder (`worker.zygote`): one per process, started on first use.
+"""The host's side of the warm sandboxes (`worker.zygote`): a warm builder and a warm judge per process.
 
-A cold builder pays its interpreter and build123d's imports (about 5 s of CPU) for every script; the
-warm builder pays them once, in a sandboxed process that never runs a script itself and forks each
-job into a sandbox of its own (its own mount namespace, tmpfs and uid; see `worker.zygote`). A job
-gives back what a cold builder run does: its files as a bounded tar, its logs, its exit status, as a
-`SandboxRun`. Where it cannot run (not root, no working bubblewrap) the checker builds cold.
+A cold sandbox pays its interpreter and imports (build123d's about 5 s of CPU, the judge's mujoco and
+trimesh about 2 s) for every run; a warm one pays them once, in a sandboxed process that never does a
+job itself and forks each job into a sandbox of its own (its own mount namespace, tmpfs and uid; see
+`worker.zygote`). A job gives back what a cold run does: its files as a bounded tar, its logs, its exit
+status, as a `SandboxRun`. Where they cannot run (not root, no working bubblewrap) the checker runs cold.
 
-The determinism rebuild never comes here: it must start a fresh interpreter.
+The warm builder takes a script; the warm judge the build it is to judge, as a tar the host makes of
+the files it validated. The judge's decomposition cache is bound read-only into the warm judge, so
+there is one warm judge for each cache folder. The determinism rebuild never comes here: it must
+start a fresh interpreter.
 """
 
 import json
@@ -30,33 +33,34 @@ from benchgen_dagster.worker.bubblewrap import (
     namespace_flags,
     read_only_binds,
 )
-from benchgen_dagster.worker.builder import BuildJob
 from benchgen_dagster.worker.cgroups import RunCgroups, tasks_of_user
-from benchgen_dagster.worker.sandbox import KILL_ALL_SAFE, SandboxRun, _keep_log, _tail, sandbox_env
+from benchgen_dagster.worker.sandbox import KILL_ALL_SAFE, SandboxRun, keep_log, sandbox_env, tail
+from benchgen_dagster.worker.sandbox_entry import export_tar
 from benchgen_dagster.worker.sandbox_export import ExportError, apply_export
 
 # What the zygote keeps of root's powers: a mount namespace and tmpfs per job, the drop to its uid, and
 # reading what the job wrote.
+BUILDER, JUDGE = "builder", "judge"
 _ZYGOTE_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_READ_SEARCH")
 _START_TIMEOUT_S = 300.0
-# The warm builder's own cgroup caps all its jobs together (each job also has its rlimits).
+# A warm sandbox's own cgroup caps all its jobs together (each job also has its rlimits).
 _CONCURRENT_JOBS = 4
 
 
-class WarmBuilderUnavailable(RuntimeError):
+class WarmSandboxUnavailable(RuntimeError):
     pass
 
 
 class WarmRun:
-    """One job in the warm builder: `wait()` gives the same SandboxRun a cold builder run would."""
+    """One job in a warm sandbox: `wait()` gives the same SandboxRun a cold run would."""
 
     def __init__(
         self,
-        builder: "WarmBuilder",
+        builder: "WarmSandbox",
         limits: SandboxLimits,
         uid: int,
-        job: BuildJob,
-        script: bytes,
+        job_json: str,
+        source: int,
         workspace: Path,
         logs: Path,
         wall_timeout_s: float,
@@ -65,14 +69,11 @@ class WarmRun:
         self.workspace, self.logs, self.wall_timeout_s = workspace, logs, wall_timeout_s
         self.done = threading.Event()
         self.status: int | None = None
-        # True when the warm builder itself went away with this job in flight (not the job's doing).
+        # True when the warm sandbox itself went away with this job in flight (not the job's doing).
         self.builder_died = False
         self.started = time.perf_counter()
         self.archive = logs / "export.tar"
         self.too_big = threading.Event()
-        source = os.memfd_create("script")
-        os.write(source, script)
-        os.lseek(source, 0, os.SEEK_SET)
         result_r, result_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
@@ -80,8 +81,9 @@ class WarmRun:
         request = {
             "name": self.name,
             "uid": uid,
-            "build": job.model_dump_json(),
-            "script_bytes": len(script),
+            "kind": "build" if builder.role == BUILDER else "judge",
+            "job": job_json,
+            "input_bytes": os.fstat(source).st_size,
             "workspace_bytes": limits.workspace_mb * 1024 * 1024,
             "tmp_bytes": limits.tmp_mb * 1024 * 1024,
             "env": {**sandbox_env(), KILL_ALL_SAFE: "1", "TMPDIR": "/job/tmp", "HOME": "/job/tmp"},
@@ -94,15 +96,19 @@ class WarmRun:
             },
         }
         self.limits = {
-            "isolation": "bubblewrap, warm builder (a mount namespace, tmpfs and uid of its own)",
+            "isolation": f"bubblewrap, warm {builder.role} (a mount namespace, tmpfs and uid of its own)",
             "user": f"uid {uid}",
             "processes": f"RLIMIT_NPROC ({nproc} tasks of uid {uid})",
             "memory": f"RLIMIT_AS {limits.memory_mb} MB per process"
-            + (f", the warm builder's memory cgroup {builder.memory_mb} MB" if "memory" in builder.controllers else ""),
+            + (
+                f", the warm {builder.role}'s memory cgroup {builder.memory_mb} MB"
+                if "memory" in builder.controllers
+                else ""
+            ),
             "disk": f"workspace tmpfs {limits.workspace_mb} MB, TMPDIR tmpfs {limits.tmp_mb} MB (/tmp read-only)",
             "cpu": f"RLIMIT_CPU {limits.cpu_seconds} s",
             "file_size": f"RLIMIT_FSIZE {limits.file_size_mb} MB",
-            "cgroups": ", ".join(f"the warm builder's {c} cgroup" for c in builder.controllers) or "none",
+            "cgroups": ", ".join(f"the warm {builder.role}'s {c} cgroup" for c in builder.controllers) or "none",
         }
         builder.register(self)
         try:
@@ -111,16 +117,16 @@ class WarmRun:
             builder.alive = False
             self.finished(-9, builder_died=True)
         finally:
-            for fd in (source, result_w, out_w, err_w):
+            for fd in (result_w, out_w, err_w):
                 os.close(fd)
         log_limit = limits.log_mb * 1024 * 1024
         self.readers = [
             threading.Thread(target=self._drain, args=(result_r,), daemon=True),
             threading.Thread(
-                target=_keep_log, args=(os.fdopen(out_r, "rb"), logs / "stdout.log", log_limit), daemon=True
+                target=keep_log, args=(os.fdopen(out_r, "rb"), logs / "stdout.log", log_limit), daemon=True
             ),
             threading.Thread(
-                target=_keep_log, args=(os.fdopen(err_r, "rb"), logs / "stderr.log", log_limit), daemon=True
+                target=keep_log, args=(os.fdopen(err_r, "rb"), logs / "stderr.log", log_limit), daemon=True
             ),
         ]
         for reader in self.readers:
@@ -164,8 +170,8 @@ class WarmRun:
             returncode=status if status >= 0 else 128 - status,
             timed_out=timed_out,
             wall_s=time.perf_counter() - self.started,
-            stdout_tail=_tail(self.logs / "stdout.log"),
-            stderr_tail=_tail(self.logs / "stderr.log"),
+            stdout_tail=tail(self.logs / "stdout.log"),
+            stderr_tail=tail(self.logs / "stderr.log"),
             isolation=self.limits["isolation"],
             limits=self.limits,
             export_problem=problem,
@@ -173,15 +179,16 @@ class WarmRun:
         )
 
 
-class WarmBuilder:
-    """The zygote process and its control socket. `shared()` gives this process's one, or None."""
+class WarmSandbox:
+    """A zygote process and its control socket. `shared()` gives this process's one of a role, or None."""
 
-    # One a process, for each cgroups setting (a job asked to run without a cgroup is never put in one).
-    _shared: ClassVar[dict[bool, "WarmBuilder"]] = {}
+    # One a process, for each role, cgroups setting (a job asked to run without a cgroup is never put in
+    # one) and judge's cache folder.
+    _shared: ClassVar[dict[tuple[str, bool, str], "WarmSandbox"]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, limits: SandboxLimits) -> None:
-        self.limits = limits
+    def __init__(self, limits: SandboxLimits, role: str = BUILDER, cache: Path | None = None) -> None:
+        self.limits, self.role, self.cache = limits, role, cache
         self.runs: dict[str, WarmRun] = {}
         self.alive = True
         self._send_lock = threading.Lock()
@@ -191,7 +198,7 @@ class WarmBuilder:
         )
         self.controllers = list(self._cgroups.controllers)
         self.control, remote = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        command = [sys.executable, "-m", "benchgen_dagster.worker.zygote", str(remote.fileno())]
+        command = [sys.executable, "-m", "benchgen_dagster.worker.zygote", str(remote.fileno()), role]
         self.process = subprocess.Popen(
             self._cgroups.wrap(self._bubblewrap() + command),
             cwd="/",
@@ -211,7 +218,7 @@ class WarmBuilder:
         self.control.settimeout(None)
         if json.loads(ready or b"{}").get("ready") is not True:
             self.stop()
-            raise WarmBuilderUnavailable("the warm builder did not start")
+            raise WarmSandboxUnavailable(f"the warm {role} did not start")
         threading.Thread(target=self._listen, daemon=True).start()
 
     def _bubblewrap(self) -> list[str]:
@@ -222,7 +229,7 @@ class WarmBuilder:
         for link, target in (("/bin", "usr/bin"), ("/lib", "usr/lib"), ("/lib64", "usr/lib64"), ("/sbin", "usr/sbin")):
             if Path(link).is_symlink():
                 argv += ["--symlink", target, link]
-        read_only = read_only_binds()
+        read_only = read_only_binds() + ([self.cache] if self.cache else [])
         for folder in ancestors(read_only):
             argv += ["--perms", "0755", "--dir", str(folder)]
         for path in read_only:
@@ -233,17 +240,22 @@ class WarmBuilder:
         return [*argv, "--cap-drop", "ALL", *[a for cap in _ZYGOTE_CAPS for a in ("--cap-add", cap)]]
 
     @classmethod
-    def shared(cls, limits: SandboxLimits) -> "WarmBuilder | None":
-        """This process's warm builder (started, or restarted after a crash), or None where it cannot run."""
-        if os.geteuid() != 0 or bubblewrap_problem() is not None or not limits.warm_builder:
+    def shared(cls, limits: SandboxLimits, role: str = BUILDER, cache: Path | None = None) -> "WarmSandbox | None":
+        """This process's warm sandbox of `role` (started, or restarted after a crash), or None where it
+        cannot run."""
+        wanted = limits.warm_builder if role == BUILDER else limits.warm_judge
+        if os.geteuid() != 0 or bubblewrap_problem() is not None or not wanted:
             return None
+        key = (role, limits.cgroups, str(cache or ""))
         with cls._lock:
-            current = cls._shared.get(limits.cgroups)
+            current = cls._shared.get(key)
             if current is None or not current.running:
                 try:
-                    cls._shared[limits.cgroups] = current = cls(limits)
-                except (WarmBuilderUnavailable, OSError):
-                    cls._shared.pop(limits.cgroups, None)
+                    if cache is not None:
+                        cache.mkdir(parents=True, exist_ok=True)
+                    cls._shared[key] = current = cls(limits, role, cache)
+                except (WarmSandboxUnavailable, OSError):
+                    cls._shared.pop(key, None)
                     return None
             return current
 
@@ -263,14 +275,31 @@ class WarmBuilder:
             self.send(json.dumps({"kill": name}).encode(), [])
 
     def start(
-        self, limits: SandboxLimits, job: BuildJob, script: bytes, workspace: Path, logs: Path, wall_timeout_s: float
+        self,
+        limits: SandboxLimits,
+        job_json: str,
+        payload: Path | bytes,
+        workspace: Path,
+        logs: Path,
+        wall_timeout_s: float,
     ) -> WarmRun:
-        """Build `job` under `limits` (the job's own: the warm builder's are only its start-up's)."""
+        """Run a job under `limits` (the job's own: the warm sandbox's are only its start-up's). `payload`
+        is the builder's script, or the build folder the judge is to judge."""
         logs.mkdir(parents=True, exist_ok=True)
         workspace.mkdir(parents=True, exist_ok=True)
         low, high = limits.uid_range
         uid = random.SystemRandom().randrange(low, high)
-        return WarmRun(self, limits, uid, job, script, workspace, logs, wall_timeout_s)
+        source = os.memfd_create(self.role)
+        try:
+            if isinstance(payload, bytes):
+                os.write(source, payload)
+            else:
+                with os.fdopen(os.dup(source), "wb") as out:
+                    export_tar(payload, set(), out)
+            os.lseek(source, 0, os.SEEK_SET)
+            return WarmRun(self, limits, uid, job_json, source, workspace, logs, wall_timeout_s)
+        finally:
+            os.close(source)
 
     def _listen(self) -> None:
         while True:
@@ -284,7 +313,7 @@ class WarmBuilder:
             run = self.runs.pop(report.get("done", ""), None)
             if run is not None:
                 run.finished(int(report["status"]))
-        # The zygote is gone: every job in flight has failed; the next check starts a new one.
+        # The zygote is gone: every job in flight has failed; the next job starts a new one.
         self.alive = False
         with suppress(OSError):
             self.control.close()
