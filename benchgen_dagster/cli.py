@@ -9,6 +9,8 @@ import json
 import re
 import shutil
 import sys
+import threading
+from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -421,13 +423,11 @@ def generate(
 ) -> None:
     """Generate benchmarks: every candidate runs through the Dagster assets, request to promotion."""
     from pydantic import ValidationError
-    from rich.live import Live
 
     from benchgen_dagster.agent.models import ModelConfigError, chat_model
     from benchgen_dagster.defs.requests import RequestError, read_batch_file
     from benchgen_dagster.models.registry import BenchmarkRequest, CandidateStatus
-    from benchgen_dagster.runner import dataset_paths, registry
-    from benchgen_dagster.runner import generate as run_generate
+    from benchgen_dagster.progress import BatchProgress, labels_for
 
     if (prompt is None) == (batch is None):
         fail_usage("give either a PROMPT or --batch FILE")
@@ -449,18 +449,31 @@ def generate(
         except ModelConfigError as error:
             fail_usage(str(error))
     _home()
-    _services()
-    keys: list[str] = []
+    # The rows are there from the first second: loading the definitions and the services takes a while.
+    with BatchProgress(console, labels_for(requests)) as board:
+        _services()
+        from benchgen_dagster.runner import dataset_paths, registry
+        from benchgen_dagster.runner import generate as run_generate
 
-    class Board:
-        def __rich__(self) -> Table:
-            return _status_table([c for k in keys if (c := registry().get(k))], "generating")
+        stop = threading.Event()
 
-    with Live(Board(), console=console, refresh_per_second=2, transient=True):
+        def follow() -> None:
+            while not stop.wait(0.5):
+                with suppress(Exception):  # a registry busy for a moment: the next refresh reads it
+                    board.refresh(registry().get)
+
+        watcher = threading.Thread(target=follow, daemon=True)
+
+        def started(made: list) -> None:
+            board.follow(made)
+            watcher.start()
+
         try:
-            final = run_generate(requests, on_start=lambda made: keys.extend(c.key for c in made))
+            final = run_generate(requests, on_start=started)
         except Exception as error:  # the machinery failing, not a candidate: say so in one line
             fail(f"generate failed: {one_line(error)}")
+        finally:
+            stop.set()
     console.print(_status_table(final, "benchgen generate"))
     promoted = [c for c in final if c.status == CandidateStatus.PROMOTED]
     held = [c for c in final if c.status == CandidateStatus.AWAITING_APPROVAL]
