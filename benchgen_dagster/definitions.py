@@ -26,20 +26,13 @@ from benchgen_dagster.defs.resources import (
     SandboxResource,
     TracingResource,
 )
+from benchgen_dagster.models.registry import CANDIDATE_STAGES
 
 # Data versions on outputs are how a changed script marks everything downstream stale; the API is
 # marked beta, and we rely on it knowingly.
 warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*data_version.*")
 
-CANDIDATE_ASSETS = [
-    "benchmark_request",
-    "benchmark_plan",
-    "cad_script",
-    "compiled_scenes",
-    "simulation_report",
-    "benchmark_review",
-    "promoted_benchmark",
-]
+CANDIDATE_ASSETS = list(CANDIDATE_STAGES)
 PUBLISH_JOB = "publish_dataset"
 
 

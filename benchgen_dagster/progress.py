@@ -23,18 +23,9 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from benchgen_dagster.models.registry import BenchmarkRequest, Candidate, CandidateStatus
+from benchgen_dagster.models.registry import CANDIDATE_STAGES, BenchmarkRequest, Candidate, CandidateStatus
 
-# A candidate's steps in the generate job, in order (the stage it records when a step starts).
-STAGES = (
-    "benchmark_request",
-    "benchmark_plan",
-    "cad_script",
-    "compiled_scenes",
-    "simulation_report",
-    "benchmark_review",
-    "promoted_benchmark",
-)
+STAGES = CANDIDATE_STAGES
 FINISHED = {
     CandidateStatus.PROMOTED,
     CandidateStatus.AWAITING_APPROVAL,

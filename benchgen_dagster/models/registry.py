@@ -15,6 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 MAX_COUNT = 100
 CURATOR_PREFIX = "curator: "
 MAX_PROMPT_CHARS = 4000
+# A candidate's assets in the generate job, in order: the stage it records when each one starts.
+CANDIDATE_STAGES = (
+    "benchmark_request",
+    "benchmark_plan",
+    "cad_script",
+    "compiled_scenes",
+    "simulation_report",
+    "benchmark_review",
+    "promoted_benchmark",
+)
 
 
 class CandidateStatus(StrEnum):

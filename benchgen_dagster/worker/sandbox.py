@@ -99,6 +99,20 @@ def keep_log(stream: BinaryIO, path: Path, limit: int) -> None:
             out.write(f"\n[log cut at {limit // 2**20} MB]\n".encode())
 
 
+def drain_export(read_fd: int, archive: Path, workspace_mb: int, too_big: threading.Event) -> None:
+    """Copy a run's export stream to `archive`, never more than the workspace quota (plus tar's headers);
+    `too_big` is set when it would be more."""
+    bound = (workspace_mb + 64) * 1024 * 1024
+    written = 0
+    with os.fdopen(read_fd, "rb") as source, archive.open("wb") as out:
+        while chunk := source.read(1 << 20):
+            written += len(chunk)
+            if written > bound:
+                too_big.set()
+                return
+            out.write(chunk)
+
+
 def tail(path: Path) -> str:
     if not path.exists():
         return ""
@@ -285,16 +299,7 @@ class RunningSandbox:
         }
 
     def _drain(self, read_fd: int) -> None:
-        """Copy the export stream to disk, never more than the workspace quota (plus tar's headers)."""
-        bound = (self._sandbox.limits.workspace_mb + 64) * 1024 * 1024
-        written = 0
-        with os.fdopen(read_fd, "rb") as source, self._archive.open("wb") as out:
-            while chunk := source.read(1 << 20):
-                written += len(chunk)
-                if written > bound:
-                    self._too_big.set()
-                    return
-                out.write(chunk)
+        drain_export(read_fd, self._archive, self._sandbox.limits.workspace_mb, self._too_big)
 
     def wait(self) -> SandboxRun:
         timed_out = False

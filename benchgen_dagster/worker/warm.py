@@ -34,7 +34,7 @@ from benchgen_dagster.worker.bubblewrap import (
     read_only_binds,
 )
 from benchgen_dagster.worker.cgroups import RunCgroups, tasks_of_user
-from benchgen_dagster.worker.sandbox import KILL_ALL_SAFE, SandboxRun, keep_log, sandbox_env, tail
+from benchgen_dagster.worker.sandbox import KILL_ALL_SAFE, SandboxRun, drain_export, keep_log, sandbox_env, tail
 from benchgen_dagster.worker.sandbox_entry import export_tar
 from benchgen_dagster.worker.sandbox_export import ExportError, apply_export
 
@@ -133,15 +133,7 @@ class WarmRun:
             reader.start()
 
     def _drain(self, read_fd: int) -> None:
-        bound = (self.job_limits.workspace_mb + 64) * 1024 * 1024
-        written = 0
-        with os.fdopen(read_fd, "rb") as source, self.archive.open("wb") as out:
-            while chunk := source.read(1 << 20):
-                written += len(chunk)
-                if written > bound:
-                    self.too_big.set()
-                    return
-                out.write(chunk)
+        drain_export(read_fd, self.archive, self.job_limits.workspace_mb, self.too_big)
 
     def finished(self, status: int, builder_died: bool = False) -> None:
         self.status = status
@@ -314,16 +306,10 @@ class WarmSandbox:
             if run is not None:
                 run.finished(int(report["status"]))
         # The zygote is gone: every job in flight has failed; the next job starts a new one.
-        self.alive = False
-        with suppress(OSError):
-            self.control.close()
-        with suppress(ProcessLookupError):
-            os.killpg(self.process.pid, 9)
-        self.process.wait()
+        self.stop()
         for run in list(self.runs.values()):
             run.finished(-9, builder_died=True)
         self.runs.clear()
-        self._cgroups.kill_all_and_remove()
 
     def stop(self) -> None:
         self.alive = False
