@@ -140,7 +140,8 @@ def _print_report(report: CheckReport) -> None:
     }[report.solvability]
     console.print(
         f"{verdict} {len(report.seeds)} seeds in {report.wall_s:.1f} s · solvability {solvability} · "
-        f"sandbox: {report.sandbox.get('isolation')} · judge peak RSS {report.peak_rss_mb:.0f} MB"
+        f"sandbox: {report.sandbox.get('isolation')} · judge: {report.sandbox.get('judge', '')}"
+        + (f" · judge peak RSS {report.peak_rss_mb:.0f} MB" if report.peak_rss_mb else "")
         + (" · the judge's verdict for this very script and settings, reused" if report.cached else ""),
         highlight=False,
     )
