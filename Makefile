@@ -51,7 +51,7 @@ bench-worker: install
 
 # Dagster's cost on top of the same agent + sandbox work (goal: overhead ≤ 1.15).
 bench-pipeline: install
-	$(PY) bench/bench_pipeline.py --seeds $(SEEDS)
+	$(PY) -m bench.bench_pipeline --seeds $(SEEDS)
 
 # Journals → learned skills → the same requests again (offline): first-attempt pass rate and mean rounds.
 bench-skills: install
