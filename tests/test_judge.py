@@ -131,10 +131,14 @@ real = judge.judge_seed
 
 
 def dying(scene, out, job, cache):
-    # Seed 1 takes its judge process down every time, seed 2 the first time only.
+    # Seed 1's data crashes its judge process every time; seed 2's process is killed the first time only,
+    # seed 3's every time (as the memory cap or the OOM killer would).
     marker = Path(sys.argv[2]) / f"died-{scene.seed}"
-    if scene.seed == 1 or (scene.seed == 2 and not marker.exists()):
+    if scene.seed == 1:
+        os.kill(os.getpid(), 6)
+    if scene.seed == 3 or (scene.seed == 2 and not marker.exists()):
         marker.touch()
+        (out / "leftover").write_text("from the attempt that died")
         os.kill(os.getpid(), 9)
     return real(scene, out, job, cache)
 
@@ -145,8 +149,9 @@ print(judge.judge(judge.JudgeJob.model_validate_json(sys.argv[1])).model_dump_js
 
 
 def test_a_seed_that_takes_its_judge_process_down_costs_that_seed_only(tmp_path: Path) -> None:
-    """Seeds are judged side by side, each in a process of its own: one that dies is judged once more,
-    a second death is its verdict, and the other seeds' verdicts are what a lone judge gives."""
+    """Seeds are judged side by side, each in a process of its own: one that dies is judged once more from
+    a clean folder, a second crash is its verdict, a process killed outright leaves the seed to the
+    parent, and the other seeds' verdicts are what a lone judge gives."""
     import subprocess
     import sys
 
@@ -156,24 +161,28 @@ def test_a_seed_that_takes_its_judge_process_down_costs_that_seed_only(tmp_path:
 
     build = tmp_path / "build"
     build.mkdir()
-    job = BuildJob(script=str(SCRIPTS / "good_box.py"), seeds=[0, 1, 2], with_solution=False)
+    job = BuildJob(script=str(SCRIPTS / "good_box.py"), seeds=[0, 1, 2, 3], with_solution=False)
     command = [sys.executable, "-m", "benchgen_dagster.worker.builder", job.model_dump_json()]
     subprocess.run(command, cwd=build, check=True, timeout=300)
 
     def judged(workers: int, dying: bool) -> dict[int, SeedOutcome]:
         folder = tmp_path / f"judge-{workers}-{dying}"
         folder.mkdir()
-        request = JudgeJob(build_dir=str(build), seeds=[0, 1, 2], simulate=False, workers=workers)
+        request = JudgeJob(build_dir=str(build), seeds=[0, 1, 2, 3], simulate=False, workers=workers)
         program = ["-c", _DYING_JUDGE] if dying else ["-m", "benchgen_dagster.worker.judge"]
         subprocess.run([sys.executable, *program, request.model_dump_json(), str(folder)], cwd=folder, check=True)
+        seeds = folder / "seeds"
+        assert not dying or not (seeds / "2" / "leftover").exists()
         return {
-            seed: SeedOutcome.model_validate_json((folder / "seeds" / str(seed) / "verdict.json").read_text())
-            for seed in (0, 1, 2)
+            int(s.name): SeedOutcome.model_validate_json((s / "verdict.json").read_text())
+            for s in seeds.iterdir()
+            if (s / "verdict.json").is_file()
         }
 
     alone, side_by_side = judged(1, dying=False), judged(3, dying=True)
     assert side_by_side[1].status != "judged"
-    assert "died on this seed's data twice (signal 9)" in side_by_side[1].results[0].message
+    assert "died on this seed's data twice (signal 6)" in side_by_side[1].results[0].message
+    assert 3 not in side_by_side  # killed twice: no verdict on its data
     for seed in (0, 2):
         assert side_by_side[seed].model_dump(exclude={"wall_s"}) == alone[seed].model_dump(exclude={"wall_s"})
         assert all(r.passed for r in alone[seed].results)
@@ -199,3 +208,29 @@ def test_a_seed_is_judged_once_whichever_script_built_its_bytes(checker: Checker
     checker.settings.geometry.min_solid_volume_mm3 += 1.0
     changed = checker.check(second, [0, 1], simulate=False)
     assert changed.sandbox["judge"].endswith("0 of 2 seeds reused") and changed.passed
+
+
+@pytest.mark.sandbox
+@pytest.mark.usefixtures("require_bubblewrap")
+def test_seeds_lost_together_are_judged_again_one_at_a_time(
+    checker: Checker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A judge that dies as a whole (a timeout, the memory cap) with seeds side by side blames none of
+    them: they are judged again one at a time, and every verdict is the data's own."""
+    from benchgen_dagster.worker.seed_runs import SeedRuns
+
+    real = SeedRuns._judge_run
+    asked: list[int] = []
+
+    def dies_once(self: SeedRuns, run, job, cold):  # type: ignore[no-untyped-def]
+        asked.append(job.workers)
+        if len(asked) == 1:
+            return real(self, run, job.model_copy(update={"seeds": []}), cold)  # came back with no verdicts
+        return real(self, run, job, cold)
+
+    monkeypatch.setattr(SeedRuns, "_judge_run", dies_once)
+    checker.settings.sandbox.judge_workers = 2
+    script = tmp_path / "box.py"
+    script.write_text((SCRIPTS / "good_box.py").read_text() + "\n# lost together\n")
+    report = checker.check(script, [9101, 9102, 9103], simulate=False)
+    assert asked == [2, 1] and report.passed, report.failures

@@ -123,13 +123,16 @@ class SandboxLimits(BaseModel):
         return self.startup_timeout_s + self.seed_timeout_s * max(seeds, 1)
 
     def judge_processes(self) -> int:
-        if self.judge_workers:
-            return self.judge_workers
-        try:
-            at_once = max(1, int(os.environ.get(CANDIDATES_AT_ONCE, "1")))
-        except ValueError:
-            at_once = 1
-        return max(1, len(os.sched_getaffinity(0)) // at_once)
+        """Seed processes for one judge: the setting, or the cores shared among the candidates; never more
+        than an eighth of the process cap (each seed process has threads of its own)."""
+        wanted = self.judge_workers
+        if not wanted:
+            try:
+                at_once = max(1, int(os.environ.get(CANDIDATES_AT_ONCE, "1")))
+            except ValueError:
+                at_once = 1
+            wanted = len(os.sched_getaffinity(0)) // at_once
+        return max(1, min(wanted, self.max_processes // 8))
 
 
 class RetentionSettings(BaseModel):

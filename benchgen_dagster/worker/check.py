@@ -15,6 +15,7 @@ Verdicts are kept by content (`worker.verdicts`), so every stage that asks again
 import re
 import shutil
 import time
+import uuid
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -115,7 +116,7 @@ class Checker:
             missing, runs = self.seed_runs.build(run, seeds, scale, solution=simulate)
             built = [s for s in seeds if s not in missing]
             # The judge does not wait for the rebuild: determinism compares the two builds' bytes after.
-            verdicts, judged_in = self._judge_new(run, built, simulate, requests)
+            verdicts, judged_in, lost = self._judge_new(run, built, simulate, requests)
             if rerun is not None:
                 rerun.wait()
                 for seed in picks:
@@ -154,8 +155,11 @@ class Checker:
             )
             collect_compiled(run.judge, ordered, run.root / COMPILED)
             marker = {VIEWS: b"requested"} if views is not None else {}
+            # A check that lost seeds to the judge's own death is not kept for reuse (it may have been the
+            # machine's doing): its entry, under a key of its own, only hands back its files.
+            kept = key if not lost else f"x{uuid.uuid4().hex[:31]}"
             entry = self.verdicts.put(
-                key, {REPORT_FILE: report.model_dump_json().encode(), **marker}, {COMPILED: run.root / COMPILED}
+                kept, {REPORT_FILE: report.model_dump_json().encode(), **marker}, {COMPILED: run.root / COMPILED}
             )
             for view, request in zip(shown, requests, strict=True):
                 self._keep_views(source, seeds[0], scale, view, ordered[0], run.judge / RENDERS / request.folder)
@@ -164,7 +168,7 @@ class Checker:
 
     def _judge_new(
         self, run: RunDirectory, seeds: list[int], simulate: bool, requests: list[ViewRequest]
-    ) -> tuple[dict[int, SeedOutcome], str]:
+    ) -> tuple[dict[int, SeedOutcome], str, set[int]]:
         """Verdicts for the built `seeds`: those whose builder output was judged before are reused (their
         files put where the judge would have left them), the rest go to the judge, and are kept."""
         keys, verdicts = {}, {}
@@ -183,16 +187,19 @@ class Checker:
                 if (entry / RENDERS).is_dir():
                     shutil.copytree(entry / RENDERS, run.judge / RENDERS, dirs_exist_ok=True)
         fresh = [s for s in seeds if s not in verdicts]
-        judged, isolation = self.seed_runs.judge(run, fresh, simulate, [v for v in requests if v.seed in fresh])
+        fresh_views = [v for v in requests if v.seed in fresh]
+        judged, isolation, lost = self.seed_runs.judge(run, fresh, simulate, fresh_views)
         for seed in fresh:
             folder = run.judge / "seeds" / str(seed)
-            # Only the judge's own verdicts are kept, not the ones the parent wrote for a seed it lost.
-            if seed in keys and safe_files.is_file(folder, "verdict.json"):
+            # Only verdicts the judge reached are kept: not a failure (a death may have been the
+            # machine's doing, not the data's), nor what the parent wrote for a seed it lost.
+            if seed in keys and seed not in lost and judged[seed].status == "judged":
                 renders = {RENDERS: run.judge / RENDERS} if any(v.seed == seed for v in requests) else {}
                 outcome = judged[seed].model_dump_json().encode()
                 self.seed_verdicts.put(keys[seed], {OUTCOME_FILE: outcome}, {"seed": folder, **renders})
         again = len(seeds) - len(fresh)
-        return {**verdicts, **judged}, (f"{isolation}; " if fresh else "") + f"{again} of {len(seeds)} seeds reused"
+        described = (f"{isolation}; " if fresh else "") + f"{again} of {len(seeds)} seeds reused"
+        return {**verdicts, **judged}, described, lost
 
     def _keep_views(
         self, source: bytes, seed: int, scale: float, view: View, outcome: SeedOutcome, folder: Path

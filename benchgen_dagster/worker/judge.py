@@ -8,6 +8,7 @@ only verdicts the parent accepts, and its meshes, MJCF and renders are what gets
 
 import os
 import resource
+import shutil
 import signal
 import sys
 import time
@@ -190,7 +191,9 @@ def judge(job: JudgeJob) -> JudgeSummary:
 
     Each seed is judged in a process forked for it, `job.workers` at a time: the seeds of one script use
     the cores they are given, and a seed whose data takes its process down costs that seed only. Such a
-    seed is judged once more; a second death is its verdict."""
+    seed is judged once more, from a clean folder; a second death is its verdict. A process killed
+    outright (SIGKILL: the memory cap, the OOM killer, a timeout) says nothing about the data, so such a
+    seed is left without a verdict for the parent to judge again on its own."""
     started = time.perf_counter()
     cache = DecompositionCache(Path(job.cache_dir) if job.cache_dir else None, Path(CACHE_NEW))
     pending, deaths = list(job.seeds), dict.fromkeys(job.seeds, 0)
@@ -200,25 +203,24 @@ def judge(job: JudgeJob) -> JudgeSummary:
             seed = pending.pop(0)
             running[_seed_process(seed, job, cache)] = seed
         pid, status = os.wait()
-        seed = running.pop(pid, -1)
-        out = Path("seeds") / str(seed)
-        if seed < 0 or (out / VERDICT_NAME).is_file():
+        lost = running.pop(pid, None)
+        if lost is None:
             continue
-        deaths[seed] += 1
-        if deaths[seed] < 2:
-            pending.insert(0, seed)
+        out = Path("seeds") / str(lost)
+        if (out / VERDICT_NAME).is_file():
             continue
-        cause = (
-            f"signal {-os.waitstatus_to_exitcode(status)}"
-            if os.WIFSIGNALED(status)
-            else f"exit status {os.waitstatus_to_exitcode(status)}"
-        )
-        _write_verdict(
-            out,
-            SeedOutcome.failed(
-                seed, Check.SCRIPT_RUNS, f"the judge's process died on this seed's data twice ({cause})"
-            ),
-        )
+        deaths[lost] += 1
+        shutil.rmtree(out, ignore_errors=True)  # nothing the dead attempt left is kept or reused
+        if deaths[lost] < 2:
+            pending.insert(0, lost)
+            continue
+        if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        cause = f"signal {-code}" if code < 0 else f"exit status {code}"
+        out.mkdir(parents=True, exist_ok=True)
+        message = f"the judge's process died on this seed's data twice ({cause})"
+        _write_verdict(out, SeedOutcome.failed(lost, Check.SCRIPT_RUNS, message))
     # The largest of the seed processes and this one: what one judge process needed at most.
     peak_kb = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     return JudgeSummary(seeds=job.seeds, peak_rss_mb=peak_kb / 1024.0, wall_s=time.perf_counter() - started)

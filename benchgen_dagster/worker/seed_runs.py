@@ -134,13 +134,17 @@ class SeedRuns:
 
     def judge(
         self, run: RunDirectory, seeds: list[int], simulate: bool, views: list[ViewRequest]
-    ) -> tuple[dict[int, SeedOutcome], str]:
-        """The judge's verdicts, and how it was isolated. A seed whose data takes its judge process down is
-        judged once more (see `judge.judge`); a judge that dies as a whole costs the seed it was on, and the
-        rest go on. A warm judge that dies under a job is no verdict on it: the job runs again, cold."""
+    ) -> tuple[dict[int, SeedOutcome], str, set[int]]:
+        """The judge's verdicts, how it was isolated, and the seeds lost to the judge's own death.
+
+        A seed whose data takes its process down is judged once more (see `judge.judge`). When the judge
+        dies as a whole (a timeout, the memory cap, a fork refused) the seeds it had side by side are lost
+        together and none is to blame yet: they are judged again one at a time, where the first without
+        a verdict is the one it died on, and the rest go on. A warm judge that dies under a job is no
+        verdict on it: the job runs again, cold."""
         verdicts: dict[int, SeedOutcome] = {}
-        remaining = list(seeds)
-        cold, isolation = False, "none: nothing was built"
+        remaining, lost = list(seeds), set()
+        cold, one_at_a_time, isolation = False, False, "none: nothing was built"
         while remaining:
             job = JudgeJob(
                 build_dir=str(run.build),
@@ -149,7 +153,7 @@ class SeedRuns:
                 cache_dir=str(self.cache_root),
                 simulate=simulate,
                 views=views,
-                workers=self.settings.sandbox.judge_processes(),
+                workers=1 if one_at_a_time else self.settings.sandbox.judge_processes(),
             )
             result = self._judge_run(run, job, cold)
             isolation = result.isolation
@@ -162,14 +166,18 @@ class SeedRuns:
                 if verdict is not None:
                     verdicts[seed] = verdict
             left = [s for s in remaining if s not in verdicts]
+            if left and not one_at_a_time and len(left) > 1:
+                one_at_a_time, remaining = True, left
+                continue
             if left:
+                lost.add(left[0])
                 verdicts[left[0]] = SeedOutcome.failed(
                     left[0],
                     Check.SCRIPT_RUNS,
                     f"the judge failed on this seed's data ({runner_death(result, 'judge')})",
                 )
             remaining = left[1:]
-        return verdicts, isolation
+        return verdicts, isolation, lost
 
     def _judge_run(self, run: RunDirectory, job: JudgeJob, cold: bool) -> SandboxRun:
         """The judge in the warm judge where it runs, else in a cold sandbox; the same job either way."""

@@ -65,7 +65,10 @@ def _isolate(job: dict[str, Any], source: int) -> Path:
     _mount_tmpfs(JOB_ROOT, job["workspace_bytes"], "0755")
     for folder, mode in (("tmp", "1777"), ("input", "0755")):
         (JOB_ROOT / folder).mkdir()
-        _mount_tmpfs(JOB_ROOT / folder, job["tmp_bytes"] if folder == "tmp" else job["input_bytes"] + (1 << 20), mode)
+        # The input's tmpfs holds a build that fit the builder's workspace quota, with room for tmpfs's
+        # page per small file (a tar packs them in 512-byte blocks).
+        size = job["tmp_bytes"] if folder == "tmp" else 2 * max(job["input_bytes"], job["workspace_bytes"])
+        _mount_tmpfs(JOB_ROOT / folder, size, mode)
     _call(_libc.mount(b"none", b"/tmp", None, MS_REMOUNT | MS_BIND | MS_RDONLY, None), "/tmp read-only")
     _mount_tmpfs(Path("/dev/shm"), job["tmp_bytes"], "1777")
     with os.fdopen(source, "rb") as handle:
@@ -116,6 +119,7 @@ def _job_process(job: dict[str, Any], fds: list[int], control: socket.socket) ->
         os.closerange(low + 1, high)
         os.closerange(high + 1, 4096)
         os.setsid()
+        os.umask(0o022)  # the input extracted world-readable whatever the host's umask: the job's uid reads it
         work = _isolate(job, source)
         runner = os.fork()
         if runner == 0:
