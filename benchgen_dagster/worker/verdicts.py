@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import uuid
+from contextlib import suppress
 from pathlib import Path
 
 from benchgen_dagster.models.settings import CheckSettings
@@ -100,14 +101,23 @@ class VerdictCache:
         target = self.root / key
         if target.exists():
             old = self.root / f".old-{key}-{uuid.uuid4().hex[:8]}"
-            os.replace(target, old)
+            with suppress(OSError):  # another process may be replacing it too
+                os.replace(target, old)
             shutil.rmtree(old, ignore_errors=True)
-        os.replace(building, target)
+        try:
+            os.replace(building, target)
+        except OSError:
+            # Another process stored the same key first: the same content, so theirs stands.
+            shutil.rmtree(building, ignore_errors=True)
         self._prune()
         return target
 
     def _prune(self) -> None:
-        entries = [p for p in self.root.iterdir() if not p.name.startswith(".")]
-        entries.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in entries[self.max_entries :]:
+        entries = []
+        for entry in self.root.iterdir():
+            with suppress(OSError):  # pruned by another process meanwhile
+                if not entry.name.startswith("."):
+                    entries.append((entry.stat().st_mtime, entry))
+        entries.sort(reverse=True)
+        for _, old in entries[self.max_entries :]:
             shutil.rmtree(old, ignore_errors=True)
