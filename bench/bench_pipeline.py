@@ -119,15 +119,17 @@ def run_cli(args: list[str]) -> tuple[float, float, dict[str, float]]:
     env = {k: v for k, v in os.environ.items() if k != "BENCHGEN_CACHE_DIR"}
     command = [sys.executable, "-m", "benchgen_dagster.cli", *args]
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak, warm = 0.0, {}
-    while process.poll() is None:
-        peak = max(peak, own_peak_rss_mb(process.pid))
-        for role, seen in warm_peaks(process.pid).items():
-            warm[role] = max(warm.get(role, 0.0), seen)
-        time.sleep(0.3)
-    wall = time.perf_counter() - started
-    assert process.returncode == 0, process.stderr.read() if process.stderr else process.returncode
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe nobody reads while it runs
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        peak, warm = 0.0, {}
+        while process.poll() is None:
+            peak = max(peak, own_peak_rss_mb(process.pid))
+            for role, seen in warm_peaks(process.pid).items():
+                warm[role] = max(warm.get(role, 0.0), seen)
+            time.sleep(0.3)
+        wall = time.perf_counter() - started
+        errors.seek(0)
+        assert process.returncode == 0, errors.read().decode(errors="replace")[-2000:]
     return wall, peak, warm
 
 
