@@ -31,6 +31,12 @@ _RLIMITS = {
 }
 
 
+def apply_rlimits(limits: dict[str, int]) -> None:
+    """Set each named limit (AS, CPU, FSIZE, CORE, NPROC), soft and hard alike, for this process."""
+    for name, value in limits.items():
+        resource.setrlimit(_RLIMITS[name], (value, value))
+
+
 def _copy_tree(source: Path, dest: Path, skip: set[str], uid: int | None, gid: int | None, top: bool = True) -> None:
     for entry in os.scandir(source):
         if top and entry.name in skip:
@@ -61,8 +67,7 @@ def _start(spec: dict[str, Any], export_fd: int) -> int:
             os.setgroups([])
             os.setgid(spec["gid"])
             os.setuid(spec["uid"])
-        for name, value in spec.get("rlimits", {}).items():
-            resource.setrlimit(_RLIMITS[name], (value, value))
+        apply_rlimits(spec.get("rlimits", {}))
         os.chdir(spec["cwd"])
         command = spec["command"]
         os.execve(command[0], command, spec["env"])

@@ -22,7 +22,6 @@ untrusted, and the host reads it with the same bounds as a cold sandbox's export
 import ctypes
 import json
 import os
-import resource
 import select
 import signal
 import socket
@@ -31,17 +30,12 @@ import tarfile
 from pathlib import Path
 from typing import Any, NoReturn
 
+from benchgen_dagster.worker.sandbox_entry import apply_rlimits, export_tar
+
 CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x2, 0x4, 0x20, 0x1000, 0x4000, 0x40000
 PR_SET_NO_NEW_PRIVS = 38
 JOB_ROOT = Path("/job")
-_RLIMITS = {
-    "AS": resource.RLIMIT_AS,
-    "CPU": resource.RLIMIT_CPU,
-    "FSIZE": resource.RLIMIT_FSIZE,
-    "CORE": resource.RLIMIT_CORE,
-    "NPROC": resource.RLIMIT_NPROC,
-}
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -98,8 +92,7 @@ def _drop(job: dict[str, Any]) -> None:
     os.setgid(job["uid"])
     os.setuid(job["uid"])
     _call(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no new privileges")
-    for name, value in job["rlimits"].items():
-        resource.setrlimit(_RLIMITS[name], (value, value))
+    apply_rlimits(job["rlimits"])
 
 
 def _job_process(job: dict[str, Any], fds: list[int], control: socket.socket) -> NoReturn:
@@ -126,8 +119,6 @@ def _job_process(job: dict[str, Any], fds: list[int], control: socket.socket) ->
             _run_as_job(job, work, result)
         _, status = os.waitpid(runner, 0)
         _kill_uid(job["uid"])
-        from benchgen_dagster.worker.sandbox_entry import export_tar
-
         with os.fdopen(result, "wb") as out:
             export_tar(work, set(), out)
         code = os.waitstatus_to_exitcode(status)
