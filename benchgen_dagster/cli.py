@@ -399,12 +399,13 @@ def _candidate(identifier: str):  # type: ignore[no-untyped-def]
 
 
 def _status_table(candidates: list, title: str) -> Table:
+    from benchgen_dagster.progress import STATUS_COLOURS
+
     table = Table(title=title)
     for column in ("candidate", "status", "stage", "benchmark", "reason"):
         table.add_column(column, overflow="fold")
-    colours = {"promoted": "green", "awaiting_approval": "yellow", "running": "cyan", "queued": "dim"}
     for c in candidates:
-        colour = colours.get(c.status.value, "red")
+        colour = STATUS_COLOURS.get(c.status.value, "red")
         table.add_row(c.key, f"[{colour}]{c.status.value}[/]", c.stage, c.benchmark_id or "", escape(c.reason[:300]))
     return table
 

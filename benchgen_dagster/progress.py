@@ -25,14 +25,14 @@ from rich.text import Text
 
 from benchgen_dagster.models.registry import CANDIDATE_STAGES, BenchmarkRequest, Candidate, CandidateStatus
 
-STAGES = CANDIDATE_STAGES
 FINISHED = {
     CandidateStatus.PROMOTED,
     CandidateStatus.AWAITING_APPROVAL,
     CandidateStatus.REJECTED,
     CandidateStatus.FAILED,
 }
-_COLOURS = {"promoted": "green", "awaiting_approval": "yellow", "running": "cyan", "queued": "dim"}
+# How a status is shown, here and in the tables `benchgen list` and `generate` print.
+STATUS_COLOURS = {"promoted": "green", "awaiting_approval": "yellow", "running": "cyan", "queued": "dim"}
 
 
 class _BatchRemaining(ProgressColumn):
@@ -74,10 +74,11 @@ class BatchProgress:
             refresh_per_second=4,
         )
         self.batch = self.progress.add_task(
-            "[bold]batch[/]", total=len(labels) * len(STAGES), state=f"0 of {len(labels)} done", batch=True
+            "[bold]batch[/]", total=len(labels) * len(CANDIDATE_STAGES), state=f"0 of {len(labels)} done", batch=True
         )
         self.rows: list[TaskID] = [
-            self.progress.add_task(label, total=len(STAGES), state="[dim]waiting[/]", start=False) for label in labels
+            self.progress.add_task(label, total=len(CANDIDATE_STAGES), state="[dim]waiting[/]", start=False)
+            for label in labels
         ]
         self.keys: list[str] = []
 
@@ -91,12 +92,12 @@ class BatchProgress:
     def follow(self, candidates: Sequence[Candidate]) -> None:
         """The submitted candidates, in the rows' order (rows are added or dropped if the count differs)."""
         while len(self.rows) < len(candidates):
-            self.rows.append(self.progress.add_task("", total=len(STAGES), state="", start=False))
+            self.rows.append(self.progress.add_task("", total=len(CANDIDATE_STAGES), state="", start=False))
         for extra in self.rows[len(candidates) :]:
             self.progress.remove_task(extra)
         self.rows = self.rows[: len(candidates)]
         self.keys = [c.key for c in candidates]
-        self.progress.update(self.batch, total=len(candidates) * len(STAGES))
+        self.progress.update(self.batch, total=len(candidates) * len(CANDIDATE_STAGES))
         for row, candidate in zip(self.rows, candidates, strict=True):
             self.progress.update(row, description=candidate.key)
 
@@ -107,13 +108,14 @@ class BatchProgress:
             if candidate is None:
                 continue
             finished = candidate.status in FINISHED
-            step = len(STAGES) if finished else (STAGES.index(candidate.stage) if candidate.stage in STAGES else 0)
+            reached = CANDIDATE_STAGES.index(candidate.stage) if candidate.stage in CANDIDATE_STAGES else 0
+            step = len(CANDIDATE_STAGES) if finished else reached
             task = self.progress.tasks[self.progress.task_ids.index(row)]
             if candidate.status == CandidateStatus.RUNNING and not task.started:
                 self.progress.start_task(row)
             if finished and task.started and task.stop_time is None:
                 self.progress.stop_task(row)
-            colour = _COLOURS.get(candidate.status.value, "red")
+            colour = STATUS_COLOURS.get(candidate.status.value, "red")
             status = f"[{colour}]{candidate.status.value}[/]"
             state = f"{candidate.stage} · {status}" if candidate.stage else status
             self.progress.update(row, completed=step, state=state)

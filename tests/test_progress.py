@@ -4,8 +4,9 @@ import io
 
 from rich.console import Console
 
+from benchgen_dagster.models.registry import CANDIDATE_STAGES as STAGES
 from benchgen_dagster.models.registry import BenchmarkRequest, Candidate, CandidateStatus
-from benchgen_dagster.progress import STAGES, BatchProgress, labels_for
+from benchgen_dagster.progress import BatchProgress, labels_for
 
 
 def candidate(key: str, status: CandidateStatus, stage: str = "") -> Candidate:

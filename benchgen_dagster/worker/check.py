@@ -42,6 +42,8 @@ VERDICTS, SEED_VERDICTS = "verdicts", "seed-verdicts"
 # Seed verdicts kept: a few hundred checks' worth.
 _SEED_ENTRIES = 4000
 REPORT_FILE, OUTCOME_FILE, COMPILED, VIEWS = "report.json", "outcome.json", "compiled", "views"
+# In a seed verdict's entry: the judge's folder for that seed (meshes, MJCF, the solved scene).
+SEED_FILES = "seed"
 # A view: width, height, video, with the reference solution.
 View = tuple[int, int, bool, bool]
 
@@ -183,7 +185,7 @@ class Checker:
             reused = _cached_outcome(entry)
             if entry is not None and reused is not None and reused.input_digest == digest:
                 verdicts[seed] = reused
-                shutil.copytree(entry / "seed", run.judge / "seeds" / str(seed), dirs_exist_ok=True)
+                shutil.copytree(entry / SEED_FILES, run.judge / "seeds" / str(seed), dirs_exist_ok=True)
                 if (entry / RENDERS).is_dir():
                     shutil.copytree(entry / RENDERS, run.judge / RENDERS, dirs_exist_ok=True)
         fresh = [s for s in seeds if s not in verdicts]
@@ -196,7 +198,7 @@ class Checker:
             if seed in keys and seed not in lost and judged[seed].status == "judged":
                 renders = {RENDERS: run.judge / RENDERS} if any(v.seed == seed for v in requests) else {}
                 outcome = judged[seed].model_dump_json().encode()
-                self.seed_verdicts.put(keys[seed], {OUTCOME_FILE: outcome}, {"seed": folder, **renders})
+                self.seed_verdicts.put(keys[seed], {OUTCOME_FILE: outcome}, {SEED_FILES: folder, **renders})
         again = len(seeds) - len(fresh)
         described = (f"{isolation}; " if fresh else "") + f"{again} of {len(seeds)} seeds reused"
         return {**verdicts, **judged}, described, lost
