@@ -70,8 +70,10 @@ generate_benchmarks = dg.define_asset_job(
     requests.GENERATE_JOB,
     selection=dg.AssetSelection.assets(*CANDIDATE_ASSETS),
     description="One candidate, request to promotion, with every gate as a blocking check.",
-    # The sandbox already fills a core per seed: candidates run side by side, their steps in order.
-    executor_def=dg.multiprocess_executor.configured({"max_concurrent": 2}),
+    # A candidate's steps form a chain: they run one after another in the run's process (a process per
+    # step would import the definitions again for each). Candidates run side by side as runs, through
+    # the instance's run queue.
+    executor_def=dg.in_process_executor,
 )
 learn_skills = dg.define_asset_job(
     skills.LEARN_JOB,

@@ -1,8 +1,9 @@
 """Running the pipeline from Python (what `benchgen generate/promote` do): the Dagster instance under
-BENCHGEN_HOME, candidates added as partitions, and each candidate materialized in this process.
+BENCHGEN_HOME, candidates added as partitions, and a run of the generation job for each.
 
-In-process execution keeps Dagster's overhead small next to the work (a multiprocess run costs ~6 s
-to start); `dagster dev` and the sensor use the job's multiprocess executor instead.
+A batch of several candidates goes through the instance's run queue (`run_queue`), which runs them
+side by side; a lone candidate, an approval or a publish runs in this process, where a run costs a
+fraction of a second instead of a process of its own.
 """
 
 import json
@@ -23,15 +24,36 @@ from benchgen_dagster.paths import benchgen_home
 EMBEDDED_DAGSTER_YAML = """\
 # The embedded default: SQLite storage in this folder, written by benchgen on first use.
 # For PostgreSQL, point DAGSTER_HOME at a folder holding the repository's dagster.yaml instead.
-# Runs launched by the sensor, the schedule or the UI: two candidates at a time (each fills a core).
+# Every run (`benchgen generate`'s batches, the sensor, the schedule, the UI) goes through the run
+# queue: {runs} candidates at a time, one per core; each run's judge shares the cores with the others.
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
   config:
-    max_concurrent_runs: 2
+    max_concurrent_runs: {runs}
+    dequeue_interval_seconds: 1
 telemetry:
   enabled: false
 """
+# What earlier versions wrote, replaced on first use: an instance without a queue runs a batch one
+# candidate after another. A dagster.yaml that is none of these is the curator's, and stays as it is.
+_EARLIER_EMBEDDED_YAMLS = (
+    "# The embedded default: SQLite storage in this folder, written by benchgen on first use.\n"
+    "# For PostgreSQL, point DAGSTER_HOME at a folder holding the repository's dagster.yaml instead.\n",
+    "# Runs launched by the sensor, the schedule or the UI: two candidates at a time (each fills a core).\n"
+    "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
+    "  config:\n    max_concurrent_runs: 2\n",
+)
+_EARLIER_TAIL = "telemetry:\n  enabled: false\n"
+
+
+def embedded_dagster_yaml() -> str:
+    return EMBEDDED_DAGSTER_YAML.format(runs=max(2, len(os.sched_getaffinity(0))))
+
+
+def _written_by_an_earlier_version(text: str) -> bool:
+    head, extra = _EARLIER_EMBEDDED_YAMLS
+    return text in (head + _EARLIER_TAIL, head + extra + _EARLIER_TAIL)
 
 
 def dagster_instance() -> dg.DagsterInstance:
@@ -40,8 +62,8 @@ def dagster_instance() -> dg.DagsterInstance:
         home = benchgen_home() / "dagster"
         home.mkdir(parents=True, exist_ok=True)
         config = home / "dagster.yaml"
-        if not config.exists():
-            config.write_text(EMBEDDED_DAGSTER_YAML)
+        if not config.exists() or _written_by_an_earlier_version(config.read_text()):
+            config.write_text(embedded_dagster_yaml())
         os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
@@ -99,7 +121,7 @@ def submit(requests: list[BenchmarkRequest], instance: dg.DagsterInstance, origi
 
 
 def materialize_candidate(key: str, instance: dg.DagsterInstance) -> bool:
-    """Run one candidate from request to promotion; a failing step ends this candidate only."""
+    """Run one candidate from request to promotion in this process; a failing step ends this candidate only."""
     job = definitions().resolve_job_def(GENERATE_JOB)
     result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET)
     if not result.success:
@@ -108,13 +130,33 @@ def materialize_candidate(key: str, instance: dg.DagsterInstance) -> bool:
     return result.success
 
 
-def _failure_reason(result: dg.ExecuteInProcessResult) -> str:
-    for event in result.all_events:
+def materialize_side_by_side(keys: list[str], instance: dg.DagsterInstance, limit: int) -> None:
+    """Run the candidates as queued runs, `limit` at a time, and wait for them all."""
+    from benchgen_dagster.run_queue import RunQueue, run_events
+
+    with RunQueue(instance, limit) as queue:
+        run_ids: dict[str, str] = {}
+        try:
+            for key in keys:
+                run_ids[queue.submit(GENERATE_JOB, key, QUIET)] = key
+            runs = queue.wait(list(run_ids))
+        except BaseException:
+            queue.cancel(list(run_ids))
+            raise
+    for run_id, run in runs.items():
+        if run.status != dg.DagsterRunStatus.SUCCESS:
+            # What the run failure sensor does under a full daemon; this batch's daemon runs the queue only.
+            record_run_failure(registry(), run_ids[run_id], _failure_reason(run_events(instance, run_id)))
+
+
+def _failure_reason(result: dg.ExecuteInProcessResult | list[dg.DagsterEvent]) -> str:
+    events = result.all_events if isinstance(result, dg.ExecuteInProcessResult) else result
+    for event in events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if isinstance(evaluation, dg.AssetCheckEvaluation) and not evaluation.passed:
                 return f"check {evaluation.check_name} failed: {evaluation.description or ''}"
-    for event in result.all_events:
+    for event in events:
         if event.is_step_failure:
             error = event.step_failure_data.error
             message = (error.message if error else "").strip().splitlines()
@@ -130,15 +172,23 @@ def publish(instance: dg.DagsterInstance) -> bool:
 
 
 def generate(
-    requests: list[BenchmarkRequest], on_start: Callable[[list[Candidate]], None] | None = None
+    requests: list[BenchmarkRequest],
+    on_start: Callable[[list[Candidate]], None] | None = None,
 ) -> list[Candidate]:
-    """Submit `requests`, materialize their candidates one after another, then rebuild the index and gallery."""
+    """Submit `requests`, materialize their candidates (side by side through the run queue when there are
+    several and the instance has one), then rebuild the index and gallery."""
+    from benchgen_dagster.run_queue import queue_limit
+
     instance = dagster_instance()
     candidates = submit(requests, instance)
     if on_start:
         on_start(candidates)
-    for candidate in candidates:
-        materialize_candidate(candidate.key, instance)
+    limit = queue_limit(instance)
+    if len(candidates) > 1 and limit is not None and limit > 1:
+        materialize_side_by_side([c.key for c in candidates], instance, limit)
+    else:
+        for candidate in candidates:
+            materialize_candidate(candidate.key, instance)
     publish(instance)
     return [registry().get(c.key) or c for c in candidates]
 

@@ -164,6 +164,34 @@ def test_a_missing_home_or_an_unreachable_database_is_one_line(tmp_path: Path) -
     assert "Traceback" not in unreachable.stderr and len(unreachable.stderr.strip().splitlines()) == 1
 
 
+def test_an_embedded_instance_from_an_earlier_version_gets_the_run_queue(
+    _benchgen_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchgen_dagster import runner
+    from benchgen_dagster.run_queue import queue_limit
+
+    folder = _benchgen_home / "dagster"
+    folder.mkdir()
+    config = folder / "dagster.yaml"
+    earlier = (
+        "# The embedded default: SQLite storage in this folder, written by benchgen on first use.\n"
+        "# For PostgreSQL, point DAGSTER_HOME at a folder holding the repository's dagster.yaml instead.\n"
+        "telemetry:\n  enabled: false\n"
+    )
+    config.write_text(earlier)
+    monkeypatch.setenv("DAGSTER_HOME", "")  # unset as far as benchgen can tell; set back after the test
+    with runner.dagster_instance() as instance:
+        assert queue_limit(instance) == max(2, len(os.sched_getaffinity(0)))
+    assert config.read_text() == runner.embedded_dagster_yaml()
+    # A curator's own dagster.yaml is theirs: kept as it is, and a batch without a queue runs in order.
+    own = "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: DefaultRunCoordinator\n"
+    config.write_text(own)
+    monkeypatch.setenv("DAGSTER_HOME", "")
+    with runner.dagster_instance() as instance:
+        assert queue_limit(instance) is None
+    assert config.read_text() == own
+
+
 PLAN = "---\nfamily: none\ntier: 1\n---\n# Push a box\n\n## Learning objectives\n- push\n"
 
 

@@ -1,4 +1,5 @@
-"""One candidate through every asset, with human approval, then shown, exported and withdrawn."""
+"""Two candidates side by side through every asset (one held for human approval, then promoted, shown,
+exported and withdrawn), as queued runs of the embedded instance."""
 
 import json
 import os
@@ -15,7 +16,9 @@ from tests.conftest import benchgen
 
 @pytest.mark.sandbox
 @pytest.mark.usefixtures("require_bubblewrap")
-def test_one_candidate_from_request_to_promotion_with_human_approval(_benchgen_home: Path, tmp_path: Path) -> None:
+def test_a_batch_side_by_side_from_request_to_promotion_with_human_approval(
+    _benchgen_home: Path, tmp_path: Path
+) -> None:
     # A skill about the drawer family (its limit holds the default): the coder must read it, and the
     # benchmark's lineage must say which version it was written with.
     skill = "sliding-drawer-limits"
@@ -25,30 +28,36 @@ def test_one_candidate_from_request_to_promotion_with_human_approval(_benchgen_h
         '  limits: "drawer_depth <= 300"\n  evidence: "earlier-v1"\n---\n# Depth\n\n```python\nx = 1\n```\n',
         "curator",
     )
-    generated = benchgen(
-        "generate",
-        "a drawer that must be pulled open",
-        "--require-approval",
-        env={**os.environ, "BENCHGEN_LEARN_AFTER": "1"},
+    batch = tmp_path / "batch.yaml"
+    batch.write_text(
+        yaml.safe_dump(
+            [
+                {"prompt": "a drawer that must be pulled open", "require_approval": True},
+                {"prompt": "a box must pass under a low bar", "tier": 1},
+            ]
+        )
     )
+    generated = benchgen("generate", "--batch", str(batch), env={**os.environ, "BENCHGEN_LEARN_AFTER": "1"})
     assert generated.returncode == 0, generated.stdout + generated.stderr
-    assert "0 promoted, 1 awaiting approval, 0 rejected or failed of 1" in generated.stdout
+    assert "1 promoted, 1 awaiting approval, 0 rejected or failed of 2" in generated.stdout
     assert "gallery:" in generated.stdout
-    # One new journal is enough here: the learner ran at the end of the batch (nothing to learn from a
-    # first-attempt pass, so the curator's skill stays as it was).
-    assert "skills: learned from 1 new journal(s): 0 published, 0 refused" in generated.stdout
-    listed = json.loads(benchgen("list", "--json").stdout)
-    assert len(listed) == 1 and listed[0]["status"] == "awaiting_approval"
-    key = listed[0]["key"]
+    # Enough new journals: the learner ran at the end of the batch (nothing to learn from first-attempt
+    # passes, so the curator's skill stays as it was).
+    assert "skills: learned from 2 new journal(s): 0 published, 0 refused" in generated.stdout
+    _ran_side_by_side_through_the_queue(_benchgen_home / "dagster")
+    listed = {c["status"]: c for c in json.loads(benchgen("list", "--json").stdout)}
+    assert sorted(listed) == ["awaiting_approval", "promoted"]
+    key = listed["awaiting_approval"]["key"]
+    (other,) = [p.parent.name for p in (_benchgen_home / "dataset").glob("*/benchmark.yaml")]
     # One role per asset, one journal: each role's session keeps what the earlier ones wrote.
     journal = (_benchgen_home / "candidates" / key / "workspace" / "journal.md").read_text()
     assert journal.index("## planner") < journal.index("## coder · round 1") < journal.index("## reviewer")
     assert f"- skills: {skill}" in journal
-    assert not list((_benchgen_home / "dataset").glob("*/benchmark.yaml"))
+    assert other.startswith("under-low-bar-")
 
     promoted = benchgen("promote", key)
     assert promoted.returncode == 0, promoted.stdout + promoted.stderr
-    (manifest_path,) = (_benchgen_home / "dataset").glob("*/benchmark.yaml")
+    (manifest_path,) = [p for p in (_benchgen_home / "dataset").glob("*/benchmark.yaml") if p.parent.name != other]
     folder = manifest_path.parent
     manifest = yaml.safe_load(manifest_path.read_text())
     assert manifest["tier"] == 2 and manifest["family"] == "sliding_drawer"
@@ -68,7 +77,7 @@ def test_one_candidate_from_request_to_promotion_with_human_approval(_benchgen_h
     assert not [p for p in (_benchgen_home / "dataset").iterdir() if p.name.startswith(".")]
 
     index = pd.read_parquet(_benchgen_home / "dataset" / "index.parquet")
-    assert list(index["benchmark_id"]) == [folder.name]
+    assert sorted(index["benchmark_id"]) == sorted([folder.name, other])
     assert folder.name in (_benchgen_home / "gallery" / "index.html").read_text()
     shown = benchgen("show", folder.name)
     assert shown.returncode == 0 and key in shown.stdout and "sliding_drawer" in shown.stdout
@@ -92,7 +101,32 @@ def test_one_candidate_from_request_to_promotion_with_human_approval(_benchgen_h
     rejected = benchgen("reject", folder.name, "--reason", "too easy")
     assert rejected.returncode == 0, rejected.stdout + rejected.stderr
     assert not folder.exists() and list((_benchgen_home / "withdrawn").iterdir())
-    assert pd.read_parquet(_benchgen_home / "dataset" / "index.parquet").empty
+    assert list(pd.read_parquet(_benchgen_home / "dataset" / "index.parquet")["benchmark_id"]) == [other]
     again = benchgen("reject", key, "--reason", "twice")
     assert again.returncode == 2 and "already rejected" in again.stderr
     assert benchgen("promote", key).returncode == 2
+
+
+def _ran_side_by_side_through_the_queue(dagster_home: Path) -> None:
+    """Both candidates were queued runs that overlapped in time, and the batch's daemon is gone."""
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        records = instance.get_run_records(dg.RunsFilter(job_name="generate_benchmarks"))
+        assert len(records) == 2 and all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in records)
+        for record in records:
+            queued = instance.all_logs(record.dagster_run.run_id, of_type=dg.DagsterEventType.RUN_ENQUEUED)
+            assert queued, "each candidate goes through the run queue"
+        first, second = sorted((r.start_time or 0, r.end_time or 0) for r in records)
+        assert second[0] < first[1], f"the runs did not overlap: {first} then {second}"
+    left = _processes_with(f"DAGSTER_HOME={dagster_home}")
+    assert not left, f"processes of the batch still running: {left}"
+
+
+def _processes_with(variable: str) -> list[int]:
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if b"\0" + variable.encode() + b"\0" in b"\0" + environ.read_bytes() + b"\0":
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue
+    return found
