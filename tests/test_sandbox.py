@@ -8,6 +8,8 @@ unaffected, and the parent (this test process) carries on.
 import os
 import re
 import socket
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -207,6 +209,50 @@ def test_retention_prunes_old_runs_but_never_one_in_use(tmp_path: Path) -> None:
     assert [p.name for p in (home / "runs").iterdir()] == [made[3].name]
 
 
+def test_the_warm_sandbox_lets_in_root_only_and_is_one_for_every_process(
+    fast_settings: CheckSettings, tmp_path: Path
+) -> None:
+    import subprocess
+
+    from benchgen_dagster.worker.warm import WarmSandbox
+
+    warm = WarmSandbox.shared(fast_settings.sandbox)
+    assert warm is not None, "the warm builder runs as root with bubblewrap"
+    # Another process asking for the same warm builder joins this one instead of starting its own.
+    joined = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from benchgen_dagster.worker.warm import WarmSandbox; from benchgen_dagster.models"
+            ".settings import SandboxLimits; limits = SandboxLimits.model_validate_json(sys.argv[1]);"
+            "print(WarmSandbox.shared(limits).pid)",
+            fast_settings.sandbox.model_dump_json(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert int(joined.stdout) == warm.pid, joined.stderr
+    # A process that is not root is turned away before it can send a job.
+    pid = os.fork()
+    if pid == 0:
+        code = 3
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            client.settimeout(30)
+            client.connect("\0" + warm.name)
+            code = 0 if client.recv(1 << 16) == b"" else 1
+        except OSError:
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "a non-root process was let into the warm builder"
+
+
 def test_jobs_in_the_warm_builder_cannot_reach_each_other_or_the_builder(
     fast_settings: CheckSettings, tmp_path: Path
 ) -> None:
@@ -243,14 +289,21 @@ def test_jobs_in_the_warm_builder_cannot_reach_each_other_or_the_builder(
 
 
 @pytest.mark.parametrize("role", ["builder", "judge"])
-def test_a_warm_sandbox_that_dies_is_started_again(checker: Checker, tmp_path: Path, role: str) -> None:
+def test_a_warm_sandbox_that_dies_is_started_again(fast_settings: CheckSettings, tmp_path: Path, role: str) -> None:
     from benchgen_dagster.worker.warm import WarmSandbox
 
+    # A warm sandbox of its own (other tests share the one their settings name), killed under this test.
+    settings = fast_settings.model_copy(deep=True)
+    settings.sandbox.tmp_mb += 1
+    checker = Checker(settings, home=tmp_path / "home")
     cache = checker.cache_root if role == "judge" else None
     first = WarmSandbox.shared(checker.settings.sandbox, role, cache)
     assert first is not None
-    os.killpg(first.process.pid, 9)
-    first.process.wait()
+    os.kill(first.pid, 9)
+    deadline = time.monotonic() + 30
+    while first.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not first.running
     # Seeds no other test builds: built and judged now, not taken from the verdicts.
     seeds = [7001, 7002] if role == "builder" else [8001, 8002]
     report = checker.check(hostile_script(tmp_path, {}), seeds)

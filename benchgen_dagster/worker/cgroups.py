@@ -18,12 +18,13 @@ class RunCgroups:
 
     Works with cgroup v1 (one hierarchy per controller) and v2 (one unified hierarchy)."""
 
-    def __init__(self, max_pids: int, memory_bytes: int, enabled: bool = True) -> None:
+    def __init__(self, max_pids: int, memory_bytes: int, enabled: bool = True, name: str | None = None) -> None:
+        """`name` is a service's: what an earlier one of that name left (it has stopped) is removed first."""
         self.paths: list[Path] = []
         self.controllers: list[str] = []
         if not enabled:
             return
-        name = f"benchgen-{uuid.uuid4().hex[:12]}"
+        name = name or f"benchgen-{uuid.uuid4().hex[:12]}"
         unified = Path("/sys/fs/cgroup")
         if (unified / "cgroup.controllers").exists():
             on = _read(unified / "cgroup.subtree_control").split()
@@ -42,6 +43,8 @@ class RunCgroups:
         wanted = {k: v for k, v in settings.items() if v is not None}
         if not wanted or not os.access(path.parent, os.W_OK):
             return
+        if path.is_dir():
+            _kill_and_remove(path)
         try:
             path.mkdir()
             for file_name, value in wanted.values():
@@ -63,16 +66,20 @@ class RunCgroups:
 
     def kill_all_and_remove(self) -> None:
         for path in self.paths:
-            for _ in range(50):
-                pids = [int(p) for p in _read(path / "cgroup.procs").split()]
-                if not pids:
-                    break
-                for pid in pids:
-                    with suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-                time.sleep(0.02)
-            with suppress(OSError):
-                path.rmdir()
+            _kill_and_remove(path)
+
+
+def _kill_and_remove(path: Path) -> None:
+    for _ in range(50):
+        pids = [int(p) for p in _read(path / "cgroup.procs").split()]
+        if not pids:
+            break
+        for pid in pids:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+    with suppress(OSError):
+        path.rmdir()
 
 
 def tasks_of_user(uid: int) -> int:

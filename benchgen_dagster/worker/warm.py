@@ -1,10 +1,12 @@
-"""The host's side of the warm sandboxes (`worker.zygote`): a warm builder and a warm judge per process.
+"""The host's side of the warm sandboxes (`worker.zygote`): a warm builder and a warm judge per machine.
 
 A cold sandbox pays its interpreter and imports (build123d's about 5 s of CPU, the judge's mujoco and
 trimesh about 2 s) for every run; a warm one pays them once, in a sandboxed process that never does a
 job itself and forks each job into a sandbox of its own (its own mount namespace, tmpfs and uid; see
 `worker.zygote`). A job gives back what a cold run does: its files as a bounded tar, its logs, its exit
 status, as a `SandboxRun`. Where they cannot run (not root, no working bubblewrap) the checker runs cold.
+Every process of a batch (the command, each queued run) shares the same two: the first to need one
+starts it, and it stops once it has been idle a while (`WarmSandbox`).
 
 The warm builder takes a script; the warm judge the build it is to judge, as a tar the host makes of
 the files it validated. The judge's decomposition cache is bound read-only into the warm judge, so
@@ -12,10 +14,12 @@ there is one warm judge for each cache folder. The determinism rebuild never com
 start a fresh interpreter.
 """
 
+import hashlib
 import json
 import os
 import random
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -23,7 +27,7 @@ import time
 import uuid
 from contextlib import suppress
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from benchgen_dagster.models.settings import SandboxLimits
 from benchgen_dagster.worker.bubblewrap import (
@@ -37,6 +41,7 @@ from benchgen_dagster.worker.cgroups import RunCgroups, tasks_of_user
 from benchgen_dagster.worker.sandbox import KILL_ALL_SAFE, SandboxRun, drain_export, keep_log, sandbox_env, tail
 from benchgen_dagster.worker.sandbox_entry import export_tar
 from benchgen_dagster.worker.sandbox_export import ExportError, apply_export
+from benchgen_dagster.worker.versions import judge_version
 
 # What the zygote keeps of root's powers: a mount namespace and tmpfs per job, the drop to its uid, and
 # reading what the job wrote.
@@ -45,6 +50,9 @@ _ZYGOTE_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_K
 _START_TIMEOUT_S = 300.0
 # A warm sandbox's own cgroup caps all its jobs together (each job also has its rlimits).
 _CONCURRENT_JOBS = 4
+_CONNECT_TRIES = 3
+_UCRED = struct.Struct("3i")  # pid, uid, gid
+IDLE_ENV, _DEFAULT_IDLE_S = "BENCHGEN_WARM_IDLE_S", 60
 
 
 class WarmSandboxUnavailable(RuntimeError):
@@ -172,11 +180,16 @@ class WarmRun:
 
 
 class WarmSandbox:
-    """A zygote process and its control socket. `shared()` gives this process's one of a role, or None."""
+    """This process's connection to a warm sandbox of a role; `shared()` gives it, or None.
 
-    # One a process, for each role, cgroups setting (a job asked to run without a cgroup is never put in
-    # one) and judge's cache folder.
-    _shared: ClassVar[dict[tuple[str, bool, str], "WarmSandbox"]] = {}
+    A warm sandbox serves every process on this machine that asks for the same one: its role, the
+    limits it starts with, this code (`judge_version`) and, for the judge, its cache folder. It listens
+    on an abstract unix socket named after those (only root may connect; no job can, from its network
+    namespace of its own). The first process to ask starts it; it stops once it has had no job for
+    `BENCHGEN_WARM_IDLE_S` seconds (60 by default), and the next to ask starts a new one."""
+
+    # One connection a process, for each service name.
+    _shared: ClassVar[dict[str, "WarmSandbox"]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, limits: SandboxLimits, role: str = BUILDER, cache: Path | None = None) -> None:
@@ -185,37 +198,89 @@ class WarmSandbox:
         self.alive = True
         self._send_lock = threading.Lock()
         self.memory_mb = limits.memory_mb * _CONCURRENT_JOBS
-        self._cgroups = RunCgroups(
-            limits.max_processes * _CONCURRENT_JOBS, self.memory_mb * 1024 * 1024, limits.cgroups
+        self.name = service_name(limits, role, cache)
+        self.controllers: list[str] = []
+        self.process: subprocess.Popen[bytes] | None = None
+        self._pid = 0
+        for _ in range(_CONNECT_TRIES):
+            self.control = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            ready = self._start_or_join()
+            if ready.get("ready") is True:
+                break
+            self.control.close()
+            if self.process is not None:  # ours, and it never became ready
+                self._kill_ours()
+                raise WarmSandboxUnavailable(f"the warm {role} did not start")
+            time.sleep(0.2)  # one that was stopping as we joined it: start or join the next
+        else:
+            raise WarmSandboxUnavailable(f"no warm {role} could be joined")
+        self.controllers = [str(c) for c in cast(list[object], ready.get("controllers", []))]
+        threading.Thread(target=self._listen, daemon=True).start()
+
+    def _start_or_join(self) -> dict[str, object]:
+        """Bind the service's name (then no one else serves it: start it) or join the one that has it."""
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            listener.bind("\0" + self.name)
+        except OSError:
+            listener.close()
+        else:
+            listener.listen(64)
+            self._start(listener)
+            listener.close()
+        self.control.settimeout(_START_TIMEOUT_S)
+        # The kernel adds the sender's credentials to what it says when it is ready: its pid, as seen here.
+        self.control.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        message = b""
+        try:
+            self.control.connect("\0" + self.name)
+            message, ancillary, _, _ = self.control.recvmsg(1 << 16, socket.CMSG_SPACE(_UCRED.size))
+        except OSError:
+            ancillary = []
+        for level, kind, data in ancillary:
+            if (level, kind) == (socket.SOL_SOCKET, socket.SCM_CREDENTIALS):
+                self._pid = int(_UCRED.unpack(data[: _UCRED.size])[0])
+        self.control.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 0)
+        self.control.settimeout(None)
+        return dict(json.loads(message or b"{}"))
+
+    def _start(self, listener: socket.socket) -> None:
+        limits = self.limits
+        cgroups = RunCgroups(
+            limits.max_processes * _CONCURRENT_JOBS, self.memory_mb * 1024 * 1024, limits.cgroups, name=self.name
         )
-        self.controllers = list(self._cgroups.controllers)
-        self.control, remote = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        command = [sys.executable, "-m", "benchgen_dagster.worker.zygote", str(remote.fileno()), role]
+        command = [sys.executable, "-m", "benchgen_dagster.worker.zygote", str(listener.fileno()), self.role]
+        command += [str(_idle_seconds()), ",".join(cgroups.controllers)]
+        self._cgroups = cgroups
         self.process = subprocess.Popen(
-            self._cgroups.wrap(self._bubblewrap() + command),
+            cgroups.wrap(self._bubblewrap() + command),
             cwd="/",
             env=sandbox_env(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            pass_fds=(remote.fileno(),),
+            pass_fds=(listener.fileno(),),
+            # It outlives this process (the next run of the batch joins it), in a session of its own.
             start_new_session=True,
         )
-        remote.close()
-        self.control.settimeout(_START_TIMEOUT_S)
-        try:
-            ready = self.control.recv(1 << 16)
-        except OSError:
-            ready = b""
-        self.control.settimeout(None)
-        if json.loads(ready or b"{}").get("ready") is not True:
-            self.stop()
-            raise WarmSandboxUnavailable(f"the warm {role} did not start")
-        threading.Thread(target=self._listen, daemon=True).start()
+
+    def _kill_ours(self) -> None:
+        if self.process is None:
+            return
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, 9)
+        self.process.wait()
+        self._cgroups.kill_all_and_remove()
+
+    @property
+    def pid(self) -> int:
+        """The warm sandbox's own process (whoever started it)."""
+        return self._pid
 
     def _bubblewrap(self) -> list[str]:
         limits = self.limits
-        argv = [bubblewrap_path() or "bwrap", *namespace_flags(), "--die-with-parent", "--new-session"]
+        # No --die-with-parent: it serves the processes that come after the one that started it.
+        argv = [bubblewrap_path() or "bwrap", *namespace_flags(), "--new-session"]
         argv += ["--proc", "/proc", "--dev", "/dev"]
         argv += ["--perms", "1777", "--size", str(limits.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp"]
         for link, target in (("/bin", "usr/bin"), ("/lib", "usr/lib"), ("/lib64", "usr/lib64"), ("/sbin", "usr/sbin")):
@@ -233,27 +298,27 @@ class WarmSandbox:
 
     @classmethod
     def shared(cls, limits: SandboxLimits, role: str = BUILDER, cache: Path | None = None) -> "WarmSandbox | None":
-        """This process's warm sandbox of `role` (started, or restarted after a crash), or None where it
-        cannot run."""
+        """A connection to the warm sandbox of `role` (joined, started, or started again after it stopped or
+        crashed), or None where it cannot run."""
         wanted = limits.warm_builder if role == BUILDER else limits.warm_judge
         if os.geteuid() != 0 or bubblewrap_problem() is not None or not wanted:
             return None
-        key = (role, limits.cgroups, str(cache or ""))
+        name = service_name(limits, role, cache)
         with cls._lock:
-            current = cls._shared.get(key)
+            current = cls._shared.get(name)
             if current is None or not current.running:
                 try:
                     if cache is not None:
                         cache.mkdir(parents=True, exist_ok=True)
-                    cls._shared[key] = current = cls(limits, role, cache)
+                    cls._shared[name] = current = cls(limits, role, cache)
                 except (WarmSandboxUnavailable, OSError):
-                    cls._shared.pop(key, None)
+                    cls._shared.pop(name, None)
                     return None
             return current
 
     @property
     def running(self) -> bool:
-        return self.alive and self.process.poll() is None
+        return self.alive
 
     def register(self, run: WarmRun) -> None:
         self.runs[run.name] = run
@@ -305,17 +370,33 @@ class WarmSandbox:
             run = self.runs.pop(report.get("done", ""), None)
             if run is not None:
                 run.finished(int(report["status"]))
-        # The zygote is gone: every job in flight has failed; the next job starts a new one.
-        self.stop()
-        for run in list(self.runs.values()):
-            run.finished(-9, builder_died=True)
-        self.runs.clear()
-
-    def stop(self) -> None:
+        # The warm sandbox is gone (idle, or crashed): every job in flight has failed; the next job
+        # starts or joins a new one.
         self.alive = False
         with suppress(OSError):
             self.control.close()
-        with suppress(ProcessLookupError):
-            os.killpg(self.process.pid, 9)
-        self.process.wait()
-        self._cgroups.kill_all_and_remove()
+        for run in list(self.runs.values()):
+            run.finished(-9, builder_died=True)
+        self.runs.clear()
+        if self.process is not None:  # ours: reap it
+            with suppress(subprocess.TimeoutExpired):
+                self.process.wait(30)
+
+
+def _idle_seconds() -> int:
+    try:
+        return max(1, int(os.environ.get(IDLE_ENV) or _DEFAULT_IDLE_S))
+    except ValueError:
+        return _DEFAULT_IDLE_S
+
+
+def service_name(limits: SandboxLimits, role: str, cache: Path | None) -> str:
+    """The warm sandbox's name on this machine: what it starts with, and the code it runs."""
+    shape = {
+        "role": role,
+        "cache": str(cache or ""),
+        "limits": limits.model_dump(mode="json", include={"tmp_mb", "max_processes", "memory_mb", "cgroups"}),
+        "python": sys.executable,
+        "code": judge_version(),
+    }
+    return "benchgen-warm-" + hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,7 +1,7 @@
 """The warm sandbox: one sandboxed process that has paid its imports and never does a job itself.
 
-`python -m benchgen_dagster.worker.zygote CONTROL_FD ROLE`, started by `worker.warm` inside
-bubblewrap, as root (no user namespace) with only the capabilities it needs to make each job a
+`python -m benchgen_dagster.worker.zygote LISTEN_FD ROLE IDLE_S CONTROLLERS`, started by `worker.warm`
+inside bubblewrap, as root (no user namespace) with only the capabilities it needs to make each job a
 sandbox of its own. ROLE is what it imported for: `builder` (build123d; its jobs run untrusted
 scripts) or `judge` (mujoco and the judge's code; its jobs parse the builders' untrusted data). For
 every job it is sent (a message and four fds: the job's input, its result, stdout and stderr) it
@@ -15,8 +15,10 @@ forks a child that
 - and, when it is done and what it left is killed, streams /job/work back as a tar on the result fd.
 Different jobs run as different uids, so one cannot signal, trace or read another, nor the zygote,
 nor its own root process that exports its files.
-The zygote reports each job's exit status on the control socket; everything a job sends back is
-untrusted, and the host reads it with the same bounds as a cold sandbox's export.
+The zygote serves every host process that connects (a batch's command and its runs), reports each
+job's exit status to the one that sent it, and stops once it has had no job for IDLE_S seconds;
+everything a job sends back is untrusted, and the host reads it with the same bounds as a cold
+sandbox's export.
 """
 
 import ctypes
@@ -25,8 +27,11 @@ import os
 import select
 import signal
 import socket
+import struct
 import sys
 import tarfile
+import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -95,7 +100,7 @@ def _drop(job: dict[str, Any]) -> None:
     apply_rlimits(job["rlimits"])
 
 
-def _job_process(job: dict[str, Any], fds: list[int], control: socket.socket) -> NoReturn:
+def _job_process(job: dict[str, Any], fds: list[int], sockets: list[socket.socket]) -> NoReturn:
     """The forked child of one job, root in a mount namespace of its own; it never returns into the loop.
 
     Like the cold sandbox's entry it stays root and runs no job itself: it starts the job's process as
@@ -103,7 +108,8 @@ def _job_process(job: dict[str, Any], fds: list[int], control: socket.socket) ->
     can still gives back what it made."""
     code = 1
     try:
-        control.close()
+        for other in sockets:
+            other.close()
         source, result, stdout, stderr = fds
         os.dup2(stdout, 1)
         os.dup2(stderr, 2)
@@ -167,28 +173,37 @@ def _kill_uid(uid: int) -> None:
     os.waitpid(pid, 0)
 
 
-def serve(control: socket.socket) -> None:
-    jobs: dict[int, tuple[str, int]] = {}
-    while True:
-        ready, _, _ = select.select([control], [], [], 0.05)
-        if ready:
-            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 4)
+def serve(listener: socket.socket, idle_s: float, ready: bytes) -> None:
+    """Serve the host's processes that connect, until no job has run for `idle_s` seconds.
+
+    Each connection sends jobs (and kills of its own jobs by name) and hears when they end; a job whose
+    connection goes away is killed, as the process that asked for it has."""
+    clients: dict[int, socket.socket] = {}
+    jobs: dict[int, tuple[str, int, int]] = {}  # pid: name, uid, the client's fd
+    idle_since = time.monotonic()
+    while jobs or time.monotonic() - idle_since < idle_s:
+        ready_fds, _, _ = select.select([listener, *clients.values()], [], [], 0.05)
+        for ready_socket in ready_fds:
+            if ready_socket is listener:
+                _accept(listener, clients, ready)
+                continue
+            try:
+                message, fds, _, _ = socket.recv_fds(ready_socket, 1 << 16, 4)
+            except OSError:
+                message, fds = b"", []
             if not message:
-                return
+                _drop_client(ready_socket, clients, jobs)
+                continue
             request = json.loads(message)
             if "kill" in request:
-                for pid, (name, uid) in jobs.items():
-                    if name == request["kill"]:
-                        _kill_uid(uid)
-                        if _alive(pid):
-                            os.killpg(pid, signal.SIGKILL)
+                _kill_jobs(jobs, ready_socket.fileno(), request["kill"])
                 continue
             pid = os.fork()
             if pid == 0:
-                _job_process(request, fds, control)
+                _job_process(request, fds, [listener, *clients.values()])
             for fd in fds:
                 os.close(fd)
-            jobs[pid] = (request["name"], request["uid"])
+            jobs[pid] = (request["name"], request["uid"], ready_socket.fileno())
         while jobs:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -197,11 +212,49 @@ def serve(control: socket.socket) -> None:
             if pid == 0:
                 break
             if pid in jobs:
-                name, uid = jobs.pop(pid)
+                name, uid, client = jobs.pop(pid)
                 # Whatever the job left running dies with it.
                 _kill_uid(uid)
-                code = os.waitstatus_to_exitcode(status)
-                control.send(json.dumps({"done": name, "status": code}).encode())
+                if client in clients:
+                    with suppress(OSError):
+                        clients[client].send(
+                            json.dumps({"done": name, "status": os.waitstatus_to_exitcode(status)}).encode()
+                        )
+        if jobs:
+            idle_since = time.monotonic()
+    listener.close()  # no one joins a sandbox that is going
+
+
+def _accept(listener: socket.socket, clients: dict[int, socket.socket], ready: bytes) -> None:
+    try:
+        client, _ = listener.accept()
+    except OSError:
+        return
+    # Only root, as the zygote is: a host process of ours (no job can reach the socket).
+    _, uid, _ = struct.unpack("3i", client.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+    if uid != os.getuid():
+        client.close()
+        return
+    clients[client.fileno()] = client
+    with suppress(OSError):
+        client.send(ready)
+
+
+def _drop_client(
+    client: socket.socket, clients: dict[int, socket.socket], jobs: dict[int, tuple[str, int, int]]
+) -> None:
+    _kill_jobs(jobs, client.fileno())
+    clients.pop(client.fileno(), None)
+    client.close()
+
+
+def _kill_jobs(jobs: dict[int, tuple[str, int, int]], client: int, name: str | None = None) -> None:
+    """Kill a client's jobs: the one named, or all of them."""
+    for pid, (job, uid, asker) in list(jobs.items()):
+        if asker == client and name in (None, job):
+            _kill_uid(uid)
+            if _alive(pid):
+                os.killpg(pid, signal.SIGKILL)
 
 
 def _alive(pid: int) -> bool:
@@ -213,15 +266,17 @@ def _alive(pid: int) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    control = socket.socket(fileno=int(argv[0]))
-    if argv[1:] == ["judge"]:
+    """CONTROL_FD ROLE IDLE_S CONTROLLERS: the listening socket, the role, the idle time before it stops,
+    and the cgroup controllers it was started in (for the jobs' descriptions of their limits)."""
+    listener = socket.socket(fileno=int(argv[0]))
+    if argv[1] == "judge":
         from benchgen_dagster.worker.judge import warm_up
     else:
         from benchgen_dagster.worker.builder import warm_up
 
     warm_up()
-    control.send(b'{"ready": true}')
-    serve(control)
+    controllers = [c for c in argv[3].split(",") if c] if len(argv) > 3 else []
+    serve(listener, float(argv[2]), json.dumps({"ready": True, "controllers": controllers}).encode())
     return 0
 
 
