@@ -13,13 +13,14 @@ each in a fresh BENCHGEN_HOME:
 overhead = pipeline / direct (goal ≤ 1.15).
 
 Throughput. A batch of 10 mixed candidates (10 families, both tiers) through `benchgen generate --batch`
-in a fresh process, then:
+in a fresh process (its candidates side by side, as queued runs), then:
 - floor: the same candidates' bare work (`bench/floor.py`: build, judge, 48 views each), summed and
   divided by the cores, timed in this process after the batch;
 - wall / floor (goal ≤ 1.5), and the cores busy during the batch (from /proc/stat, goal ≥ 1.7 of 2);
-- one candidate alone from a cold `benchgen generate` (imports and start-up included) against
-  2 × its floor + 10 s;
-- the peak RSS of the CLI process, and of the warm builder and judge (goal ≤ 1024 MB each).
+- one candidate alone from a cold `benchgen generate` (imports and start-up included, and warm
+  sandboxes of its own: it waits for the batch's to stop) against 2 × its floor + 10 s;
+- the peak RSS of the CLI process, each run, the run queue's daemon and code server, and the warm
+  builder and judge (goal ≤ 1024 MB each).
 """
 
 import argparse
@@ -114,23 +115,24 @@ def promoted_floor(candidates, seeds: int) -> float:  # type: ignore[no-untyped-
 
 
 def run_cli(args: list[str]) -> tuple[float, float, dict[str, float]]:
-    """`benchgen ARGS` in a fresh process, as a user runs it: its wall time, its own peak RSS (MB) and its
-    warm sandboxes', read from /proc while it runs (a child's ru_maxrss would start from this process's)."""
+    """`benchgen ARGS` in a fresh process, as a user runs it: its wall time, its own peak RSS (MB) and that
+    of the processes it starts (the run queue's daemon and code server, each run) and of the warm
+    sandboxes, read from /proc while it runs (a child's ru_maxrss would start from this process's)."""
     env = {k: v for k, v in os.environ.items() if k != "BENCHGEN_CACHE_DIR"}
     command = [sys.executable, "-m", "benchgen_dagster.cli", *args]
     started = time.perf_counter()
     with tempfile.TemporaryFile() as errors:  # a file, not a pipe nobody reads while it runs
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
-        peak, warm = 0.0, {}
+        peak, others = 0.0, {}
         while process.poll() is None:
             peak = max(peak, own_peak_rss_mb(process.pid))
-            for role, seen in warm_peaks(process.pid).items():
-                warm[role] = max(warm.get(role, 0.0), seen)
+            for kind, seen in process_peaks(process.pid).items():
+                others[kind] = max(others.get(kind, 0.0), seen)
             time.sleep(0.3)
         wall = time.perf_counter() - started
         errors.seek(0)
         assert process.returncode == 0, errors.read().decode(errors="replace")[-2000:]
-    return wall, peak, warm
+    return wall, peak, others
 
 
 def own_peak_rss_mb(pid: int) -> float:
@@ -141,25 +143,63 @@ def own_peak_rss_mb(pid: int) -> float:
     return next((int(line.split()[1]) / 1024.0 for line in status.splitlines() if line.startswith("VmHWM:")), 0.0)
 
 
-def warm_peaks(pid: int) -> dict[str, float]:
-    """The warm builder's and judge's peak RSS, read from the zygotes under `pid` while it runs."""
+# What a process under the command is, by a word of its command line.
+_KINDS = (
+    (b"benchgen_dagster.run_queue", "queue daemon"),
+    (b"grpc", "code server"),  # dagster api grpc
+    (b"from multiprocessing.spawn import spawn_main", "run"),
+)
+
+
+def process_peaks(pid: int) -> dict[str, float]:
+    """The peak RSS of each kind of process under `pid`, and of the warm sandboxes wherever they run (the
+    first run to need one starts it, and it outlives that run)."""
     peaks: dict[str, float] = {}
-    pending = [pid]
+    for current in [pid, *_descendants(pid)]:
+        command = _command(current)
+        kind = next((name for marker, name in _KINDS if any(arg.startswith(marker) for arg in command)), None)
+        if kind and current != pid:
+            peaks[kind] = max(peaks.get(kind, 0.0), own_peak_rss_mb(current))
+    for entry in Path("/proc").glob("[0-9]*"):
+        command = _command(int(entry.name))
+        if b"benchgen_dagster.worker.zygote" in command:
+            role = command[command.index(b"benchgen_dagster.worker.zygote") + 2].decode()
+            peaks[role] = max(peaks.get(role, 0.0), own_peak_rss_mb(int(entry.name)))
+    return peaks
+
+
+def wait_for_no_warm_sandboxes(timeout_s: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not any(b"benchgen_dagster.worker.zygote" in _command(int(p.name)) for p in Path("/proc").glob("[0-9]*")):
+            return
+        time.sleep(1)
+    raise RuntimeError("the batch's warm sandboxes did not stop: the cold candidate would not be cold")
+
+
+def _command(pid: int) -> list[bytes]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
+
+
+def _descendants(pid: int) -> list[int]:
+    found, pending = [], [pid]
     while pending:
         current = pending.pop()
         try:
-            command = Path(f"/proc/{current}/cmdline").read_bytes().split(b"\0")
-            # Children are listed per thread: a warm sandbox is started by whichever thread first needs it.
+            # Children are listed per thread: a process may be started by any of its threads.
             children = [
-                c for task in Path(f"/proc/{current}/task").iterdir() for c in (task / "children").read_text().split()
+                int(c)
+                for task in Path(f"/proc/{current}/task").iterdir()
+                for c in (task / "children").read_text().split()
             ]
         except OSError:
             continue
-        if b"benchgen_dagster.worker.zygote" in command:
-            role = command[-2].decode() if command[-1] == b"" else command[-1].decode()
-            peaks[role] = max(peaks.get(role, 0.0), own_peak_rss_mb(current))
-        pending += [int(child) for child in children]
-    return peaks
+        found += children
+        pending += children
+    return found
 
 
 def batch(seeds: int) -> dict[str, float]:
@@ -173,7 +213,7 @@ def batch(seeds: int) -> dict[str, float]:
     batch_file = benchgen_home() / "batch.yaml"
     batch_file.write_text(yaml.safe_dump([{"prompt": prompt, "tier": tier} for prompt, tier in BATCH]))
     busy = busy_cpu_seconds()
-    wall, cli, warm = run_cli(["generate", "--batch", str(batch_file)])
+    wall, cli, others = run_cli(["generate", "--batch", str(batch_file)])
     cores_busy = (busy_cpu_seconds() - busy) / wall
     promoted = [c for c in registry().all() if c.status == CandidateStatus.PROMOTED]
     floor_s = promoted_floor(promoted, seeds) / len(os.sched_getaffinity(0))
@@ -183,8 +223,7 @@ def batch(seeds: int) -> dict[str, float]:
         "cores_busy": cores_busy,
         "promoted": len(promoted),
         "cli_rss": cli,
-        "builder_rss": warm.get("builder", 0.0),
-        "judge_rss": warm.get("judge", 0.0),
+        **{f"{kind}_rss": peak for kind, peak in others.items()},
     }
 
 
@@ -192,6 +231,7 @@ def cold_candidate(seeds: int) -> dict[str, float]:
     """`benchgen generate` for one candidate from a cold command; its floor measured after, in this process."""
     from benchgen_dagster.runner import registry
 
+    wait_for_no_warm_sandboxes()  # the batch's stop when idle: this command starts its own
     wall, peak, _ = run_cli(["generate", COLD, "--tier", "1"])
     (candidate,) = registry().all()
     return {"wall": wall, "floor": promoted_floor([candidate], seeds), "cli_rss": peak}
@@ -246,8 +286,9 @@ def main() -> None:
     table.add_row(
         "CLI peak RSS MB: the batch / one cold candidate", f"{found['cli_rss']:.0f} / {cold['cli_rss']:.0f}", "≤ 1024"
     )
-    table.add_row("warm builder peak RSS MB", f"{found['builder_rss']:.0f}", "≤ 1024")
-    table.add_row("warm judge peak RSS MB", f"{found['judge_rss']:.0f}", "≤ 1024")
+    for kind in ("run", "queue daemon", "code server", "builder", "judge"):
+        name = {"builder": "warm builder", "judge": "warm judge", "run": "each run"}.get(kind, kind)
+        table.add_row(f"{name} peak RSS MB", f"{found.get(f'{kind}_rss', 0.0):.0f}", "≤ 1024")
     Console().print(table)
 
 

@@ -17,10 +17,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager, suppress
 
 import dagster as dg
 
@@ -72,9 +73,20 @@ class RunQueue:
         self.instance, self.limit = instance, limit
         self.daemon: subprocess.Popen[bytes] | None = None
         self._workspace: object = None
-        self._stack: list[Callable[[], None]] = []
+        self._exit = ExitStack()
 
     def __enter__(self) -> "RunQueue":
+        # The daemon first: it loads the definitions in a process of its own while this one does.
+        if not _queue_daemon_healthy(self.instance):
+            self._start_daemon()
+        try:
+            self._load_workspace()
+        except BaseException:
+            self._exit.close()
+            raise
+        return self
+
+    def _load_workspace(self) -> None:
         from dagster._core.remote_origin import InProcessCodeLocationOrigin
         from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
         from dagster._core.workspace.context import WorkspaceProcessContext
@@ -86,27 +98,26 @@ class RunQueue:
             ),
             location_name=LOCATION,
         )
-        context = WorkspaceProcessContext(self.instance, InProcessWorkspaceLoadTarget([origin]))
-        context.__enter__()
-        self._stack.append(lambda: context.__exit__(None, None, None))
+        context = self._exit.enter_context(
+            WorkspaceProcessContext(self.instance, InProcessWorkspaceLoadTarget([origin]))
+        )
         self._workspace = context.create_request_context()
-        if not _queue_daemon_healthy(self.instance):
-            self._start_daemon()
-        return self
 
     def _start_daemon(self) -> None:
         env = {**os.environ, "DAGSTER_HOME": os.environ["DAGSTER_HOME"]}
         # The runs share the cores with each other: their judges divide them by this.
         env.setdefault(CANDIDATES_AT_ONCE, str(self.limit))
+        # A file, not a pipe: nobody reads the daemon's warnings while it runs.
+        self._daemon_log = self._exit.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
         self.daemon = subprocess.Popen(
             [sys.executable, "-m", "benchgen_dagster.run_queue"],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._daemon_log,
             start_new_session=True,
         )
-        self._stack.append(self._stop_daemon)
+        self._exit.callback(self._stop_daemon)
 
     def _stop_daemon(self) -> None:
         daemon = self.daemon
@@ -122,8 +133,7 @@ class RunQueue:
             daemon.wait()
 
     def __exit__(self, *exc: object) -> None:
-        while self._stack:
-            self._stack.pop()()
+        self._exit.close()
 
     def submit(self, job_name: str, partition_key: str, run_config: Mapping[str, object]) -> str:
         """Queue one run of `job_name` for `partition_key`; returns its run id."""
@@ -160,22 +170,27 @@ class RunQueue:
         self.instance.submit_run(run.run_id, workspace)
         return run.run_id
 
-    def wait(self, run_ids: list[str], on_poll: Callable[[], None] | None = None) -> dict[str, dg.DagsterRun]:
+    def wait(self, run_ids: list[str]) -> dict[str, dg.DagsterRun]:
         """Wait until every run has finished; raises RunQueueError when no daemon is left to start them."""
-        started = time.monotonic()
+        last_change = time.monotonic()
+        seen: dict[str, dg.DagsterRunStatus | None] = {}
         while True:
             runs = {run_id: self.instance.get_run_by_id(run_id) for run_id in run_ids}
-            if all(run is not None and run.status in FINISHED for run in runs.values()):
+            statuses = {run_id: run.status if run else None for run_id, run in runs.items()}
+            if all(status in FINISHED for status in statuses.values()):
                 return {run_id: run for run_id, run in runs.items() if run is not None}
-            if on_poll:
-                on_poll()
+            if statuses != seen:
+                last_change, seen = time.monotonic(), statuses
             if self.daemon is not None and self.daemon.poll() is not None:
-                problem = (self.daemon.stderr.read() if self.daemon.stderr else b"").decode(errors="replace")
+                self._daemon_log.seek(0)
+                problem = self._daemon_log.read().decode(errors="replace")
                 raise RunQueueError(f"the run queue's daemon stopped: {_last_line(problem)}")
-            waiting = any(run is not None and run.status == dg.DagsterRunStatus.QUEUED for run in runs.values())
-            nothing_started = all(run is None or run.status == dg.DagsterRunStatus.QUEUED for run in runs.values())
-            if waiting and nothing_started and time.monotonic() - started > _START_TIMEOUT_S:
-                raise RunQueueError(f"no queued run started within {_START_TIMEOUT_S:.0f} s: is the daemon running?")
+            waiting = dg.DagsterRunStatus.QUEUED in statuses.values()
+            running = {dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED} & set(statuses.values())
+            if waiting and not running and time.monotonic() - last_change > _START_TIMEOUT_S:
+                raise RunQueueError(
+                    f"queued runs waited {_START_TIMEOUT_S:.0f} s with none running: is the instance's daemon running?"
+                )
             time.sleep(_POLL_S)
 
     def cancel(self, run_ids: list[str]) -> None:
