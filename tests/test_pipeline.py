@@ -271,6 +271,38 @@ def test_a_curators_rejection_stands_against_a_queued_run() -> None:
     assert candidate is not None and candidate.status == "rejected" and candidate.reason == "curator: not this one"
 
 
+def test_the_simulation_report_gates_on_the_verdict_compiled_scenes_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchgen_dagster.defs.resources import SandboxResource
+    from benchgen_dagster.defs.simulation import simulation_report
+    from benchgen_dagster.models.reports import CheckReport, CheckResult, Failure
+    from benchgen_dagster.worker.versions import judge_version
+
+    def no_second_judging(_: SandboxResource) -> None:
+        raise AssertionError("simulation_report asked the judge again")
+
+    monkeypatch.setattr(SandboxResource, "checker", no_second_judging)
+    registry = RegistryResource()
+    (candidate,) = new_candidates(BenchmarkRequest(prompt="push a box into a goal"), "test")
+    registry.add([candidate])
+    unstable = Failure(check="stability", seed=3, message="the box flew off at 140 m/s")
+    report = CheckReport(
+        script="script.py",
+        seeds=[0, 3],
+        passed=False,
+        failures=[unstable],
+        results=[CheckResult(check="stability", seed=3, passed=False, message=unstable.message)],
+    )
+    compiled = {"script_sha256": "a" * 64, "judge": judge_version(), "report": report.model_dump_json()}
+    context = dg.build_asset_context(partition_key=candidate.key)
+    events = list(simulation_report(context, compiled_scenes=compiled, sandbox=SandboxResource(), registry=registry))
+    output = next(e for e in events if isinstance(e, dg.Output))
+    assert output.value["passed"] is False and output.value["failed_checks"] == ["stability"]
+    stability = next(e for e in events if isinstance(e, dg.AssetCheckResult) and e.check_name == "stability")
+    assert not stability.passed
+    stored = registry.get(candidate.key)
+    assert stored is not None and stored.status == "rejected" and "140 m/s" in stored.reason
+
+
 def test_checks_made_before_the_trusted_judge_are_never_promoted() -> None:
     from benchgen_dagster.defs.dataset import promoted_benchmark
     from benchgen_dagster.defs.resources import ArtifactStoreResource, SandboxResource

@@ -195,6 +195,8 @@ def compiled_scenes(
             "parameters": parameters,
             "script_sha256": cad_script["script_sha256"],
             "judge": judge_version(),
+            # The whole verdict, physics included: simulation_report gates on it, without asking again.
+            "report": report.model_dump_json(),
         },
         data_version=text_version(json.dumps(digests, sort_keys=True)),
         metadata={

@@ -1,15 +1,18 @@
-"""Simulation: every seed's scene runs in MuJoCo inside the sandbox; stability and non-triviality gate it,
-and the reference solution proves it solvable (required unless the sandbox resource relaxes it)."""
+"""Simulation: every seed's scene runs in MuJoCo in the trusted judge; stability and non-triviality gate it,
+and the reference solution proves it solvable (required unless the sandbox resource relaxes it).
+
+The judge ran the physics when it compiled the seeds: this stage reads that verdict from
+`compiled_scenes`' output and gates on its physics, so a changed script, setting or judge means new
+work upstream and here, and nothing is judged twice."""
 
 import json
 from typing import Any
 
 import dagster as dg
 
-from benchgen_dagster.defs.cad import checked_script, record_gate_failures, sandbox_limits
+from benchgen_dagster.defs.cad import record_gate_failures, sandbox_limits
 from benchgen_dagster.defs.candidates import (
     REFRESH_WHEN_STALE,
-    SANDBOX_RETRY,
     candidate_dir,
     candidate_partitions,
     check_result,
@@ -54,8 +57,8 @@ def _trace_table(report: CheckReport) -> dg.MetadataValue:
     group_name="generation",
     kinds={"mujoco"},
     description="Per-seed physics, judged by the trusted judge: stable, settled, not solved by itself over the "
-    "whole solvability time, and solved by the reference solution (in the goal and at rest).",
-    deps=["compiled_scenes"],
+    "whole solvability time, and solved by the reference solution (in the goal and at rest): the verdict the "
+    "judge made with compiled_scenes.",
     check_specs=[
         dg.AssetCheckSpec(
             "stability",
@@ -77,14 +80,18 @@ def _trace_table(report: CheckReport) -> dg.MetadataValue:
             "inside the build zone, clear of forbid zones, within max_weight and max_unit_cost",
         ),
     ],
-    retry_policy=SANDBOX_RETRY,
 )
 def simulation_report(
-    context: dg.AssetExecutionContext, cad_script: dict[str, Any], sandbox: SandboxResource, registry: RegistryResource
+    context: dg.AssetExecutionContext,
+    compiled_scenes: dict[str, Any],
+    sandbox: SandboxResource,
+    registry: RegistryResource,
 ) -> Any:
     key = context.partition_key
     registry.advance(key, "simulation_report")
-    report = sandbox.checker().check(checked_script(key, cad_script), list(range(sandbox.seeds)))
+    if "report" not in compiled_scenes:
+        raise dg.Failure("compiled_scenes was made by an earlier benchgen, without its verdict: materialize it again")
+    report = CheckReport.model_validate_json(compiled_scenes["report"])
     path = candidate_dir(key) / "simulation_report.json"
     path.write_text(report.model_dump_json(indent=1, exclude={"outcomes": {"__all__": {"parts"}}}))
     solvability = report.solvability
@@ -96,8 +103,8 @@ def simulation_report(
         "failed_checks": sorted({f.check for f in report.failures}),
         "failures": [f.model_dump() for f in report.failures[:20]],
         "report": str(path),
-        "script_sha256": cad_script["script_sha256"],
-        "judge": judge_version(),
+        "script_sha256": compiled_scenes["script_sha256"],
+        "judge": compiled_scenes["judge"],
     }
     gates = {"stability": STABILITY_CHECKS, "non_triviality": NON_TRIVIAL_CHECKS}
     if sandbox.require_solvable:
@@ -110,7 +117,7 @@ def simulation_report(
     yield dg.Output(
         summary,
         data_version=text_version(
-            json.dumps([summary["failed_checks"], summary["passed"]]) + cad_script["script_sha256"]
+            json.dumps([summary["failed_checks"], summary["passed"]]) + compiled_scenes["script_sha256"]
         ),
         metadata={
             "passed": summary["passed"],
@@ -120,9 +127,8 @@ def simulation_report(
             "solutions": _solution_table(report),
             "report": dg.MetadataValue.path(str(path)),
             "sandbox_wall_s": dg.MetadataValue.float(round(report.wall_s, 2)),
-            "verdict_reused": report.cached,
             "judge_peak_rss_mb": dg.MetadataValue.float(round(report.peak_rss_mb, 1)),
-            "judge": judge_version(),
+            "judge": compiled_scenes["judge"],
             "sandbox_limits": dg.MetadataValue.md(sandbox_limits(report)),
         },
     )
