@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from benchgen_dagster.agent.skills import SkillStore
+from benchgen_dagster.run_queue import queue_limit
 from tests.conftest import benchgen
 
 
@@ -117,8 +118,23 @@ def _ran_side_by_side_through_the_queue(dagster_home: Path) -> None:
             assert queued, "each candidate goes through the run queue"
         first, second = sorted((r.start_time or 0, r.end_time or 0) for r in records)
         assert second[0] < first[1], f"the runs did not overlap: {first} then {second}"
+        # The two levels share the cores: each run's judge takes its share of them, not all of them.
+        share = max(1, len(os.sched_getaffinity(0)) // queue_limit(instance))
+        for record in records:
+            limits = _materialization(instance, "compiled_scenes", record.dagster_run.run_id)["sandbox_limits"]
+            assert f"{share} seed process(es) at once" in str(limits.value), limits
     left = _processes_with(f"DAGSTER_HOME={dagster_home}")
     assert not left, f"processes of the batch still running: {left}"
+
+
+def _materialization(instance: dg.DagsterInstance, asset: str, run_id: str) -> dict[str, dg.MetadataValue]:
+    events = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    (materialization,) = [
+        e.asset_materialization
+        for e in events
+        if e.asset_materialization and e.asset_materialization.asset_key == dg.AssetKey(asset)
+    ]
+    return dict(materialization.metadata)
 
 
 def _processes_with(variable: str) -> list[int]:

@@ -253,6 +253,24 @@ def test_the_warm_sandbox_lets_in_root_only_and_is_one_for_every_process(
     assert os.waitstatus_to_exitcode(status) == 0, "a non-root process was let into the warm builder"
 
 
+def test_a_run_warms_its_sandboxes_up_in_the_background(_benchgen_home: Path) -> None:
+    from benchgen_dagster.defs.resources import SandboxResource
+    from benchgen_dagster.paths import cache_dir
+    from benchgen_dagster.worker.warm import JUDGE_CACHE, WarmSandbox, service_name
+
+    resource = SandboxResource()
+    limits = resource.check_settings().sandbox
+    judge_cache = cache_dir(_benchgen_home) / JUDGE_CACHE
+    names = [service_name(limits, "builder", None), service_name(limits, "judge", judge_cache)]
+    started = time.monotonic()
+    resource.prewarm()
+    assert time.monotonic() - started < 1, "the planner does not wait for the sandboxes"
+    deadline = time.monotonic() + 120
+    while not all(n in WarmSandbox._shared and WarmSandbox._shared[n].running for n in names):
+        assert time.monotonic() < deadline, "the warm sandboxes did not start"
+        time.sleep(0.1)
+
+
 def test_jobs_in_the_warm_builder_cannot_reach_each_other_or_the_builder(
     fast_settings: CheckSettings, tmp_path: Path
 ) -> None:

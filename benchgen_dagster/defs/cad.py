@@ -218,7 +218,7 @@ def compiled_scenes(
 
 def sandbox_limits(report: CheckReport) -> str:
     """The limits that applied to the check's sandbox runs, as the report states them (never more)."""
-    keys = ("isolation", "user", "processes", "memory", "disk", "cpu", "file_size", "cgroups")
+    keys = ("isolation", "judge", "user", "processes", "memory", "disk", "cpu", "file_size", "cgroups")
     return "\n".join(f"- {key}: {report.sandbox[key]}" for key in keys if key in report.sandbox)
 
 

@@ -14,7 +14,7 @@ from benchgen_dagster.defs.candidates import (
     text_version,
     workspace_of,
 )
-from benchgen_dagster.defs.resources import AgentsResource, RegistryResource
+from benchgen_dagster.defs.resources import AgentsResource, RegistryResource, SandboxResource
 from benchgen_dagster.models.registry import CandidateStatus
 
 HANDED_OFF = "handed_off"
@@ -60,10 +60,13 @@ def benchmark_plan(
     benchmark_request: dict[str, Any],
     agents: AgentsResource,
     registry: RegistryResource,
+    sandbox: SandboxResource,
 ) -> dg.Output[dict[str, Any]]:
     key = context.partition_key
     # A retry after a model failure runs again: the candidate is running, not failed, until it ends.
     registry.advance(key, "benchmark_plan", CandidateStatus.RUNNING, reason="")
+    # The coder's first check comes next: its sandboxes warm up while the planner plans.
+    sandbox.prewarm()
     result = agents.run(("planner",), benchmark_request["prompt"], workspace_of(key), model=benchmark_request["model"])
     finish_role(result, key, "benchmark_plan", registry)
     plan = workspace_text(key, "plan.md", "benchmark_plan")

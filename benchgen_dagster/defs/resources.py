@@ -27,7 +27,7 @@ from benchgen_dagster.models.registry import (
     metadata,
 )
 from benchgen_dagster.models.settings import CheckSettings
-from benchgen_dagster.paths import benchgen_home
+from benchgen_dagster.paths import benchgen_home, cache_dir
 
 
 class AgentsResource(dg.ConfigurableResource):
@@ -93,6 +93,12 @@ class SandboxResource(dg.ConfigurableResource):
         from benchgen_dagster.worker.check import Checker
 
         return Checker(self.check_settings(), home=benchgen_home())
+
+    def prewarm(self) -> None:
+        """Start the warm sandboxes in the background, for the checks to come."""
+        from benchgen_dagster.worker.warm import JUDGE_CACHE, prewarm
+
+        prewarm(self.check_settings().sandbox, cache_dir(benchgen_home()) / JUDGE_CACHE)
 
 
 class ArtifactStoreResource(dg.ConfigurableResource):

@@ -31,13 +31,13 @@ from benchgen_dagster.worker.runs import RunDirectory, prune_runs
 from benchgen_dagster.worker.seed_runs import SeedRuns
 from benchgen_dagster.worker.validate import geometric_variety, randomization_coverage
 from benchgen_dagster.worker.verdicts import VerdictCache, check_key, render_key, seed_key
+from benchgen_dagster.worker.warm import JUDGE_CACHE
 
 MAX_SCRIPT_BYTES = 1024 * 1024
 _MAX_RENDER_BYTES = 512 * 1024 * 1024
 _RENDER_NAME = re.compile(r"view_az\d{3}_el\d{2}\.png|video\.mp4")
-# Under the cache folder: decompositions made by the judge (the old `cache/decompositions` came from
-# untrusted code), and its verdicts.
-JUDGE_CACHE = "judge-decompositions"
+# Under the cache folder, beside the judge's decompositions (`JUDGE_CACHE`; the old `cache/decompositions`
+# came from untrusted code): its verdicts.
 VERDICTS, SEED_VERDICTS = "verdicts", "seed-verdicts"
 # Seed verdicts kept: a few hundred checks' worth.
 _SEED_ENTRIES = 4000
@@ -200,7 +200,10 @@ class Checker:
                 outcome = judged[seed].model_dump_json().encode()
                 self.seed_verdicts.put(keys[seed], {OUTCOME_FILE: outcome}, {SEED_FILES: folder, **renders})
         again = len(seeds) - len(fresh)
-        described = (f"{isolation}; " if fresh else "") + f"{again} of {len(seeds)} seeds reused"
+        at_once = self.settings.sandbox.judge_processes()
+        described = (f"{isolation}, {at_once} seed process(es) at once; " if fresh else "") + (
+            f"{again} of {len(seeds)} seeds reused"
+        )
         return {**verdicts, **judged}, described, lost
 
     def _keep_views(

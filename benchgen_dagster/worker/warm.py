@@ -43,6 +43,8 @@ from benchgen_dagster.worker.sandbox_entry import export_tar
 from benchgen_dagster.worker.sandbox_export import ExportError, apply_export
 from benchgen_dagster.worker.versions import judge_version
 
+# Under the cache folder: the decompositions the judge made (bound read-only into the warm judge).
+JUDGE_CACHE = "judge-decompositions"
 # What the zygote keeps of root's powers: a mount namespace and tmpfs per job, the drop to its uid, and
 # reading what the job wrote.
 BUILDER, JUDGE = "builder", "judge"
@@ -188,8 +190,10 @@ class WarmSandbox:
     namespace of its own). The first process to ask starts it; it stops once it has had no job for
     `BENCHGEN_WARM_IDLE_S` seconds (60 by default), and the next to ask starts a new one."""
 
-    # One connection a process, for each service name.
+    # One connection a process, for each service name; one lock for each, so starting a builder keeps no
+    # one from starting or using the judge.
     _shared: ClassVar[dict[str, "WarmSandbox"]] = {}
+    _locks: ClassVar[dict[str, threading.Lock]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, limits: SandboxLimits, role: str = BUILDER, cache: Path | None = None) -> None:
@@ -305,6 +309,8 @@ class WarmSandbox:
             return None
         name = service_name(limits, role, cache)
         with cls._lock:
+            lock = cls._locks.setdefault(name, threading.Lock())
+        with lock:
             current = cls._shared.get(name)
             if current is None or not current.running:
                 try:
@@ -381,6 +387,13 @@ class WarmSandbox:
         if self.process is not None:  # ours: reap it
             with suppress(subprocess.TimeoutExpired):
                 self.process.wait(30)
+
+
+def prewarm(limits: SandboxLimits, judge_cache: Path) -> None:
+    """Start (or join) the warm builder and judge in the background: a candidate's first check finds them
+    warm, their imports paid on a core the planner leaves idle."""
+    for role, cache in ((BUILDER, None), (JUDGE, judge_cache)):
+        threading.Thread(target=WarmSandbox.shared, args=(limits, role, cache), daemon=True).start()
 
 
 def _idle_seconds() -> int:
