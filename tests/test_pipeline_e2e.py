@@ -18,8 +18,11 @@ from tests.conftest import benchgen
 @pytest.mark.sandbox
 @pytest.mark.usefixtures("require_bubblewrap")
 def test_a_batch_side_by_side_from_request_to_promotion_with_human_approval(
-    _benchgen_home: Path, tmp_path: Path
+    _benchgen_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A cache of its own: the judge runs here (in each queued run, on its share of the cores) instead of
+    # handing back verdicts other tests made.
+    monkeypatch.setenv("BENCHGEN_CACHE_DIR", str(tmp_path / "cache"))
     # A skill about the drawer family (its limit holds the default): the coder must read it, and the
     # benchmark's lineage must say which version it was written with.
     skill = "sliding-drawer-limits"

@@ -8,6 +8,7 @@ uid, on a size-limited copy of the workspace whose regular files alone are synce
 program plants never reaches the host).
 """
 
+import json
 import sys
 import uuid
 from pathlib import Path, PurePosixPath
@@ -27,6 +28,7 @@ from deepagents.backends.utils import perform_string_replacement
 from benchgen_dagster.models.settings import SandboxLimits
 from benchgen_dagster.worker import safe_files
 from benchgen_dagster.worker.sandbox import Sandbox, SandboxJob
+from benchgen_dagster.worker.warm import BUILDER, WarmSandbox
 
 READ_ONLY_DIRS = ("skills", "utils")
 TOOL_WRITTEN_DIRS = ("renders", "reports")
@@ -150,21 +152,33 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
         return self._id
 
     def execute(self, command: str, *, timeout: int | None = None) -> ExecuteResponse:
-        """Run `command` as a Python program in the sandbox, on a copy of the workspace synced back after."""
+        """Run `command` as a Python program in the sandbox, on a copy of the workspace synced back after:
+        forked from the warm builder where it runs (its imports paid), else in a fresh interpreter."""
         self.executions += 1
         logs = self.logs / f"execute-{self.executions}"
-        run = Sandbox(self.limits).run(
-            SandboxJob(
-                command=[sys.executable, "-c", command],
-                workspace=self.workspace,
-                logs=logs,
-                wall_timeout_s=float(timeout or self.limits.seed_timeout_s),
-                seeded=True,
-                # The tools' folders too: the graph's gate writes reports/ and renders/, and a program
-                # must not forge them.
-                protected=[*READ_ONLY_DIRS, *TOOL_WRITTEN_DIRS],
+        wall = float(timeout or self.limits.seed_timeout_s)
+        # The tools' folders too: the graph's gate writes reports/ and renders/, and a program must not
+        # forge them.
+        protected = [*READ_ONLY_DIRS, *TOOL_WRITTEN_DIRS]
+        sandbox = Sandbox(self.limits)
+        warm = WarmSandbox.shared(self.limits, BUILDER) if sandbox.use_bubblewrap else None
+        run = None
+        if warm is not None:
+            program = json.dumps({"command": command})
+            run = warm.start(self.limits, program, self.workspace, self.workspace, logs, wall, protected).wait()
+            if run.builder_died:  # the warm builder's doing, not the program's: once more, cold
+                run = None
+        if run is None:
+            run = sandbox.run(
+                SandboxJob(
+                    command=[sys.executable, "-c", command],
+                    workspace=self.workspace,
+                    logs=logs,
+                    wall_timeout_s=wall,
+                    seeded=True,
+                    protected=protected,
+                )
             )
-        )
         # Only the tails come back: the program's output is as untrusted as the program.
         output = run.stdout_tail + (f"\n[stderr]\n{run.stderr_tail}" if run.stderr_tail else "")
         if run.timed_out:

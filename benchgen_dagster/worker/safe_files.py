@@ -215,8 +215,11 @@ def list_dirs(root: Path, relative: str | PurePosixPath = "") -> list[str]:
         return []
 
 
-def walk_files(root: Path, limit_files: int = 10_000) -> Iterator[tuple[str, os.stat_result]]:
-    """Every regular file under `root` as (relative posix path, stat), links and other entries skipped."""
+def walk_files(
+    root: Path, limit_files: int = 10_000, with_folders: bool = False
+) -> Iterator[tuple[str, os.stat_result]]:
+    """Every regular file under `root` as (relative posix path, stat), links and other entries skipped;
+    `with_folders` gives each folder too, before what it holds."""
     seen = 0
 
     def visit(fd: int, prefix: str) -> Iterator[tuple[str, os.stat_result]]:
@@ -224,6 +227,8 @@ def walk_files(root: Path, limit_files: int = 10_000) -> Iterator[tuple[str, os.
         for name in sorted(os.listdir(fd)):
             found = os.stat(name, dir_fd=fd, follow_symlinks=False)
             if stat.S_ISDIR(found.st_mode):
+                if with_folders:
+                    yield f"{prefix}{name}", found
                 child = os.open(name, _DIR_FLAGS, dir_fd=fd)
                 try:
                     yield from visit(child, f"{prefix}{name}/")

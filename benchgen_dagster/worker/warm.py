@@ -15,21 +15,24 @@ start a fresh interpreter.
 """
 
 import hashlib
+import io
 import json
 import os
 import random
 import socket
+import stat
 import struct
 import subprocess
 import sys
+import tarfile
 import threading
 import time
-import uuid
 from contextlib import suppress
 from pathlib import Path
-from typing import ClassVar, cast
+from typing import BinaryIO, ClassVar, cast
 
 from benchgen_dagster.models.settings import SandboxLimits
+from benchgen_dagster.worker import safe_files
 from benchgen_dagster.worker.bubblewrap import (
     ancestors,
     bubblewrap_path,
@@ -37,17 +40,17 @@ from benchgen_dagster.worker.bubblewrap import (
     namespace_flags,
     read_only_binds,
 )
-from benchgen_dagster.worker.cgroups import RunCgroups, tasks_of_user
-from benchgen_dagster.worker.sandbox import KILL_ALL_SAFE, SandboxRun, drain_export, keep_log, sandbox_env, tail
+from benchgen_dagster.worker.cgroups import RunCgroups
+from benchgen_dagster.worker.sandbox import sandbox_env
 from benchgen_dagster.worker.sandbox_entry import export_tar
-from benchgen_dagster.worker.sandbox_export import ExportError, apply_export
 from benchgen_dagster.worker.versions import judge_version
+from benchgen_dagster.worker.warm_run import BUILDER, JUDGE, WarmRun
 
 # Under the cache folder: the decompositions the judge made (bound read-only into the warm judge).
 JUDGE_CACHE = "judge-decompositions"
 # What the zygote keeps of root's powers: a mount namespace and tmpfs per job, the drop to its uid, and
 # reading what the job wrote.
-BUILDER, JUDGE = "builder", "judge"
+__all__ = ["BUILDER", "JUDGE", "WarmRun", "WarmSandbox", "WarmSandboxUnavailable", "prewarm"]
 _ZYGOTE_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_READ_SEARCH")
 _START_TIMEOUT_S = 300.0
 # A warm sandbox's own cgroup caps all its jobs together (each job also has its rlimits).
@@ -59,126 +62,6 @@ IDLE_ENV, _DEFAULT_IDLE_S = "BENCHGEN_WARM_IDLE_S", 60
 
 class WarmSandboxUnavailable(RuntimeError):
     pass
-
-
-class WarmRun:
-    """One job in a warm sandbox: `wait()` gives the same SandboxRun a cold run would."""
-
-    def __init__(
-        self,
-        builder: "WarmSandbox",
-        limits: SandboxLimits,
-        uid: int,
-        job_json: str,
-        source: int,
-        workspace: Path,
-        logs: Path,
-        wall_timeout_s: float,
-    ) -> None:
-        self.builder, self.name, self.uid, self.job_limits = builder, uuid.uuid4().hex, uid, limits
-        self.workspace, self.logs, self.wall_timeout_s = workspace, logs, wall_timeout_s
-        self.done = threading.Event()
-        self.status: int | None = None
-        # True when the warm sandbox itself went away with this job in flight (not the job's doing).
-        self.builder_died = False
-        self.started = time.perf_counter()
-        self.archive = logs / "export.tar"
-        self.too_big = threading.Event()
-        result_r, result_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        nproc = limits.max_processes + tasks_of_user(uid)
-        request = {
-            "name": self.name,
-            "uid": uid,
-            "kind": "build" if builder.role == BUILDER else "judge",
-            "job": job_json,
-            "input_bytes": os.fstat(source).st_size,
-            "workspace_bytes": limits.workspace_mb * 1024 * 1024,
-            "tmp_bytes": limits.tmp_mb * 1024 * 1024,
-            "env": {**sandbox_env(), KILL_ALL_SAFE: "1", "TMPDIR": "/job/tmp", "HOME": "/job/tmp"},
-            "rlimits": {
-                "AS": limits.memory_mb * 1024 * 1024,
-                "CPU": limits.cpu_seconds,
-                "FSIZE": limits.file_size_mb * 1024 * 1024,
-                "CORE": 0,
-                "NPROC": nproc,
-            },
-        }
-        self.limits = {
-            "isolation": f"bubblewrap, warm {builder.role} (a mount namespace, tmpfs and uid of its own)",
-            "user": f"uid {uid}",
-            "processes": f"RLIMIT_NPROC ({nproc} tasks of uid {uid})",
-            "memory": f"RLIMIT_AS {limits.memory_mb} MB per process"
-            + (
-                f", the warm {builder.role}'s memory cgroup {builder.memory_mb} MB"
-                if "memory" in builder.controllers
-                else ""
-            ),
-            "disk": f"workspace tmpfs {limits.workspace_mb} MB, TMPDIR tmpfs {limits.tmp_mb} MB (/tmp read-only)",
-            "cpu": f"RLIMIT_CPU {limits.cpu_seconds} s",
-            "file_size": f"RLIMIT_FSIZE {limits.file_size_mb} MB",
-            "cgroups": ", ".join(f"the warm {builder.role}'s {c} cgroup" for c in builder.controllers) or "none",
-        }
-        builder.register(self)
-        try:
-            builder.send(json.dumps(request).encode(), [source, result_w, out_w, err_w])
-        except OSError:
-            builder.alive = False
-            self.finished(-9, builder_died=True)
-        finally:
-            for fd in (result_w, out_w, err_w):
-                os.close(fd)
-        log_limit = limits.log_mb * 1024 * 1024
-        self.readers = [
-            threading.Thread(target=self._drain, args=(result_r,), daemon=True),
-            threading.Thread(
-                target=keep_log, args=(os.fdopen(out_r, "rb"), logs / "stdout.log", log_limit), daemon=True
-            ),
-            threading.Thread(
-                target=keep_log, args=(os.fdopen(err_r, "rb"), logs / "stderr.log", log_limit), daemon=True
-            ),
-        ]
-        for reader in self.readers:
-            reader.start()
-
-    def _drain(self, read_fd: int) -> None:
-        drain_export(read_fd, self.archive, self.job_limits.workspace_mb, self.too_big)
-
-    def finished(self, status: int, builder_died: bool = False) -> None:
-        self.status = status
-        self.builder_died = builder_died
-        self.done.set()
-
-    def wait(self) -> SandboxRun:
-        timed_out = not self.done.wait(self.wall_timeout_s)
-        if timed_out:
-            self.builder.kill(self.name)
-            self.done.wait(30)
-        for reader in self.readers:
-            reader.join(timeout=60)
-        problem = None
-        if self.too_big.is_set():
-            problem = f"the run's files exceeded the workspace quota of {self.job_limits.workspace_mb} MB"
-        else:
-            try:
-                apply_export(self.archive, self.workspace, [], synced=False)
-            except ExportError as error:
-                problem = str(error)
-        with suppress(OSError):
-            self.archive.unlink()
-        status = self.status if self.status is not None else -9
-        return SandboxRun(
-            returncode=status if status >= 0 else 128 - status,
-            timed_out=timed_out,
-            wall_s=time.perf_counter() - self.started,
-            stdout_tail=tail(self.logs / "stdout.log"),
-            stderr_tail=tail(self.logs / "stderr.log"),
-            isolation=self.limits["isolation"],
-            limits=self.limits,
-            export_problem=problem,
-            builder_died=self.builder_died,
-        )
 
 
 class WarmSandbox:
@@ -345,9 +228,12 @@ class WarmSandbox:
         workspace: Path,
         logs: Path,
         wall_timeout_s: float,
+        protected: list[str] | None = None,
     ) -> WarmRun:
         """Run a job under `limits` (the job's own: the warm sandbox's are only its start-up's). `payload`
-        is the builder's script, or the build folder the judge is to judge."""
+        is the builder's script, or the build folder the judge is to judge. With `protected` (the top-level
+        folders a program may read but not change), the job is a program run on a copy of the agent's
+        `workspace` (`payload`), whose changes are synced back after, as a cold `execute` does."""
         logs.mkdir(parents=True, exist_ok=True)
         workspace.mkdir(parents=True, exist_ok=True)
         low, high = limits.uid_range
@@ -358,9 +244,12 @@ class WarmSandbox:
                 os.write(source, payload)
             else:
                 with os.fdopen(os.dup(source), "wb") as out:
-                    export_tar(payload, set(), out)
+                    if protected is None:
+                        export_tar(payload, set(), out)
+                    else:
+                        workspace_tar(payload, out, limits.workspace_mb * 1024 * 1024)
             os.lseek(source, 0, os.SEEK_SET)
-            return WarmRun(self, limits, uid, job_json, source, workspace, logs, wall_timeout_s)
+            return WarmRun(self, limits, uid, job_json, source, workspace, logs, wall_timeout_s, protected)
         finally:
             os.close(source)
 
@@ -394,6 +283,21 @@ def prewarm(limits: SandboxLimits, judge_cache: Path) -> None:
     warm, their imports paid on a core the planner leaves idle."""
     for role, cache in ((BUILDER, None), (JUDGE, judge_cache)):
         threading.Thread(target=WarmSandbox.shared, args=(limits, role, cache), daemon=True).start()
+
+
+def workspace_tar(workspace: Path, out: BinaryIO, limit: int) -> None:
+    """The agent's workspace as a tar of its regular files, read through the safe-file module (no link
+    followed, no file over the workspace quota): what a cold `execute` copies in."""
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as archive:
+        for relative, found in safe_files.walk_files(workspace, with_folders=True):
+            info = tarfile.TarInfo(relative)
+            if stat.S_ISDIR(found.st_mode):
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                archive.addfile(info)
+                continue
+            data = safe_files.read_bytes(workspace, relative, limit=limit)
+            info.size, info.mode = len(data), 0o644
+            archive.addfile(info, io.BytesIO(data))
 
 
 def _idle_seconds() -> int:

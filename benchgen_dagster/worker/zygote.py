@@ -21,6 +21,7 @@ everything a job sends back is untrusted, and the host reads it with the same bo
 sandbox's export.
 """
 
+import builtins
 import ctypes
 import json
 import os
@@ -31,6 +32,7 @@ import struct
 import sys
 import tarfile
 import time
+import traceback
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, NoReturn
@@ -70,6 +72,10 @@ def _isolate(job: dict[str, Any], source: int) -> Path:
         _mount_tmpfs(JOB_ROOT / folder, size, mode)
     _call(_libc.mount(b"none", b"/tmp", None, MS_REMOUNT | MS_BIND | MS_RDONLY, None), "/tmp read-only")
     _mount_tmpfs(Path("/dev/shm"), job["tmp_bytes"], "1777")
+    work = JOB_ROOT / "work"
+    work.mkdir(mode=0o700)
+    if job["kind"] == "execute":
+        return _agent_workspace(job, source, work)
     with os.fdopen(source, "rb") as handle:
         if job["kind"] == "build":
             script = JOB_ROOT / "input" / "script.py"
@@ -85,9 +91,26 @@ def _isolate(job: dict[str, Any], source: int) -> Path:
         ),
         "/job/input read-only",
     )
-    work = JOB_ROOT / "work"
-    work.mkdir(mode=0o700)
     os.chown(work, job["uid"], job["uid"])
+    return work
+
+
+def _agent_workspace(job: dict[str, Any], source: int, work: Path) -> Path:
+    """A copy of the agent's workspace as the program's working folder, its own uid's, with the folders
+    it may read but not change (the tools', the skills) bound read-only over themselves, as a cold
+    `execute` has them."""
+    with os.fdopen(source, "rb") as handle, tarfile.open(fileobj=handle, mode="r|") as archive:
+        archive.extractall(work, filter="data")
+    for folder, _, files in os.walk(work):
+        os.chown(folder, job["uid"], job["uid"])
+        for name in files:
+            os.chown(os.path.join(folder, name), job["uid"], job["uid"])
+    for name in job["protected"]:
+        folder = work / name
+        if folder.is_dir() and not folder.is_symlink():
+            target = str(folder).encode()
+            _call(_libc.mount(target, target, None, MS_BIND, None), f"bind {name}")
+            _call(_libc.mount(b"none", target, None, MS_REMOUNT | MS_BIND | MS_RDONLY, None), f"{name} read-only")
     return work
 
 
@@ -142,6 +165,8 @@ def _run_as_job(job: dict[str, Any], work: Path, result: int) -> NoReturn:
         os.chdir(work)
         os.environ.clear()
         os.environ.update(job["env"])
+        if job["kind"] == "execute":
+            os._exit(_execute(json.loads(job["job"])["command"]))
         if job["kind"] == "build":
             from benchgen_dagster.worker.builder import BuildJob, build_all
 
@@ -157,6 +182,29 @@ def _run_as_job(job: dict[str, Any], work: Path, result: int) -> NoReturn:
     except BaseException as error:
         os.write(2, f"warm sandbox: the {job['kind']} failed: {type(error).__name__}: {error}\n".encode())
     os._exit(code)
+
+
+def _execute(command: str) -> int:
+    """`python -c COMMAND` in this interpreter, whose imports are paid: an agent's program, as its uid.
+    Its exit status is what `python -c` would give."""
+    sys.argv = ["-c"]
+    sys.path[0] = ""  # the working folder first, as `python -c` has it
+    try:
+        exec(compile(command, "<string>", "exec"), {"__name__": "__main__", "__builtins__": builtins})
+        code = 0
+    except SystemExit as leaving:
+        if leaving.code is None or isinstance(leaving.code, int):
+            code = leaving.code or 0
+        else:
+            print(leaving.code, file=sys.stderr)
+            code = 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(Exception):
+            stream.flush()
+    return code
 
 
 def _kill_uid(uid: int) -> None:
