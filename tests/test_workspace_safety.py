@@ -60,6 +60,8 @@ def test_execute_runs_unprivileged_and_no_planted_link_reaches_the_workspace(tmp
     backend = SandboxFilesystemBackend(workspace, tmp_path / "logs", SandboxLimits())
     response = backend.execute(PLANT.format(names=AGENT_FILES, secret=str(secret)))
     assert response.exit_code == 0, response.output
+    # Forked from the warm builder (as root with bubblewrap): the same containment as a cold run's.
+    assert backend.last_isolation.startswith("bubblewrap, warm builder"), backend.last_isolation
     uid = int(response.output.split("uid ")[1].split()[0])
     assert uid != 0 and uid != os.geteuid(), response.output
     # renders/ is the tools' (read-only to programs); reviews/ could be renamed but not replaced by a link.

@@ -79,6 +79,7 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
         self.limits = limits
         self._id = f"benchgen-{uuid.uuid4().hex[:8]}"
         self.executions = 0
+        self.last_isolation = ""
 
     def _refusal(self, file_path: str, tool_dirs_too: bool = True) -> str | None:
         try:
@@ -179,6 +180,7 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
                     protected=protected,
                 )
             )
+        self.last_isolation = run.isolation
         # Only the tails come back: the program's output is as untrusted as the program.
         output = run.stdout_tail + (f"\n[stderr]\n{run.stderr_tail}" if run.stderr_tail else "")
         if run.timed_out:
