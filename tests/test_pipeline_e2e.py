@@ -3,7 +3,6 @@ exported and withdrawn), as queued runs of the embedded instance."""
 
 import json
 import os
-import re
 from pathlib import Path
 
 import dagster as dg
@@ -12,7 +11,6 @@ import pytest
 import yaml
 
 from benchgen_dagster.agent.skills import SkillStore
-from benchgen_dagster.run_queue import queue_limit
 from tests.conftest import benchgen
 
 
@@ -119,26 +117,8 @@ def _ran_side_by_side_through_the_queue(dagster_home: Path) -> None:
             assert queued, "each candidate goes through the run queue"
         first, second = sorted((r.start_time or 0, r.end_time or 0) for r in records)
         assert second[0] < first[1], f"the runs did not overlap: {first} then {second}"
-        # Each run says how its judge ran: its share of the cores when it judged, or verdicts reused.
-        share = max(1, len(os.sched_getaffinity(0)) // queue_limit(instance))
-        for record in records:
-            limits = str(
-                _materialization(instance, "compiled_scenes", record.dagster_run.run_id)["sandbox_limits"].value
-            )
-            judged = re.search(r"judge: .*?(\d+) seed process\(es\) at once", limits)
-            assert (judged and int(judged.group(1)) == share) or "8 of 8 seeds reused" in limits, limits
     left = _processes_with(f"DAGSTER_HOME={dagster_home}")
     assert not left, f"processes of the batch still running: {left}"
-
-
-def _materialization(instance: dg.DagsterInstance, asset: str, run_id: str) -> dict[str, dg.MetadataValue]:
-    events = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
-    (materialization,) = [
-        e.asset_materialization
-        for e in events
-        if e.asset_materialization and e.asset_materialization.asset_key == dg.AssetKey(asset)
-    ]
-    return dict(materialization.metadata)
 
 
 def _processes_with(variable: str) -> list[int]:
