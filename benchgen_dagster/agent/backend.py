@@ -166,8 +166,13 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
         run = None
         if warm is not None:
             program = json.dumps({"command": command})
-            run = warm.start(self.limits, program, self.workspace, self.workspace, logs, wall, protected).wait()
-            if run.builder_died:  # the warm builder's doing, not the program's: once more, cold
+            try:
+                run = warm.start(self.limits, program, self.workspace, self.workspace, logs, wall, protected).wait()
+            except (safe_files.UnsafeFileError, OSError, ValueError):
+                # The workspace could not be copied for it (too many files, a file over the quota, a link
+                # swapped in): the cold sandbox copies it its own way.
+                run = None
+            if run is not None and run.builder_died:  # the warm builder's doing, not the program's: cold
                 run = None
         if run is None:
             run = sandbox.run(

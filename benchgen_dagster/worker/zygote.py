@@ -149,7 +149,8 @@ def _job_process(job: dict[str, Any], fds: list[int], sockets: list[socket.socke
         _, status = os.waitpid(runner, 0)
         _kill_uid(job["uid"])
         with os.fdopen(result, "wb") as out:
-            export_tar(work, set(), out)
+            # The folders a program may read but not change never come back (the host ignores them too).
+            export_tar(work, set(job.get("protected", [])), out)
         code = os.waitstatus_to_exitcode(status)
     except BaseException as error:  # the job's failure is the job's: report it, never return into the loop
         os.write(2, f"warm sandbox: the job failed: {type(error).__name__}: {error}\n".encode())
@@ -232,6 +233,8 @@ def serve(listener: socket.socket, idle_s: float, ready: bytes) -> None:
     while jobs or time.monotonic() - idle_since < idle_s:
         ready_fds, _, _ = select.select([listener, *clients.values()], [], [], 0.05)
         for ready_socket in ready_fds:
+            # Any sign of a client keeps it from stopping under that client's first job.
+            idle_since = time.monotonic()
             if ready_socket is listener:
                 _accept(listener, clients, ready)
                 continue
