@@ -104,7 +104,7 @@ class RunQueue:
         self._workspace = context.create_request_context()
 
     def _start_daemon(self) -> None:
-        env = {**os.environ, "DAGSTER_HOME": os.environ["DAGSTER_HOME"]}
+        env = dict(os.environ)  # DAGSTER_HOME included: the same instance
         # The runs share the cores with each other: their judges divide them by this.
         env.setdefault(CANDIDATES_AT_ONCE, str(self.limit))
         # A file, not a pipe: nobody reads the daemon's warnings while it runs.

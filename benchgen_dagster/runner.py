@@ -37,23 +37,22 @@ telemetry:
 """
 # What earlier versions wrote, replaced on first use: an instance without a queue runs a batch one
 # candidate after another. A dagster.yaml that is none of these is the curator's, and stays as it is.
-_EARLIER_EMBEDDED_YAMLS = (
+_EARLIER_HEAD = (
     "# The embedded default: SQLite storage in this folder, written by benchgen on first use.\n"
-    "# For PostgreSQL, point DAGSTER_HOME at a folder holding the repository's dagster.yaml instead.\n",
-    "# Runs launched by the sensor, the schedule or the UI: two candidates at a time (each fills a core).\n"
-    "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
-    "  config:\n    max_concurrent_runs: 2\n",
+    "# For PostgreSQL, point DAGSTER_HOME at a folder holding the repository's dagster.yaml instead.\n"
 )
 _EARLIER_TAIL = "telemetry:\n  enabled: false\n"
+_EARLIER_EMBEDDED_YAMLS = (
+    _EARLIER_HEAD + _EARLIER_TAIL,
+    _EARLIER_HEAD
+    + "# Runs launched by the sensor, the schedule or the UI: two candidates at a time (each fills a core).\n"
+    "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
+    "  config:\n    max_concurrent_runs: 2\n" + _EARLIER_TAIL,
+)
 
 
 def embedded_dagster_yaml() -> str:
     return EMBEDDED_DAGSTER_YAML.format(runs=max(2, len(os.sched_getaffinity(0))))
-
-
-def _written_by_an_earlier_version(text: str) -> bool:
-    head, extra = _EARLIER_EMBEDDED_YAMLS
-    return text in (head + _EARLIER_TAIL, head + extra + _EARLIER_TAIL)
 
 
 def dagster_instance() -> dg.DagsterInstance:
@@ -62,7 +61,7 @@ def dagster_instance() -> dg.DagsterInstance:
         home = benchgen_home() / "dagster"
         home.mkdir(parents=True, exist_ok=True)
         config = home / "dagster.yaml"
-        if not config.exists() or _written_by_an_earlier_version(config.read_text()):
+        if not config.exists() or config.read_text() in _EARLIER_EMBEDDED_YAMLS:
             config.write_text(embedded_dagster_yaml())
         os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()

@@ -46,11 +46,11 @@ from benchgen_dagster.worker.sandbox_entry import export_tar
 from benchgen_dagster.worker.versions import judge_version
 from benchgen_dagster.worker.warm_run import BUILDER, JUDGE, WarmRun
 
+__all__ = ["BUILDER", "JUDGE", "WarmRun", "WarmSandbox", "WarmSandboxUnavailable", "prewarm"]
 # Under the cache folder: the decompositions the judge made (bound read-only into the warm judge).
 JUDGE_CACHE = "judge-decompositions"
 # What the zygote keeps of root's powers: a mount namespace and tmpfs per job, the drop to its uid, and
 # reading what the job wrote.
-__all__ = ["BUILDER", "JUDGE", "WarmRun", "WarmSandbox", "WarmSandboxUnavailable", "prewarm"]
 _ZYGOTE_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_READ_SEARCH")
 _START_TIMEOUT_S = 300.0
 # A warm sandbox's own cgroup caps all its jobs together (each job also has its rlimits).
