@@ -145,7 +145,7 @@ def own_peak_rss_mb(pid: int) -> float:
 
 # What a process under the command is, by a word of its command line.
 _KINDS = (
-    (b"benchgen_dagster.run_queue", "queue daemon"),
+    (b"benchgen_dagster.queue_daemon", "queue daemon"),
     (b"grpc", "code server"),  # dagster api grpc
     (b"from multiprocessing.spawn import spawn_main", "run"),
 )

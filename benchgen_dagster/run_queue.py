@@ -2,37 +2,35 @@
 
 `benchgen generate` submits one run of the generation job per candidate to the instance's
 QueuedRunCoordinator, which starts at most `max_concurrent_runs` of them at a time; Dagster does the
-pooling. Dequeuing needs a daemon: where none is heartbeating for this instance, `RunQueue` starts one
-for the batch (`python -m benchgen_dagster.run_queue`) and stops it at the end. That daemon runs only
-Dagster's run queue (its QueuedRunCoordinatorDaemon, over the definitions as a code location):
-sensors, schedules and automation are for `dagster-daemon run` or `dagster dev`, and here they would
-race the batch (the automation sensor would publish while candidates are still running).
+pooling. Dequeuing needs a daemon: where none of the instance's own is heartbeating, `RunQueue` starts
+the batches' daemon (`queue_daemon`) or joins the one another batch started; it stops by itself once no
+batch needs it.
 
 Each run executes its steps in its own process, one after another (the job's in-process executor), as
 a run launched from the UI does; the judge in it shares the cores with the other runs
 (`BENCHGEN_CANDIDATES_AT_ONCE`, set to the queue's limit, divides them; see `SandboxLimits.judge_workers`).
 """
 
+import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager, suppress
+from collections.abc import Mapping
+from contextlib import ExitStack, suppress
 
 import dagster as dg
 
 from benchgen_dagster.models.settings import CANDIDATES_AT_ONCE
+from benchgen_dagster.queue_daemon import DEFINITIONS_ATTRIBUTE, DEFINITIONS_MODULE, LOCATION, QueueLocks
 
-# The code location's name, the same in workspace.yaml: runs launched here and from the UI are one location's.
-LOCATION = "benchgen_dagster.definitions"
-DEFINITIONS_MODULE, DEFINITIONS_ATTRIBUTE = "benchgen_dagster.definitions", "defs"
 _QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
 _START_TIMEOUT_S = 120.0
 _POLL_S = 0.5
+# How often a waiting batch makes sure a daemon is still there to dequeue its runs.
+_DAEMON_CHECK_S = 2.0
 # Runs that finished, one way or the other.
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
@@ -51,19 +49,16 @@ def queue_limit(instance: dg.DagsterInstance) -> int | None:
     return max(1, int(coordinator.get_run_queue_config().max_concurrent_runs))
 
 
-def _queue_daemon_healthy(instance: dg.DagsterInstance) -> bool:
+def _instance_daemon_serving(instance: dg.DagsterInstance, locks: QueueLocks) -> bool:
+    """Whether a daemon of the instance's own (`dagster-daemon run`, `dagster dev`) runs its queue; the
+    heartbeats our daemon left when it stopped do not count."""
     from dagster._daemon.controller import get_daemon_statuses
 
     status = get_daemon_statuses(instance, [_QUEUE_DAEMON], ignore_errors=True).get(_QUEUE_DAEMON)
-    return bool(status and status.healthy)
-
-
-def _workspace_target():  # type: ignore[no-untyped-def]
-    from dagster._core.workspace.load_target import ModuleTarget
-
-    return ModuleTarget(
-        module_name=DEFINITIONS_MODULE, attribute=DEFINITIONS_ATTRIBUTE, working_directory=None, location_name=LOCATION
-    )
+    if not (status and status.healthy):
+        return False
+    heartbeat = status.last_heartbeat
+    return heartbeat is None or heartbeat.daemon_id != locks.last_daemon_id()
 
 
 class RunQueue:
@@ -71,15 +66,20 @@ class RunQueue:
 
     def __init__(self, instance: dg.DagsterInstance, limit: int) -> None:
         self.instance, self.limit = instance, limit
+        self.locks = QueueLocks(instance)
+        # The daemon this batch started, if it did (another batch's, or the instance's own, may serve it).
         self.daemon: subprocess.Popen[bytes] | None = None
         self._workspace: object = None
+        self._plans: dict[tuple[str, str], object] = {}
+        self._daemon_checked = 0.0
         self._exit = ExitStack()
 
     def __enter__(self) -> "RunQueue":
-        # The daemon first: it loads the definitions in a process of its own while this one does.
-        if not _queue_daemon_healthy(self.instance):
-            self._start_daemon()
         try:
+            # A client of the batches' daemon until this batch ends: it stays while any batch waits.
+            self._exit.callback(os.close, self.locks.join())
+            # The daemon first: it loads the definitions in a process of its own while this one does.
+            self.ensure_daemon()
             self._load_workspace()
         except BaseException:
             self._exit.close()
@@ -103,34 +103,44 @@ class RunQueue:
         )
         self._workspace = context.create_request_context()
 
-    def _start_daemon(self) -> None:
+    def ensure_daemon(self) -> None:
+        """Make sure a daemon dequeues this batch's runs: ours, another batch's, or the instance's own;
+        start one where none is. Raises RunQueueError when the one this batch started has failed."""
+        self._daemon_checked = time.monotonic()
+        daemon = self.daemon
+        if daemon is not None and daemon.poll() is None:
+            return  # ours is running
+        if daemon is not None and daemon.returncode != 0:
+            self._daemon_log.seek(0)
+            problem = self._daemon_log.read().decode(errors="replace")
+            raise RunQueueError(f"the run queue's daemon stopped: {_last_line(problem)}")
+        lock = self.locks.take_daemon()
+        if lock is None:
+            return  # a daemon of ours serves the instance (another batch's, maybe)
+        try:
+            if not _instance_daemon_serving(self.instance, self.locks):
+                self._start_daemon(lock)
+        finally:
+            os.close(lock)  # the daemon holds it now, if one was started
+
+    def _start_daemon(self, lock: int) -> None:
         env = dict(os.environ)  # DAGSTER_HOME included: the same instance
         # The runs share the cores with each other: their judges divide them by this.
         env.setdefault(CANDIDATES_AT_ONCE, str(self.limit))
         # A file, not a pipe: nobody reads the daemon's warnings while it runs.
         self._daemon_log = self._exit.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
-        self.daemon = subprocess.Popen(
-            [sys.executable, "-m", "benchgen_dagster.run_queue"],
+        self.daemon = daemon = subprocess.Popen(
+            [sys.executable, "-m", "benchgen_dagster.queue_daemon", str(lock)],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self._daemon_log,
+            pass_fds=(lock,),
+            # Not stopped by this batch: it serves every batch that joins it, and stops once none is left.
             start_new_session=True,
         )
-        self._exit.callback(self._stop_daemon)
-
-    def _stop_daemon(self) -> None:
-        daemon = self.daemon
-        if daemon is None or daemon.poll() is not None:
-            return
-        with suppress(ProcessLookupError):
-            os.killpg(daemon.pid, signal.SIGINT)
-        try:
-            daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError):
-                os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait()
+        # Reaped whenever it stops, after this batch or with it.
+        threading.Thread(target=daemon.wait, daemon=True).start()
 
     def __exit__(self, *exc: object) -> None:
         self._exit.close()
@@ -144,9 +154,13 @@ class RunQueue:
         location = workspace.get_code_location(LOCATION)
         repository = next(iter(location.get_repositories().values()))
         remote_job = repository.get_full_job(job_name)
-        plan = location.get_execution_plan(
-            remote_job, run_config, step_keys_to_execute=None, known_state=None, instance=self.instance
-        )
+        # Every candidate's run has the same plan: it is computed once a batch.
+        key = (job_name, json.dumps(run_config, sort_keys=True, default=str))
+        plan = self._plans.get(key)
+        if plan is None:
+            self._plans[key] = plan = location.get_execution_plan(
+                remote_job, run_config, step_keys_to_execute=None, known_state=None, instance=self.instance
+            )
         run = self.instance.create_run(
             job_name=job_name,
             run_id=None,
@@ -159,7 +173,7 @@ class RunQueue:
             parent_run_id=None,
             tags={**remote_job.tags, "dagster/partition": partition_key, "benchgen/origin": "generate"},
             job_snapshot=remote_job.job_snapshot,
-            execution_plan_snapshot=plan.execution_plan_snapshot,
+            execution_plan_snapshot=plan.execution_plan_snapshot,  # type: ignore[attr-defined]
             parent_job_snapshot=remote_job.parent_job_snapshot,
             remote_job_origin=remote_job.get_remote_origin(),
             job_code_origin=remote_job.get_python_origin(),
@@ -181,10 +195,8 @@ class RunQueue:
                 return {run_id: run for run_id, run in runs.items() if run is not None}
             if statuses != seen:
                 last_change, seen = time.monotonic(), statuses
-            if self.daemon is not None and self.daemon.poll() is not None:
-                self._daemon_log.seek(0)
-                problem = self._daemon_log.read().decode(errors="replace")
-                raise RunQueueError(f"the run queue's daemon stopped: {_last_line(problem)}")
+            if time.monotonic() - self._daemon_checked > _DAEMON_CHECK_S:
+                self.ensure_daemon()  # the daemon that served us may have died, or stopped for want of batches
             waiting = dg.DagsterRunStatus.QUEUED in statuses.values()
             running = {dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED} & set(statuses.values())
             if waiting and not running and time.monotonic() - last_change > _START_TIMEOUT_S:
@@ -213,44 +225,3 @@ def _last_line(text: str) -> str:
 
 def run_events(instance: dg.DagsterInstance, run_id: str) -> list[dg.DagsterEvent]:
     return [record.dagster_event for record in instance.all_logs(run_id) if record.dagster_event is not None]
-
-
-@contextmanager
-def _stop_with_parent() -> Iterator[None]:
-    """The batch's daemon goes when the command that started it does, however it ended."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=watch, daemon=True).start()
-    yield
-
-
-def main() -> int:
-    """The batch's daemon: Dagster's run queue only, until interrupted or its command is gone."""
-    from dagster._daemon.controller import daemon_controller_from_instance
-    from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
-
-    def queue_only(instance: dg.DagsterInstance) -> list[QueuedRunCoordinatorDaemon]:
-        return [QueuedRunCoordinatorDaemon(interval_seconds=instance.run_coordinator.dequeue_interval_seconds)]  # type: ignore[attr-defined]
-
-    with dg.DagsterInstance.get() as instance, _stop_with_parent():
-        try:
-            with daemon_controller_from_instance(
-                instance,
-                _workspace_target(),
-                gen_daemons=queue_only,
-                log_level="warning",
-                code_server_log_level="warning",
-            ) as controller:
-                controller.check_daemon_loop()
-        except KeyboardInterrupt:
-            pass
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,6 +8,7 @@ fraction of a second instead of a process of its own.
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -32,6 +33,15 @@ run_coordinator:
   config:
     max_concurrent_runs: {runs}
     dequeue_interval_seconds: 1
+# A run worker per run on this machine, as Dagster's default launcher has it, and run monitoring that
+# fails a run whose worker has gone (killed for memory, say) instead of leaving its batch waiting.
+run_launcher:
+  module: benchgen_dagster.queue_daemon
+  class: LocalRunLauncher
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: 5
+  max_resume_run_attempts: 0
 telemetry:
   enabled: false
 """
@@ -49,9 +59,24 @@ _EARLIER_EMBEDDED_YAMLS = (
     "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
     "  config:\n    max_concurrent_runs: 2\n" + _EARLIER_TAIL,
 )
+# The last one before run monitoring, written with the machine's core count in two places.
+_EARLIER_QUEUE_TEMPLATE = (
+    _EARLIER_HEAD
+    + "# Every run (`benchgen generate`'s batches, the sensor, the schedule, the UI) goes through the run\n"
+    "# queue: {runs} candidates at a time, one per core; each run's judge shares the cores with the others.\n"
+    "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
+    "  config:\n    max_concurrent_runs: {runs}\n    dequeue_interval_seconds: 1\n" + _EARLIER_TAIL
+)
+
+
+def _written_by_an_earlier_version(text: str) -> bool:
+    pattern = re.escape(_EARLIER_QUEUE_TEMPLATE).replace(re.escape("{runs}"), r"(\d+)")
+    found = re.fullmatch(pattern, text)
+    return text in _EARLIER_EMBEDDED_YAMLS or bool(found and len(set(found.groups())) == 1)
 
 
 def embedded_dagster_yaml() -> str:
+    """The embedded instance's configuration for this machine (its queue takes a run per core)."""
     return EMBEDDED_DAGSTER_YAML.format(runs=max(2, len(os.sched_getaffinity(0))))
 
 
@@ -61,7 +86,7 @@ def dagster_instance() -> dg.DagsterInstance:
         home = benchgen_home() / "dagster"
         home.mkdir(parents=True, exist_ok=True)
         config = home / "dagster.yaml"
-        if not config.exists() or config.read_text() in _EARLIER_EMBEDDED_YAMLS:
+        if not config.exists() or _written_by_an_earlier_version(config.read_text()):
             config.write_text(embedded_dagster_yaml())
         os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
@@ -160,6 +185,9 @@ def _failure_reason(result: dg.ExecuteInProcessResult | list[dg.DagsterEvent]) -
             error = event.step_failure_data.error
             message = (error.message if error else "").strip().splitlines()
             return f"{event.step_key} failed: {message[-1] if message else 'unknown error'}"
+    for event in events:
+        if event.is_run_failure and event.message:  # the run itself failed: its worker died, say
+            return event.message.strip().splitlines()[0]
     return "the run did not finish"
 
 

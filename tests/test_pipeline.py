@@ -192,36 +192,6 @@ def test_an_embedded_instance_from_an_earlier_version_gets_the_run_queue(
     assert config.read_text() == own
 
 
-def test_a_batchs_runs_and_their_seeds_share_the_cores(_benchgen_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from benchgen_dagster import run_queue
-    from benchgen_dagster.models.settings import CANDIDATES_AT_ONCE, SandboxLimits
-
-    started: list[dict[str, str]] = []
-
-    class Recorded:
-        def __init__(self, command: list[str], env: dict[str, str], **_: object) -> None:
-            started.append(env)
-            self.pid = 0
-
-        def poll(self) -> int:
-            return 0
-
-    monkeypatch.setattr(run_queue.subprocess, "Popen", Recorded)
-    monkeypatch.delenv(CANDIDATES_AT_ONCE, raising=False)
-    monkeypatch.setenv("DAGSTER_HOME", str(_benchgen_home))
-    queue = run_queue.RunQueue(dg.DagsterInstance.ephemeral(), limit=2)
-    with queue._exit:
-        queue._start_daemon()
-    # The batch's daemon, and so every run it starts, knows how many candidates share the machine...
-    assert started and started[0][CANDIDATES_AT_ONCE] == "2"
-    # ...and each run's judge takes its share of the cores for its seeds (at least one).
-    cores = len(os.sched_getaffinity(0))
-    monkeypatch.setenv(CANDIDATES_AT_ONCE, "2")
-    assert SandboxLimits().judge_processes() == max(1, min(cores // 2, SandboxLimits().max_processes // 8))
-    monkeypatch.setenv(CANDIDATES_AT_ONCE, "1")
-    assert SandboxLimits().judge_processes() == max(1, min(cores, SandboxLimits().max_processes // 8))
-
-
 PLAN = "---\nfamily: none\ntier: 1\n---\n# Push a box\n\n## Learning objectives\n- push\n"
 
 

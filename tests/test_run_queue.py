@@ -1,0 +1,129 @@
+"""The batches' run queue: one daemon per instance that outlives no batch and stops under none, run
+monitoring that fails a run whose worker has gone, and the cores shared between runs and their seeds."""
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.events import EngineEventData
+from dagster._core.events.log import EventLogEntry
+
+from benchgen_dagster import queue_daemon, run_queue, runner
+
+
+@pytest.fixture
+def embedded(_benchgen_home: Path, monkeypatch: pytest.MonkeyPatch) -> dg.DagsterInstance:
+    """The embedded instance a curator gets (its dagster.yaml as benchgen writes it)."""
+    monkeypatch.setenv("DAGSTER_HOME", "")  # unset as far as benchgen can tell; set back after the test
+    return runner.dagster_instance()
+
+
+def test_batches_share_one_queue_daemon_that_stops_after_the_last(embedded: dg.DagsterInstance) -> None:
+    first, second = run_queue.RunQueue(embedded, 2), run_queue.RunQueue(embedded, 2)
+    first.__enter__()
+    daemon = first.daemon
+    assert daemon is not None, "the first batch starts the daemon"
+    try:
+        with second:
+            assert second.daemon is None, "a second batch joins the first one's daemon"
+            first.__exit__(None, None, None)
+            # The first batch is done; the second still waits on its runs, so the daemon stays.
+            time.sleep(4 * queue_daemon._IDLE_CHECK_S)
+            assert daemon.poll() is None, "the daemon stopped under a batch that still needed it"
+            second.ensure_daemon()
+            assert second.daemon is None
+    finally:
+        first._exit.close()
+    # No batch is left: it stops by itself, and the next batch starts one of its own.
+    assert daemon.wait(timeout=60) == 0
+    with run_queue.RunQueue(embedded, 2) as third:
+        assert third.daemon is not None and third.daemon.pid != daemon.pid
+
+
+def _started_run(instance: dg.DagsterInstance, pid: int, reported_at: float | None = None) -> dg.DagsterRun:
+    run = instance.add_run(dg.DagsterRun(job_name="generate_benchmarks", status=dg.DagsterRunStatus.STARTED))
+    event = dg.DagsterEvent(
+        event_type_value=dg.DagsterEventType.ENGINE_EVENT.value,
+        job_name=run.job_name,
+        message=f"Started process for run (pid: {pid}).",
+        event_specific_data=EngineEventData.in_process(pid),
+    )
+    instance.handle_new_event(
+        EventLogEntry(
+            error_info=None,
+            level=logging.INFO,
+            user_message=event.message or "",
+            run_id=run.run_id,
+            timestamp=reported_at if reported_at is not None else time.time(),
+            dagster_event=event,
+        )
+    )
+    return run
+
+
+def test_run_monitoring_fails_a_run_whose_worker_is_gone(embedded: dg.DagsterInstance) -> None:
+    from dagster._daemon.daemon import MonitoringDaemon
+    from dagster._daemon.monitoring.run_monitoring import monitor_started_run
+
+    # The embedded instance launches runs with the launcher that can tell, and its daemon monitors them.
+    assert isinstance(embedded.run_launcher, queue_daemon.LocalRunLauncher)
+    assert embedded.run_monitoring_enabled
+    assert any(isinstance(daemon, MonitoringDaemon) for daemon in queue_daemon._daemons(embedded))
+
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        alive = _started_run(embedded, worker.pid)
+        # An hour before this process started: the pid is another's now.
+        reused = _started_run(embedded, worker.pid, reported_at=time.time() - 3600)
+        for run in (alive, reused):
+            monitor_started_run(embedded, None, embedded.get_run_record_by_id(run.run_id), logging.getLogger())  # type: ignore[arg-type]
+        assert embedded.get_run_by_id(alive.run_id).status == dg.DagsterRunStatus.STARTED  # type: ignore[union-attr]
+        assert embedded.get_run_by_id(reused.run_id).status == dg.DagsterRunStatus.FAILURE  # type: ignore[union-attr]
+        assert queue_daemon.runs_in_flight(embedded), "a run whose worker lives keeps the daemon"
+    finally:
+        worker.kill()
+        worker.wait()
+    monitor_started_run(embedded, None, embedded.get_run_record_by_id(alive.run_id), logging.getLogger())  # type: ignore[arg-type]
+    failed = embedded.get_run_by_id(alive.run_id)
+    assert failed is not None and failed.status == dg.DagsterRunStatus.FAILURE
+    # What the batch records as the candidate's reason.
+    assert "its run worker process is gone" in runner._failure_reason(run_queue.run_events(embedded, alive.run_id))
+    assert not queue_daemon.runs_in_flight(embedded), "a dead run worker does not keep the daemon"
+
+
+def test_a_batchs_runs_and_their_seeds_share_the_cores(
+    embedded: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchgen_dagster.models.settings import CANDIDATES_AT_ONCE, SandboxLimits
+
+    started: list[dict[str, str]] = []
+
+    class Recorded:
+        def __init__(self, command: list[str], env: dict[str, str], **_: object) -> None:
+            started.append(env)
+            self.pid = 0
+
+        def poll(self) -> int:
+            return 0
+
+        def wait(self) -> int:
+            return 0
+
+    monkeypatch.setattr(run_queue.subprocess, "Popen", Recorded)
+    monkeypatch.delenv(CANDIDATES_AT_ONCE, raising=False)
+    queue = run_queue.RunQueue(embedded, limit=2)
+    with queue._exit:
+        queue.ensure_daemon()
+    # The batch's daemon, and so every run it starts, knows how many candidates share the machine...
+    assert started and started[0][CANDIDATES_AT_ONCE] == "2"
+    # ...and each run's judge takes its share of the cores for its seeds (at least one).
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.setenv(CANDIDATES_AT_ONCE, "2")
+    assert SandboxLimits().judge_processes() == max(1, min(cores // 2, SandboxLimits().max_processes // 8))
+    monkeypatch.setenv(CANDIDATES_AT_ONCE, "1")
+    assert SandboxLimits().judge_processes() == max(1, min(cores, SandboxLimits().max_processes // 8))
