@@ -9,6 +9,7 @@ import shlex
 import signal
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
@@ -80,6 +81,21 @@ def _kill_and_remove(path: Path) -> None:
         time.sleep(0.02)
     with suppress(OSError):
         path.rmdir()
+
+
+def remove_unused(prefix: str, in_use: Callable[[str], bool]) -> list[str]:
+    """Remove the cgroups named `prefix`* that hold no process and that `in_use` says nobody serves (those a
+    stopped service left behind: another version's, other limits'). Returns the names removed."""
+    unified = Path("/sys/fs/cgroup")
+    roots = [unified] if (unified / "cgroup.controllers").exists() else [unified / "pids", unified / "memory"]
+    removed = []
+    for root in roots:
+        for folder in sorted(root.glob(f"{prefix}*")) if os.access(root, os.W_OK) else []:
+            if folder.is_dir() and not _read(folder / "cgroup.procs").split() and not in_use(folder.name):
+                with suppress(OSError):  # busy after all: a process moved in meanwhile
+                    folder.rmdir()
+                    removed.append(folder.name)
+    return removed
 
 
 def tasks_of_user(uid: int) -> int:

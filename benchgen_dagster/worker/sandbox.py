@@ -20,7 +20,6 @@ Fail closed: where bubblewrap is missing or cannot run, untrusted code does not 
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from benchgen_dagster.worker.bubblewrap import (
     read_only_binds,
 )
 from benchgen_dagster.worker.cgroups import RunCgroups, tasks_of_user
+from benchgen_dagster.worker.job_uids import UidClaim, claim_uid
 from benchgen_dagster.worker.sandbox_export import ExportError, apply_export
 
 # Only these variables cross into the sandbox; everything else (keys, tokens, cloud credentials) stays out.
@@ -207,7 +207,8 @@ class RunningSandbox:
 
     def _argv(self, export_fd: int) -> list[str]:
         sandbox, job, limits = self._sandbox, self.job, self._sandbox.limits
-        identity = sandbox.identity()
+        self._uid = sandbox.identity()
+        identity = (self._uid.uid, self._uid.uid) if self._uid else None
         uid = identity[0] if identity else os.geteuid()
         nproc = limits.max_processes + (0 if "pids" in self._cgroups.controllers else tasks_of_user(uid))
         rlimits = {
@@ -311,6 +312,8 @@ class RunningSandbox:
                 os.killpg(self.process.pid, signal.SIGKILL)
             returncode = self.process.wait()
         self._cgroups.kill_all_and_remove()
+        if self._uid:
+            self._uid.release()
         for reader in self._readers:
             reader.join(timeout=60)
         problem = None
@@ -353,14 +356,13 @@ class Sandbox:
             )
         self.use_bubblewrap = problem is None
 
-    def identity(self) -> tuple[int, int] | None:
-        """The uid and gid the code runs as when we are root: one of its own per run, so RLIMIT_NPROC binds
-        and concurrent runs do not share a process count. None: it runs as us."""
+    def identity(self) -> UidClaim | None:
+        """The uid (and gid) the code runs as when we are root: one of its own per run, held until the run
+        has ended, so RLIMIT_NPROC binds and concurrent runs do not share a process count or signal each
+        other. None: it runs as us."""
         if os.geteuid() != 0 or not self.use_bubblewrap:
             return None
-        low, high = self.limits.uid_range
-        uid = random.SystemRandom().randrange(low, high)
-        return uid, uid
+        return claim_uid(self.limits.uid_range)
 
     def describe(self) -> dict[str, object]:
         return {

@@ -18,7 +18,6 @@ import hashlib
 import io
 import json
 import os
-import random
 import socket
 import stat
 import struct
@@ -40,7 +39,8 @@ from benchgen_dagster.worker.bubblewrap import (
     namespace_flags,
     read_only_binds,
 )
-from benchgen_dagster.worker.cgroups import RunCgroups
+from benchgen_dagster.worker.cgroups import RunCgroups, remove_unused
+from benchgen_dagster.worker.job_uids import claim_uid
 from benchgen_dagster.worker.sandbox import sandbox_env
 from benchgen_dagster.worker.sandbox_entry import export_tar
 from benchgen_dagster.worker.versions import judge_version
@@ -132,6 +132,8 @@ class WarmSandbox:
         return dict(json.loads(message or b"{}"))
 
     def _start(self, listener: socket.socket) -> None:
+        # What warm sandboxes that have stopped left (ours is made again just below).
+        remove_unused("benchgen-warm-", _served)
         limits = self.limits
         cgroups = RunCgroups(
             limits.max_processes * _CONCURRENT_JOBS, self.memory_mb * 1024 * 1024, limits.cgroups, name=self.name
@@ -236,8 +238,7 @@ class WarmSandbox:
         `workspace` (`payload`), whose changes are synced back after, as a cold `execute` does."""
         logs.mkdir(parents=True, exist_ok=True)
         workspace.mkdir(parents=True, exist_ok=True)
-        low, high = limits.uid_range
-        uid = random.SystemRandom().randrange(low, high)
+        uid = claim_uid(limits.uid_range)
         source = os.memfd_create(self.role)
         try:
             if isinstance(payload, bytes):
@@ -263,8 +264,8 @@ class WarmSandbox:
                 break
             report = json.loads(message)
             run = self.runs.pop(report.get("done", ""), None)
-            if run is not None:
-                run.finished(int(report["status"]))
+            if run is not None:  # a job it could not start ("refused") is worth a try elsewhere
+                run.finished(int(report["status"]), builder_died=bool(report.get("refused")))
         # The warm sandbox is gone (idle, or crashed): every job in flight has failed; the next job
         # starts or joins a new one.
         self.alive = False
@@ -298,6 +299,18 @@ def workspace_tar(workspace: Path, out: BinaryIO, limit: int) -> None:
             data = safe_files.read_bytes(workspace, relative, limit=limit)
             info.size, info.mode = len(data), 0o644
             archive.addfile(info, io.BytesIO(data))
+
+
+def _served(name: str) -> bool:
+    """Whether a warm sandbox of that name serves, or is starting: its name is bound."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        probe.bind("\0" + name)
+    except OSError:
+        return True
+    finally:
+        probe.close()
+    return False
 
 
 def _idle_seconds() -> int:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from benchgen_dagster.models.settings import SandboxLimits
 from benchgen_dagster.worker.cgroups import tasks_of_user
+from benchgen_dagster.worker.job_uids import UidClaim
 from benchgen_dagster.worker.sandbox import KILL_ALL_SAFE, SandboxRun, drain_export, keep_log, sandbox_env, tail
 from benchgen_dagster.worker.sandbox_export import ExportError, apply_export
 
@@ -28,7 +29,7 @@ class WarmRun:
         self,
         builder: "WarmSandbox",
         limits: SandboxLimits,
-        uid: int,
+        claim: UidClaim,
         job_json: str,
         source: int,
         workspace: Path,
@@ -36,7 +37,10 @@ class WarmRun:
         wall_timeout_s: float,
         protected: list[str] | None = None,
     ) -> None:
-        self.builder, self.name, self.uid, self.job_limits = builder, uuid.uuid4().hex, uid, limits
+        # The uid is this job's until it has ended: no other run on the machine is given it meanwhile.
+        self.builder, self.name, self.job_limits = builder, uuid.uuid4().hex, limits
+        self._uid_claim, self.uid = claim, claim.uid
+        uid = claim.uid
         # An agent's program on a copy of its workspace: what it changed is synced back, but for these.
         self.protected = protected
         self.workspace, self.logs, self.wall_timeout_s = workspace, logs, wall_timeout_s
@@ -54,6 +58,8 @@ class WarmRun:
         request = {
             "name": self.name,
             "uid": uid,
+            # The real uid of the zygote's killer of this job's processes: below the range, no job's.
+            "killer": max(1, limits.uid_range[0] - 1),
             "kind": "execute" if protected is not None else "build" if builder.role == BUILDER else "judge",
             "protected": protected or [],
             "job": job_json,
@@ -121,6 +127,7 @@ class WarmRun:
             self.done.wait(30)
         for reader in self.readers:
             reader.join(timeout=60)
+        self._uid_claim.release()
         problem = None
         if self.too_big.is_set():
             problem = f"the run's files exceeded the workspace quota of {self.job_limits.workspace_mb} MB"

@@ -43,6 +43,7 @@ CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x2, 0x4, 0x20, 0x1000, 0x4000, 0x40000
 PR_SET_NO_NEW_PRIVS = 38
 JOB_ROOT = Path("/job")
+_KILL_TIMEOUT_S = 2.0
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -147,7 +148,7 @@ def _job_process(job: dict[str, Any], fds: list[int], sockets: list[socket.socke
         if runner == 0:
             _run_as_job(job, work, result)
         _, status = os.waitpid(runner, 0)
-        _kill_uid(job["uid"])
+        _kill_uid(job["uid"], job["killer"])
         with os.fdopen(result, "wb") as out:
             # The folders a program may read but not change never come back (the host ignores them too).
             export_tar(work, set(job.get("protected", [])), out)
@@ -208,18 +209,44 @@ def _execute(command: str) -> int:
     return code
 
 
-def _kill_uid(uid: int) -> None:
-    """Kill every process of `uid` here: a short-lived process as that uid, whose kill(-1) spares itself."""
-    pid = os.fork()
-    if pid == 0:
+def _kill_uid(uid: int, killer: int) -> None:
+    """Kill every process of `uid` here: a short-lived killer whose effective uid is the job's (so its
+    kill(-1) reaches them all and spares itself) while its real and saved uids are `killer`, one no job
+    runs as, so none of them can signal it back (a SIGSTOP would freeze it, and this process with it)."""
+    for _ in range(3):
         try:
-            os.setgid(uid)
-            os.setuid(uid)
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
-        os._exit(0)
-    os.waitpid(pid, 0)
+            pid = os.fork()
+        except OSError:  # out of processes for a moment: the jobs' limits are, not ours
+            time.sleep(0.05)
+            continue
+        if pid == 0:
+            try:
+                os.setresgid(killer, uid, killer)
+                os.setresuid(killer, uid, killer)
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            os._exit(0)
+        deadline = time.monotonic() + _KILL_TIMEOUT_S
+        while (reaped := os.waitpid(pid, os.WNOHANG)) == (0, 0):
+            if time.monotonic() > deadline:  # stopped or starved all the same: end it, and try again
+                os.kill(pid, signal.SIGKILL)
+                reaped = os.waitpid(pid, 0)
+                break
+            time.sleep(0.001)
+        # Done only when it got to its kill(-1) (another job's killer may have killed it first).
+        if os.waitstatus_to_exitcode(reaped[1]) == 0:
+            return
+
+
+class _Client:
+    """A host process's connection, known by a number of its own (its fd's number is reused once closed)."""
+
+    def __init__(self, number: int, connection: socket.socket) -> None:
+        self.number, self.connection = number, connection
+
+    def fileno(self) -> int:
+        return self.connection.fileno()
 
 
 def serve(listener: socket.socket, idle_s: float, ready: bytes) -> None:
@@ -227,34 +254,41 @@ def serve(listener: socket.socket, idle_s: float, ready: bytes) -> None:
 
     Each connection sends jobs (and kills of its own jobs by name) and hears when they end; a job whose
     connection goes away is killed, as the process that asked for it has."""
-    clients: dict[int, socket.socket] = {}
-    jobs: dict[int, tuple[str, int, int]] = {}  # pid: name, uid, the client's fd
+    clients: dict[int, _Client] = {}
+    jobs: dict[int, tuple[str, int, int, int]] = {}  # pid: name, uid, killer uid, the client's number
+    numbers = iter(range(1, 1 << 62))
     idle_since = time.monotonic()
     while jobs or time.monotonic() - idle_since < idle_s:
-        ready_fds, _, _ = select.select([listener, *clients.values()], [], [], 0.05)
-        for ready_socket in ready_fds:
+        ready_ones, _, _ = select.select([listener, *clients.values()], [], [], 0.05)
+        for ready_one in ready_ones:
             # Any sign of a client keeps it from stopping under that client's first job.
             idle_since = time.monotonic()
-            if ready_socket is listener:
-                _accept(listener, clients, ready)
+            if ready_one is listener:
+                _accept(listener, clients, next(numbers), ready)
                 continue
+            client = clients[ready_one.number]  # type: ignore[attr-defined]
             try:
-                message, fds, _, _ = socket.recv_fds(ready_socket, 1 << 16, 4)
+                message, fds, _, _ = socket.recv_fds(client.connection, 1 << 16, 4)
             except OSError:
                 message, fds = b"", []
             if not message:
-                _drop_client(ready_socket, clients, jobs)
+                _drop_client(client, clients, jobs)
                 continue
             request = json.loads(message)
             if "kill" in request:
-                _kill_jobs(jobs, ready_socket.fileno(), request["kill"])
+                _kill_jobs(jobs, client.number, request["kill"])
                 continue
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as error:  # out of processes or memory: this job is refused, the others go on
+                _report(client, {"done": request["name"], "status": -9, "refused": str(error)})
+                pid = -1
             if pid == 0:
-                _job_process(request, fds, [listener, *clients.values()])
+                _job_process(request, fds, [listener, *(c.connection for c in clients.values())])
             for fd in fds:
                 os.close(fd)
-            jobs[pid] = (request["name"], request["uid"], ready_socket.fileno())
+            if pid > 0:
+                jobs[pid] = (request["name"], request["uid"], request["killer"], client.number)
         while jobs:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -263,47 +297,47 @@ def serve(listener: socket.socket, idle_s: float, ready: bytes) -> None:
             if pid == 0:
                 break
             if pid in jobs:
-                name, uid, client = jobs.pop(pid)
+                name, uid, killer, number = jobs.pop(pid)
                 # Whatever the job left running dies with it.
-                _kill_uid(uid)
-                if client in clients:
-                    with suppress(OSError):
-                        clients[client].send(
-                            json.dumps({"done": name, "status": os.waitstatus_to_exitcode(status)}).encode()
-                        )
+                _kill_uid(uid, killer)
+                if number in clients:
+                    _report(clients[number], {"done": name, "status": os.waitstatus_to_exitcode(status)})
         if jobs:
             idle_since = time.monotonic()
     listener.close()  # no one joins a sandbox that is going
 
 
-def _accept(listener: socket.socket, clients: dict[int, socket.socket], ready: bytes) -> None:
+def _report(client: _Client, report: dict[str, object]) -> None:
+    with suppress(OSError):
+        client.connection.send(json.dumps(report).encode())
+
+
+def _accept(listener: socket.socket, clients: dict[int, _Client], number: int, ready: bytes) -> None:
     try:
-        client, _ = listener.accept()
+        connection, _ = listener.accept()
     except OSError:
         return
     # Only root, as the zygote is: a host process of ours (no job can reach the socket).
-    _, uid, _ = struct.unpack("3i", client.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+    _, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
     if uid != os.getuid():
-        client.close()
+        connection.close()
         return
-    clients[client.fileno()] = client
+    clients[number] = _Client(number, connection)
     with suppress(OSError):
-        client.send(ready)
+        connection.send(ready)
 
 
-def _drop_client(
-    client: socket.socket, clients: dict[int, socket.socket], jobs: dict[int, tuple[str, int, int]]
-) -> None:
-    _kill_jobs(jobs, client.fileno())
-    clients.pop(client.fileno(), None)
-    client.close()
+def _drop_client(client: _Client, clients: dict[int, _Client], jobs: dict[int, tuple[str, int, int, int]]) -> None:
+    _kill_jobs(jobs, client.number)
+    clients.pop(client.number, None)
+    client.connection.close()
 
 
-def _kill_jobs(jobs: dict[int, tuple[str, int, int]], client: int, name: str | None = None) -> None:
+def _kill_jobs(jobs: dict[int, tuple[str, int, int, int]], client: int, name: str | None = None) -> None:
     """Kill a client's jobs: the one named, or all of them."""
-    for pid, (job, uid, asker) in list(jobs.items()):
+    for pid, (job, uid, killer, asker) in list(jobs.items()):
         if asker == client and name in (None, job):
-            _kill_uid(uid)
+            _kill_uid(uid, killer)
             if _alive(pid):
                 os.killpg(pid, signal.SIGKILL)
 
