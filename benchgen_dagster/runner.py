@@ -42,6 +42,14 @@ run_monitoring:
   enabled: true
   poll_interval_seconds: 5
   max_resume_run_attempts: 0
+# Dagster's SQLite storage in this folder, with an event log that keeps its database engines (if the
+# folder moves, benchgen writes the new path here on first use).
+storage:
+  custom:
+    module: benchgen_dagster.embedded_storage
+    class: EmbeddedSqliteStorage
+    config:
+      base_dir: {home}
 telemetry:
   enabled: false
 """
@@ -69,15 +77,23 @@ _EARLIER_QUEUE_TEMPLATE = (
 )
 
 
-def _written_by_an_earlier_version(text: str) -> bool:
-    pattern = re.escape(_EARLIER_QUEUE_TEMPLATE).replace(re.escape("{runs}"), r"(\d+)")
-    found = re.fullmatch(pattern, text)
-    return text in _EARLIER_EMBEDDED_YAMLS or bool(found and len(set(found.groups())) == 1)
+def _written_by_benchgen(text: str) -> bool:
+    """Whether a dagster.yaml is one benchgen wrote (this version's, for any machine and folder, or an
+    earlier version's), so it may be written again; otherwise it is the curator's."""
+    if text in _EARLIER_EMBEDDED_YAMLS:
+        return True
+    for template in (_EARLIER_QUEUE_TEMPLATE, EMBEDDED_DAGSTER_YAML):
+        pattern = re.escape(template).replace(re.escape("{runs}"), r"(\d+)").replace(re.escape("{home}"), r"(.+)")
+        found = re.fullmatch(pattern, text)
+        if found and len(set(found.groups()[:2])) == 1:  # the core count, the same in both places
+            return True
+    return False
 
 
-def embedded_dagster_yaml() -> str:
-    """The embedded instance's configuration for this machine (its queue takes a run per core)."""
-    return EMBEDDED_DAGSTER_YAML.format(runs=max(2, len(os.sched_getaffinity(0))))
+def embedded_dagster_yaml(home: Path) -> str:
+    """The embedded instance's configuration for this machine (its queue takes a run per core) and `home`,
+    the folder it is in."""
+    return EMBEDDED_DAGSTER_YAML.format(runs=max(2, len(os.sched_getaffinity(0))), home=json.dumps(str(home)))
 
 
 def dagster_instance() -> dg.DagsterInstance:
@@ -86,8 +102,9 @@ def dagster_instance() -> dg.DagsterInstance:
         home = benchgen_home() / "dagster"
         home.mkdir(parents=True, exist_ok=True)
         config = home / "dagster.yaml"
-        if not config.exists() or _written_by_an_earlier_version(config.read_text()):
-            config.write_text(embedded_dagster_yaml())
+        wanted = embedded_dagster_yaml(home.resolve())
+        if not config.exists() or (config.read_text() != wanted and _written_by_benchgen(config.read_text())):
+            config.write_text(wanted)
         os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 

@@ -182,13 +182,18 @@ def test_an_embedded_instance_from_an_earlier_version_gets_the_run_queue(
     monkeypatch.setenv("DAGSTER_HOME", "")  # unset as far as benchgen can tell; set back after the test
     with runner.dagster_instance() as instance:
         assert queue_limit(instance) == max(2, len(os.sched_getaffinity(0)))
-    assert config.read_text() == runner.embedded_dagster_yaml()
+    assert config.read_text() == runner.embedded_dagster_yaml(folder.resolve())
     # The last version's, written on a machine of another core count, gets run monitoring too.
     config.write_text(runner._EARLIER_QUEUE_TEMPLATE.format(runs=16))
     monkeypatch.setenv("DAGSTER_HOME", "")
     with runner.dagster_instance() as instance:
         assert instance.run_monitoring_enabled
-    assert config.read_text() == runner.embedded_dagster_yaml()
+    assert config.read_text() == runner.embedded_dagster_yaml(folder.resolve())
+    # A home that was moved: its storage is where it is now.
+    config.write_text(runner.embedded_dagster_yaml(Path("/somewhere/else")))
+    monkeypatch.setenv("DAGSTER_HOME", "")
+    runner.dagster_instance().dispose()
+    assert config.read_text() == runner.embedded_dagster_yaml(folder.resolve())
     # A curator's own dagster.yaml is theirs: kept as it is, and a batch without a queue runs in order.
     own = "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: DefaultRunCoordinator\n"
     config.write_text(own)

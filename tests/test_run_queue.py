@@ -127,3 +127,42 @@ def test_a_batchs_runs_and_their_seeds_share_the_cores(
     assert SandboxLimits().judge_processes() == max(1, min(cores // 2, SandboxLimits().max_processes // 8))
     monkeypatch.setenv(CANDIDATES_AT_ONCE, "1")
     assert SandboxLimits().judge_processes() == max(1, min(cores, SandboxLimits().max_processes // 8))
+
+
+def test_the_embedded_event_log_keeps_its_engines_and_reads_the_history_dagsters_own_wrote(
+    _benchgen_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchgen_dagster import embedded_storage
+
+    # A home as Dagster's own SQLite storage left it (an earlier benchgen's embedded instance).
+    folder = _benchgen_home / "dagster"
+    folder.mkdir()
+    (folder / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with dg.DagsterInstance.from_config(str(folder)) as earlier:
+        before = _started_run(earlier, os.getpid())
+    made: list[str] = []
+    create_engine = embedded_storage.create_engine
+
+    def counted(url: str, **kwargs: object) -> object:
+        made.append(url)
+        return create_engine(url, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(embedded_storage, "create_engine", counted)
+    (folder / "dagster.yaml").write_text(runner.embedded_dagster_yaml(folder))
+    # Read as the UI or a script would read it (DAGSTER_HOME or not).
+    with dg.DagsterInstance.from_config(str(folder)) as instance:
+        assert isinstance(instance.event_log_storage, embedded_storage.KeptEnginesSqliteEventLogStorage)
+        # The history is the same files: the earlier run and its events are there.
+        assert instance.get_run_by_id(before.run_id) is not None
+        assert queue_daemon.run_worker_status(instance, before).name == "RUNNING"
+        made.clear()
+        runs = []
+        for _ in range(12):  # a run's events come one after another, as a run worker writes them
+            runs.append(_started_run(instance, os.getpid()))
+            for _ in range(3):
+                instance.report_engine_event("a step", runs[-1])
+        # An engine for each run's database and the index, not one for every statement...
+        assert len(made) <= len(runs) + 1, len(made)
+        # ...and only the last few kept.
+        assert len(instance.event_log_storage._engines) <= embedded_storage._ENGINES_KEPT
+        assert len(instance.all_logs(runs[0].run_id)) == 4
