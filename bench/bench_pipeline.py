@@ -10,7 +10,9 @@ each in a fresh BENCHGEN_HOME:
   coder's gate made the verdict the rest reuse), called as plain Python;
 - pipeline: `runner.generate` — the same steps as partitioned Dagster assets with their blocking
   checks, the event log, the IO manager, the registry, promotion, index and gallery.
-overhead = pipeline / direct (goal ≤ 1.15).
+overhead = pipeline / (direct + the publish job's own work, its three assets called as plain Python
+in the pipeline's home) (goal ≤ 1.15): the dataset's index, plots and gallery are the product's work,
+which the direct path would do too; Dagster's share of publishing stays on the pipeline's side.
 
 Throughput. A batch of 10 mixed candidates (10 families, both tiers) through `benchgen generate --batch`
 in a fresh process (its candidates side by side, as queued runs), then:
@@ -70,19 +72,29 @@ def direct(prompt: str, seeds: int) -> float:
     return time.perf_counter() - started
 
 
-def pipeline(prompt: str) -> tuple[float, float]:
-    """The candidate through the assets; and, timed once more on its own, the publish job it ends with
-    (index, quality plots, gallery), work the direct path does not do."""
+def pipeline(prompt: str) -> tuple[float, float, float]:
+    """The candidate through the assets; the publish job it ends with (index, quality plots, gallery), timed
+    once more on its own; and that job's own work, called as plain Python in the same home, which the
+    direct side is charged with: it is the product's work, not Dagster's."""
+    from benchgen_dagster import runner
+    from benchgen_dagster.defs.dataset import benchmark_dataset, dataset_gallery
+    from benchgen_dagster.defs.quality import dataset_quality
     from benchgen_dagster.models.registry import BenchmarkRequest, CandidateStatus
-    from benchgen_dagster.runner import dagster_instance, generate, publish
 
     started = time.perf_counter()
-    (candidate,) = generate([BenchmarkRequest(prompt=prompt)])
+    (candidate,) = runner.generate([BenchmarkRequest(prompt=prompt)])
     assert candidate.status == CandidateStatus.PROMOTED, candidate.reason
     total = time.perf_counter() - started
     started = time.perf_counter()
-    assert publish(dagster_instance())
-    return total, time.perf_counter() - started
+    assert runner.publish(runner.dagster_instance())
+    publish_job = time.perf_counter() - started
+    import dagster as dg
+
+    started = time.perf_counter()
+    benchmark_dataset(registry=runner.registry())
+    dataset_quality(dg.build_asset_context())
+    dataset_gallery(artifacts=runner.artifacts())
+    return total, publish_job, time.perf_counter() - started
 
 
 def in_fresh_home(run, *args):  # type: ignore[no-untyped-def]
@@ -254,20 +266,28 @@ def main() -> None:
     WarmSandbox.shared(CheckSettings().sandbox)
 
     table = Table(title=f"pipeline overhead ({args.seeds} seeds per candidate)")
-    for column in ("request", "direct s", "pipeline s", "overhead", "of it publishing s", "overhead w/o publishing"):
+    columns = ("request", "direct s", "+ publishing's work s", "pipeline s", "overhead", "publish job s")
+    for column in (*columns, "overhead w/o publishing"):
         table.add_column(column)
     ratios = []
     for n, prompt in enumerate(REQUESTS):
         if n % 2 == 0:
             first = in_fresh_home(direct, prompt, args.seeds)
-            second, publishing = in_fresh_home(pipeline, prompt)
+            second, publish_job, publish_work = in_fresh_home(pipeline, prompt)
         else:
-            second, publishing = in_fresh_home(pipeline, prompt)
+            second, publish_job, publish_work = in_fresh_home(pipeline, prompt)
             first = in_fresh_home(direct, prompt, args.seeds)
-        ratios.append(second / first)
-        without = (second - publishing) / first
+        # The same work on both sides: the direct path is charged with what publishing does, as plain Python.
+        ratios.append(second / (first + publish_work))
+        without = (second - publish_job) / first
         table.add_row(
-            prompt, f"{first:.1f}", f"{second:.1f}", f"{second / first:.3f}", f"{publishing:.1f}", f"{without:.3f}"
+            prompt,
+            f"{first:.1f}",
+            f"{publish_work:.1f}",
+            f"{second:.1f}",
+            f"{ratios[-1]:.3f}",
+            f"{publish_job:.1f}",
+            f"{without:.3f}",
         )
     Console().print(table)
     mean = sum(ratios) / len(ratios)
