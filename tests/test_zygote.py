@@ -15,8 +15,10 @@ import pytest
 from benchgen_dagster.worker import zygote
 from benchgen_dagster.worker.job_uids import claim_uid
 
-# Outside the default range, so no other test's runs hold these.
+# Outside the default range, so no other test's runs hold these; the freezing job's are its own, as the
+# tests may run at the same time.
 _TEST_UIDS = (61_000, 61_003)
+_FREEZER_UIDS = (61_010, 61_013)
 _KILLER = 60_999
 
 
@@ -50,7 +52,7 @@ def test_a_job_cannot_freeze_the_kill_that_ends_it(monkeypatch: pytest.MonkeyPat
     # (A shell: the interpreter's own folder is root's alone.)
     stop_everything = ["/bin/sh", "-c", "while :; do kill -s STOP -- -1 2>/dev/null; done"]
     for _ in range(3):
-        claim = claim_uid(_TEST_UIDS)
+        claim = claim_uid(_FREEZER_UIDS)
         stopper = subprocess.Popen(stop_everything, user=claim.uid, group=claim.uid)
         try:
             time.sleep(0.15)  # it stops everything of its uid it can reach, as fast as it can
