@@ -5,7 +5,9 @@ Bad input is one line on stderr, never a traceback. Heavy libraries are imported
 so `benchgen --help` and `benchgen library list` start fast.
 """
 
+import atexit
 import json
+import os
 import re
 import shutil
 import sys
@@ -450,7 +452,12 @@ def generate(
             chat_model(wanted, "planner")
         except ModelConfigError as error:
             fail_usage(str(error))
-    _home()
+    home = _home()
+    # The warm builder and judge pay their imports while this command pays its own (the runs join them).
+    from benchgen_dagster.models.settings import CheckSettings
+    from benchgen_dagster.worker.warm import prewarm_for
+
+    prewarm_for(home, CheckSettings().sandbox)
     # The rows are there from the first second: loading the definitions and the services takes a while.
     with BatchProgress(console, labels_for(requests)) as board:
         _services()
@@ -793,7 +800,30 @@ def skills_learn() -> None:
 
 
 def main() -> None:
-    app()
+    """The `benchgen` command. It leaves without tearing its interpreter down: the thousands of modules a
+    command imports (Dagster, LangChain, pandas) took 1.3 s of every command to unload one by one. What
+    leaving must still do is done: other threads are joined, the atexit handlers run (tracing flushes its
+    spans there), and the streams are flushed."""
+    try:
+        app()
+    except SystemExit as leaving:
+        code = leaving.code
+    else:
+        code = 0
+    if isinstance(code, str):  # a message, as sys.exit(message) prints it
+        print(code, file=sys.stderr)
+    _leave(code if isinstance(code, int) else 0 if code is None else 1)
+
+
+def _leave(code: int) -> NoReturn:
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

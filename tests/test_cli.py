@@ -1,6 +1,8 @@
 """`benchgen` as a user runs it: exit codes, JSON output, one-line errors, the library commands."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,31 @@ def test_missing_script_is_a_usage_error_in_one_line() -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["error: no such script: does/not/exist.py"]
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_the_command_leaves_quickly_but_still_runs_its_exit_handlers_and_keeps_its_exit_code(tmp_path: Path) -> None:
+    # `benchgen` skips tearing its modules down on the way out; what leaving must do still happens.
+    flag = tmp_path / "flushed"
+    leave = (
+        "import atexit, sys\n"
+        "from benchgen_dagster.cli import main\n"
+        f"atexit.register(lambda: open({str(flag)!r}, 'w').write('yes'))\n"
+        "sys.argv = ['benchgen', *sys.argv[1:]]\n"
+        "print('before', end='')\n"
+        "main()\n"
+        "print('never')\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", leave, "library", "list"], capture_output=True, text=True, check=False
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("before") and "never" not in shown.stdout and "sliding_drawer" in shown.stdout
+    assert flag.read_text() == "yes"
+    flag.unlink()
+    refused = subprocess.run(
+        [sys.executable, "-c", leave, "check", "nowhere.py"], capture_output=True, text=True, check=False
+    )
+    assert refused.returncode == 2 and "no such script" in refused.stderr and flag.read_text() == "yes"
 
 
 def test_a_bad_option_is_a_usage_error() -> None:

@@ -27,7 +27,7 @@ from benchgen_dagster.models.registry import (
     metadata,
 )
 from benchgen_dagster.models.settings import CheckSettings
-from benchgen_dagster.paths import benchgen_home, cache_dir
+from benchgen_dagster.paths import benchgen_home
 
 
 class AgentsResource(dg.ConfigurableResource):
@@ -96,9 +96,9 @@ class SandboxResource(dg.ConfigurableResource):
 
     def prewarm(self) -> None:
         """Start the warm sandboxes in the background, for the checks to come."""
-        from benchgen_dagster.worker.warm import JUDGE_CACHE, prewarm
+        from benchgen_dagster.worker.warm import prewarm_for
 
-        prewarm(self.check_settings().sandbox, cache_dir(benchgen_home()) / JUDGE_CACHE)
+        prewarm_for(benchgen_home(), self.check_settings().sandbox)
 
 
 class ArtifactStoreResource(dg.ConfigurableResource):

@@ -279,6 +279,13 @@ class WarmSandbox:
                 self.process.wait(30)
 
 
+def prewarm_for(home: Path, limits: SandboxLimits) -> None:
+    """`prewarm` with the judge's cache of `home`: what a check under that home will ask for."""
+    from benchgen_dagster.paths import cache_dir
+
+    prewarm(limits, cache_dir(home) / JUDGE_CACHE)
+
+
 def prewarm(limits: SandboxLimits, judge_cache: Path) -> None:
     """Start (or join) the warm builder and judge in the background: a candidate's first check finds them
     warm, their imports paid on a core the planner leaves idle."""
