@@ -3,6 +3,7 @@ exported and withdrawn), as queued runs of the embedded instance."""
 
 import json
 import os
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -117,7 +118,10 @@ def _ran_side_by_side_through_the_queue(dagster_home: Path) -> None:
             assert queued, "each candidate goes through the run queue"
         first, second = sorted((r.start_time or 0, r.end_time or 0) for r in records)
         assert second[0] < first[1], f"the runs did not overlap: {first} then {second}"
-    left = _processes_with(f"DAGSTER_HOME={dagster_home}")
+    # The batch's queue daemon stops by itself once no batch waits (a second or two after the command).
+    deadline = time.monotonic() + 60
+    while (left := _processes_with(f"DAGSTER_HOME={dagster_home}")) and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert not left, f"processes of the batch still running: {left}"
 
 
