@@ -54,13 +54,7 @@ class QueueLocks:
     def take_daemon(self) -> int | None:
         """`daemon.lock` (its fd), for the daemon about to be started with it, or None while a daemon has it.
         Taking it is deciding who starts the daemon: the fd is passed on to it."""
-        fd = os.open(self.daemon, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        return fd
+        return _exclusive(self.daemon)
 
     def last_daemon_id(self) -> str:
         """The Dagster daemon id the last daemon of ours heartbeats with (its heartbeats outlive it)."""
@@ -71,13 +65,18 @@ class QueueLocks:
 
     def alone(self) -> int | None:
         """`clients.lock` for this process alone (its fd), or None while a batch holds it."""
-        fd = os.open(self.clients, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        return fd
+        return _exclusive(self.clients)
+
+
+def _exclusive(path: Path) -> int | None:
+    """An fd holding `path`'s lock exclusively, or None while another holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def run_worker_status(instance: dg.DagsterInstance, run: dg.DagsterRun) -> WorkerStatus:
