@@ -70,7 +70,7 @@ def _start_webserver(env: dict[str, str], port: int, log: Path) -> subprocess.Po
 def test_postgres_s3_and_the_webserver(_benchgen_home: Path, tmp_path: Path) -> None:
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
-    shutil.copyfile(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+    shutil.copyfile(REPO / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
     with postgres_database() as database, s3_server(BUCKET) as endpoint:
         url = f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
         env = {
