@@ -10,21 +10,20 @@ identity is the hash of its text (the data version lineage records); `v<N>` is i
 """
 
 import difflib
-import fcntl
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from filelock import FileLock
 from pydantic import BaseModel
 
 from benchgen_dagster.agent.offline_requests import family_parameters
 from benchgen_dagster.models.skills import Skill, SkillError, parse_skill
+from benchgen_dagster.worker.safe_files import write_file_atomically
 
 HAND_EDITED = "hand-edited"
 
@@ -54,19 +53,6 @@ class SkillNotFound(KeyError):
 
 def text_sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def check_against_library(skill: Skill) -> None:
@@ -134,12 +120,8 @@ class SkillStore:
     def _locked(self) -> Iterator[None]:
         """One writer at a time (a weekly run, a sensor's run and `skills learn` may overlap)."""
         self.history_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.history_dir / ".lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with FileLock(self.history_dir / ".lock"):
+            yield
 
     def propose(self, name: str, text: str, source: str) -> Proposal:
         """Publish `text` as the next version of `name` if it is a valid skill and differs from the current one."""
@@ -164,7 +146,7 @@ class SkillStore:
                     description, evidence = "hand-edited (not a valid skill)", []
                 self._record(name, current, description, evidence, "curator (hand-edited)")
             number = self._record(name, text, skill.description, skill.evidence, source)
-            _write_atomically(self.current_dir / name / "SKILL.md", text)
+            write_file_atomically(self.current_dir / name / "SKILL.md", text.encode())
         return Proposal(name=name, status="new" if current is None else "updated", version=number)
 
     def _record(self, name: str, text: str, description: str, evidence: list[str], source: str) -> int:
@@ -179,10 +161,10 @@ class SkillStore:
             evidence=evidence,
             source=source,
         )
-        _write_atomically(self.history_dir / name / f"v{number}.md", text)
-        _write_atomically(
+        write_file_atomically(self.history_dir / name / f"v{number}.md", text.encode())
+        write_file_atomically(
             self.history_dir / name / "versions.json",
-            json.dumps([v.model_dump() for v in [*versions, entry]], indent=1),
+            json.dumps([v.model_dump() for v in [*versions, entry]], indent=1).encode(),
         )
         return number
 

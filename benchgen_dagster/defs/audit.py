@@ -30,10 +30,10 @@ from benchgen_dagster.defs.resources import (
     ArtifactStoreResource,
     RegistryResource,
     SandboxResource,
-    write_file_atomically,
 )
 from benchgen_dagster.models.reports import CheckReport
 from benchgen_dagster.paths import benchgen_home
+from benchgen_dagster.worker.safe_files import write_file_atomically
 from benchgen_dagster.worker.versions import judge_version
 
 AUDIT_JOB = "audit_dataset"

@@ -36,12 +36,12 @@ from benchgen_dagster.defs.resources import (
     RegistryResource,
     SandboxResource,
     replace_folder_atomically,
-    write_file_atomically,
 )
 from benchgen_dagster.models.difficulty import difficulty
 from benchgen_dagster.models.registry import CandidateStatus, dataset_table
 from benchgen_dagster.models.reports import SeedOutcome
 from benchgen_dagster.paths import benchgen_home
+from benchgen_dagster.worker.safe_files import write_file_atomically
 from benchgen_dagster.worker.versions import judge_version
 
 MANIFEST = "benchmark.yaml"

@@ -22,7 +22,7 @@ import pandas as pd
 
 from benchgen_dagster.defs.candidates import code_version, image_markdown, text_version
 from benchgen_dagster.defs.dataset import AFTER_PROMOTIONS, load_manifests, quality_dir
-from benchgen_dagster.defs.resources import write_file_atomically
+from benchgen_dagster.worker.safe_files import write_file_atomically
 
 GRID = (16, 12, 8)
 NEAR_DUPLICATE = 0.9

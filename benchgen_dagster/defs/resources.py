@@ -365,10 +365,3 @@ def replace_folder_atomically(built: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(built, target)
-
-
-def write_file_atomically(path: Path, data: bytes) -> None:
-    """Write `path` through a uniquely named temporary file and one rename (safe with concurrent writers)."""
-    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
-    partial.write_bytes(data)
-    partial.replace(path)

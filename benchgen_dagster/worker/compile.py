@@ -8,7 +8,7 @@ The output is a pure function of the meshes: same meshes, same bytes.
 """
 
 import hashlib
-import os
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from benchgen_dagster.models.reports import PartMesh
 from benchgen_dagster.models.scene import PartSpec, SceneSpec
 from benchgen_dagster.models.settings import GeometrySettings
 from benchgen_dagster.models.units import inertia_kg_m2, mass_g
+from benchgen_dagster.worker.safe_files import write_file_atomically
 
 
 class CompileError(ValueError):
@@ -124,10 +125,9 @@ class DecompositionCache:
         for i, piece in enumerate(pieces):
             arrays[f"v{i}"], arrays[f"f{i}"] = np.asarray(piece.vertices), np.asarray(piece.faces)
         # Renamed into place: seeds judged side by side may decompose the same mesh at once.
-        target = self.write_dir / f"{self._key(mesh, threshold)}.npz"
-        partial = self.write_dir / f".{target.stem}.{os.getpid()}.npz"
-        np.savez(partial, **arrays)
-        os.replace(partial, target)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        write_file_atomically(self.write_dir / f"{self._key(mesh, threshold)}.npz", buffer.getvalue())
 
 
 def _is_concave(mesh: trimesh.Trimesh, settings: GeometrySettings) -> bool:

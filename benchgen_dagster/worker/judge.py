@@ -22,6 +22,7 @@ from benchgen_dagster.models.settings import CheckSettings
 from benchgen_dagster.worker.build_reader import BuildInputError, SceneInput, read_build
 from benchgen_dagster.worker.compile import CompiledScene, CompileError, DecompositionCache, compile_parts
 from benchgen_dagster.worker.mjcf import load_compiled_model, write_compiled
+from benchgen_dagster.worker.safe_files import write_file_atomically
 
 VERDICT_NAME = "verdict.json"
 SUMMARY_NAME = "judge.json"
@@ -168,9 +169,7 @@ def _judge_one(seed: int, job: JudgeJob, cache: DecompositionCache) -> None:
 
 def _write_verdict(out: Path, outcome: SeedOutcome) -> None:
     # Renamed into place: a worker killed while writing leaves no verdict, never half of one.
-    partial = out / f".{VERDICT_NAME}.{os.getpid()}"
-    partial.write_text(outcome.model_dump_json())
-    os.replace(partial, out / VERDICT_NAME)
+    write_file_atomically(out / VERDICT_NAME, outcome.model_dump_json().encode())
 
 
 def _seed_process(seed: int, job: JudgeJob, cache: DecompositionCache) -> int:

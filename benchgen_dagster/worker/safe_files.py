@@ -132,6 +132,13 @@ def write_bytes(root: Path, relative: str | PurePosixPath, data: bytes, mode: in
         os.fsync(parent)
 
 
+def write_file_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write a file the host owns whole or not at all, as `write_bytes` does (fsync, one rename, fsync
+    of the folder): concurrent writers never mix, and a crash leaves the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes(path.parent, path.name, data, mode)
+
+
 def write_text(root: Path, relative: str | PurePosixPath, text: str) -> None:
     write_bytes(root, relative, text.encode())
 
