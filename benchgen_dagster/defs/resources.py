@@ -17,6 +17,7 @@ import dagster as dg
 import sqlalchemy as sa
 import yaml
 
+from benchgen_dagster.migrations import migrate
 from benchgen_dagster.models.registry import (
     Candidate,
     CandidateStatus,
@@ -24,7 +25,6 @@ from benchgen_dagster.models.registry import (
     candidate_row,
     candidates_table,
     dataset_table,
-    metadata,
 )
 from benchgen_dagster.models.settings import CheckSettings
 from benchgen_dagster.paths import benchgen_home
@@ -201,19 +201,6 @@ _ENGINES: dict[str, sa.Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
-def _add_missing_columns(engine: sa.Engine) -> None:
-    """Bring a registry made by an earlier version up to date: its tables get the nullable columns
-    added since (create_all makes missing tables, never missing columns)."""
-    inspector = sa.inspect(engine)
-    with engine.begin() as connection:
-        for table in metadata.sorted_tables:
-            present = {c["name"] for c in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in present and column.nullable:
-                    kind = column.type.compile(dialect=engine.dialect)
-                    connection.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
-
-
 def _engine_for(url: str) -> sa.Engine:
     with _ENGINES_LOCK:
         if url in _ENGINES:
@@ -228,8 +215,7 @@ def _engine_for(url: str) -> sa.Engine:
         except (sa.exc.ArgumentError, ImportError) as error:
             raise ConnectionError(f"the registry database URL is not usable: {error}") from None
         try:
-            metadata.create_all(engine)
-            _add_missing_columns(engine)
+            migrate(engine)
         except sa.exc.OperationalError as error:
             engine.dispose()
             raise ConnectionError(
