@@ -24,7 +24,7 @@ from typing import Any
 import dagster as dg
 import yaml
 
-from benchgen_dagster.defs.candidates import code_version
+from benchgen_dagster.defs.candidates import SANDBOX_CODE, code_version
 from benchgen_dagster.defs.dataset import dataset_dir, load_manifests
 from benchgen_dagster.defs.resources import (
     ArtifactStoreResource,
@@ -166,7 +166,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 @dg.asset(
     deps=["promoted_benchmark"],
-    code_version=code_version("dataset_audit", judge_version()),
+    code_version=code_version(__name__, *SANDBOX_CODE),
     group_name="dataset",
     kinds={"mujoco"},
     description="Every promoted benchmark re-checked on fresh seeds (solvability included), re-judged first on "

@@ -12,8 +12,10 @@ from typing import Any
 import dagster as dg
 
 from benchgen_dagster.defs.candidates import (
+    AGENT_CODE,
     MODEL_RETRY,
     REFRESH_WHEN_STALE,
+    SANDBOX_CODE,
     SANDBOX_RETRY,
     UntrustedWorkspaceFile,
     candidate_dir,
@@ -63,7 +65,7 @@ def _last_review_feedback(key: str) -> str:
 
 @dg.asset(
     partitions_def=candidate_partitions,
-    code_version=code_version("cad_script"),
+    code_version=code_version(__name__, *AGENT_CODE),
     group_name="generation",
     kinds={"python", "build123d"},
     retry_policy=MODEL_RETRY,
@@ -142,7 +144,7 @@ def checked_script(key: str, cad: dict[str, Any]) -> Path:
 
 @dg.asset(
     partitions_def=candidate_partitions,
-    code_version=code_version("compiled_scenes", judge_version()),
+    code_version=code_version(__name__, *SANDBOX_CODE),
     automation_condition=REFRESH_WHEN_STALE,
     group_name="generation",
     kinds={"mujoco"},

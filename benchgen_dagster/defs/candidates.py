@@ -7,9 +7,9 @@ from typing import Any
 
 import dagster as dg
 
-from benchgen_dagster import __version__
 from benchgen_dagster.models.reports import CheckReport
 from benchgen_dagster.paths import benchgen_home
+from benchgen_dagster.worker.versions import VERDICT_CODE, source_digest
 
 # One dynamic partition per benchmark candidate: `<request id>-v<variant>`.
 candidate_partitions = dg.DynamicPartitionsDefinition(name="benchmark_candidates")
@@ -26,10 +26,17 @@ SANDBOX_RETRY = dg.RetryPolicy(max_retries=1, delay=2, backoff=dg.Backoff.EXPONE
 REFRESH_WHEN_STALE = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
 
 
-def code_version(stage: str, revision: int | str = 1) -> str:
-    """Bump `revision` when a stage's logic changes what it produces: Dagster then marks its outputs stale.
-    Stages whose output is the judge's verdict pass the judge's version (a hash of its source) instead."""
-    return f"{__version__}.{stage}.{revision}"
+# The code a stage runs, beside its own module: the model stages run the agents (their prompts, the
+# offline policy, the library they read); the sandbox stages run the worker and the judge.
+AGENT_CODE = ("agent", "library", "models")
+SANDBOX_CODE = VERDICT_CODE
+
+
+def code_version(stage_module: str, *code: str) -> str:
+    """`<12 hex>`: a hash of the stage's module (`__name__`) and of the package's files or folders
+    `code`. Changed code shows as a new code version in the lineage, and its outputs as stale."""
+    own = stage_module.removeprefix("benchgen_dagster.").replace(".", "/") + ".py"
+    return source_digest((own, *code))
 
 
 def candidate_dir(key: str) -> Path:

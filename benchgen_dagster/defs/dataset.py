@@ -198,7 +198,7 @@ def _same_script(*outputs: dict[str, Any]) -> bool:
 
 @dg.asset(
     partitions_def=candidate_partitions,
-    code_version=code_version("promoted_benchmark", 3),
+    code_version=code_version(__name__, "models"),
     automation_condition=REFRESH_WHEN_STALE,
     group_name="dataset",
     kinds={"python"},
@@ -374,7 +374,7 @@ def dataset_frame(registry: RegistryResource) -> pd.DataFrame:
 @dg.asset(
     # After an audit too: a quarantined benchmark leaves the index.
     deps=["promoted_benchmark", "dataset_audit"],
-    code_version=code_version("benchmark_dataset"),
+    code_version=code_version(__name__, "models"),
     group_name="dataset",
     kinds={"pandas", "parquet"},
     automation_condition=AFTER_PROMOTIONS,
@@ -468,7 +468,7 @@ def render_gallery(manifests: list[dict[str, Any]], out: Path) -> None:
 
 @dg.asset(
     deps=["benchmark_dataset", "dataset_quality"],
-    code_version=code_version("dataset_gallery", 2),
+    code_version=code_version(__name__, "models"),
     group_name="dataset",
     kinds={"html"},
     automation_condition=AFTER_PROMOTIONS,

@@ -5,6 +5,7 @@ from typing import Any
 import dagster as dg
 
 from benchgen_dagster.defs.candidates import (
+    AGENT_CODE,
     MODEL_RETRY,
     UntrustedWorkspaceFile,
     candidate_partitions,
@@ -49,7 +50,7 @@ def workspace_text(key: str, relative: str, stage: str) -> str:
 
 @dg.asset(
     partitions_def=candidate_partitions,
-    code_version=code_version("plan"),
+    code_version=code_version(__name__, *AGENT_CODE),
     group_name="generation",
     kinds={"python"},
     retry_policy=MODEL_RETRY,

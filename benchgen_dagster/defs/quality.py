@@ -183,7 +183,7 @@ def _table(frame: pd.DataFrame) -> str:
 
 @dg.asset(
     deps=["benchmark_dataset"],
-    code_version=code_version("dataset_quality"),
+    code_version=code_version(__name__, "models"),
     group_name="dataset",
     kinds={"pandas"},
     automation_condition=AFTER_PROMOTIONS,

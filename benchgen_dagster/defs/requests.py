@@ -84,7 +84,7 @@ def new_candidates(request: BenchmarkRequest, origin: str, when: datetime | None
 
 @dg.asset(
     partitions_def=candidate_partitions,
-    code_version=code_version("request"),
+    code_version=code_version(__name__, "models"),
     group_name="generation",
     kinds={"python"},
     description="The curator's request for this candidate: prompt, tier, model, constraints.",

@@ -5,6 +5,7 @@ from typing import Any
 import dagster as dg
 
 from benchgen_dagster.defs.candidates import (
+    AGENT_CODE,
     MAX_RENDER_BYTES,
     MODEL_RETRY,
     REFRESH_WHEN_STALE,
@@ -27,7 +28,7 @@ THUMBNAIL = "view_az045_el35.png"
 
 @dg.asset(
     partitions_def=candidate_partitions,
-    code_version=code_version("benchmark_review"),
+    code_version=code_version(__name__, *AGENT_CODE),
     automation_condition=REFRESH_WHEN_STALE,
     group_name="generation",
     kinds={"python"},

@@ -13,6 +13,7 @@ import dagster as dg
 from benchgen_dagster.defs.cad import record_gate_failures, sandbox_limits
 from benchgen_dagster.defs.candidates import (
     REFRESH_WHEN_STALE,
+    SANDBOX_CODE,
     candidate_dir,
     candidate_partitions,
     check_result,
@@ -23,7 +24,6 @@ from benchgen_dagster.defs.candidates import (
 from benchgen_dagster.defs.resources import RegistryResource, SandboxResource
 from benchgen_dagster.models.registry import CandidateStatus
 from benchgen_dagster.models.reports import CheckReport
-from benchgen_dagster.worker.versions import judge_version
 
 STABILITY_CHECKS = ["stability"]
 NON_TRIVIAL_CHECKS = ["non_trivial"]
@@ -52,7 +52,7 @@ def _trace_table(report: CheckReport) -> dg.MetadataValue:
 
 @dg.asset(
     partitions_def=candidate_partitions,
-    code_version=code_version("simulation_report", judge_version()),
+    code_version=code_version(__name__, *SANDBOX_CODE),
     automation_condition=REFRESH_WHEN_STALE,
     group_name="generation",
     kinds={"mujoco"},

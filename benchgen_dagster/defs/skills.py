@@ -17,6 +17,7 @@ import dagster as dg
 
 from benchgen_dagster.agent.skills import SkillStore, text_sha
 from benchgen_dagster.defs.candidates import (
+    AGENT_CODE,
     MODEL_RETRY,
     UntrustedWorkspaceFile,
     code_version,
@@ -100,7 +101,7 @@ def journal_table(sessions: list[SessionDigest]) -> str:
 
 
 @dg.asset(
-    code_version=code_version("agent_journals"),
+    code_version=code_version(__name__, *AGENT_CODE),
     group_name="skills",
     kinds={"python"},
     description="Every generation session's journal.md, compressed to its intent, the failures met (check and "
@@ -146,7 +147,7 @@ def _versions_table(store: SkillStore) -> str:
 
 
 @dg.asset(
-    code_version=code_version("learned_skills"),
+    code_version=code_version(__name__, *AGENT_CODE),
     group_name="skills",
     kinds={"python"},
     retry_policy=MODEL_RETRY,
