@@ -240,6 +240,7 @@ def agent_run(
     from benchgen_dagster.agent.models import ModelConfigError, chat_model
     from benchgen_dagster.agent.session import SessionInputError, run_session, validate_inputs
     from benchgen_dagster.agent.state import ROLES
+    from benchgen_dagster.runner import tracing_settings
 
     if workspace.exists() and not workspace.is_dir():
         fail_usage(f"--workspace {workspace} exists and is not a folder")
@@ -253,6 +254,7 @@ def agent_run(
         feedback=feedback,
         max_rounds=max_rounds,
         skills_dir=skills,
+        tracing=tracing_settings(),
     )
     try:
         validate_inputs(config)

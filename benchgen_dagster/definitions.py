@@ -2,6 +2,11 @@
 policy — jobs, executor, and the resource set for the environment, chosen in one place.
 
 Environment (read here and nowhere else):
+- `BENCHGEN_DEPLOYMENT`: the one switch between deployments. `local` (the default): embedded SQLite,
+  local folders, whatever of the services below is configured. `production`: the registry, the
+  artifact store and Dagster's instance must all be services (`BENCHGEN_REGISTRY_URL`,
+  `BENCHGEN_S3_BUCKET`, `DAGSTER_HOME` with deploy/dagster.yaml's PostgreSQL); a missing one is an
+  error at load, not a silent fall back to local files.
 - `BENCHGEN_MODEL`: the agents' model (`offline` by default).
 - `BENCHGEN_REGISTRY_URL`: the registry database (SQLite under BENCHGEN_HOME when unset).
 - `BENCHGEN_S3_BUCKET` (+ `BENCHGEN_S3_ENDPOINT_URL`, `BENCHGEN_S3_PREFIX`, `AWS_*`): the artifact store
@@ -36,16 +41,46 @@ CANDIDATE_ASSETS = list(CANDIDATE_STAGES)
 PUBLISH_JOB = "publish_dataset"
 
 
+DEPLOYMENTS = ("local", "production")
+# What `production` needs, and why.
+_PRODUCTION_NEEDS = {
+    "BENCHGEN_REGISTRY_URL": "the registry's database (PostgreSQL)",
+    "BENCHGEN_S3_BUCKET": "the artifact store's bucket",
+    "DAGSTER_HOME": "the folder of the instance's dagster.yaml (deploy/, PostgreSQL)",
+}
+
+
+class DeploymentError(ValueError):
+    """The environment does not describe a usable deployment; the message says what is missing."""
+
+
+def deployment() -> str:
+    """`BENCHGEN_DEPLOYMENT` (`local` unless set), checked against what that deployment needs."""
+    chosen = (os.environ.get("BENCHGEN_DEPLOYMENT") or "local").strip().lower()
+    if chosen not in DEPLOYMENTS:
+        raise DeploymentError(f"BENCHGEN_DEPLOYMENT must be one of {', '.join(DEPLOYMENTS)}, got {chosen!r}")
+    missing = [f"{name} ({why})" for name, why in _PRODUCTION_NEEDS.items() if not os.environ.get(name)]
+    if chosen == "production" and missing:
+        raise DeploymentError("BENCHGEN_DEPLOYMENT=production needs " + "; ".join(missing))
+    return chosen
+
+
 def resources(resolved: bool = False) -> dict[str, object]:
     """The resource set for this environment. Secrets and endpoints come in as EnvVar (resolved at run
     time, never shown in the UI); `resolved=True` gives plain values, for the CLI's use outside a run."""
+    deployment()
 
     def _env(name: str) -> str:
         value = os.environ.get(name, "")
         return value if resolved or not value else dg.EnvVar(name)
 
+    tracing = TracingResource(
+        public_key=_env("LANGFUSE_PUBLIC_KEY"),
+        secret_key=_env("LANGFUSE_SECRET_KEY"),
+        base_url=_env("LANGFUSE_BASE_URL"),
+    )
     return {
-        "agents": AgentsResource(model=default_model()),
+        "agents": AgentsResource(model=default_model(), tracing=tracing),
         "sandbox": SandboxResource(
             seeds=int(os.environ.get("BENCHGEN_SEEDS") or 8), require_solvable=require_solvable()
         ),
@@ -57,11 +92,6 @@ def resources(resolved: bool = False) -> dict[str, object]:
             endpoint_url=_env("BENCHGEN_S3_ENDPOINT_URL"),
             aws_access_key_id=_env("AWS_ACCESS_KEY_ID"),
             aws_secret_access_key=_env("AWS_SECRET_ACCESS_KEY"),
-        ),
-        "tracing": TracingResource(
-            public_key=_env("LANGFUSE_PUBLIC_KEY"),
-            secret_key=_env("LANGFUSE_SECRET_KEY"),
-            base_url=_env("LANGFUSE_BASE_URL"),
         ),
     }
 

@@ -13,12 +13,13 @@ import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
 from benchgen_dagster.defs.candidates import candidate_partitions
 from benchgen_dagster.defs.requests import GENERATE_JOB, record_run_failure, submit_requests
-from benchgen_dagster.defs.resources import ArtifactStoreResource, RegistryResource
+from benchgen_dagster.defs.resources import AgentsResource, ArtifactStoreResource, RegistryResource
 from benchgen_dagster.models.registry import CURATOR_PREFIX, BenchmarkRequest, Candidate, CandidateStatus
 from benchgen_dagster.paths import benchgen_home
 
@@ -125,6 +126,13 @@ def _resource(name: str) -> object:
 
         _resolved.update(resources(resolved=True))
     return _resolved[name]
+
+
+def tracing_settings() -> Any:
+    """The agents' tracing settings, as a run gets them from its resources."""
+    agents = _resource("agents")
+    assert isinstance(agents, AgentsResource)
+    return agents.tracing.settings() if agents.tracing else None
 
 
 def registry() -> RegistryResource:

@@ -23,6 +23,18 @@ def default_model() -> str:
     return os.environ.get("BENCHGEN_MODEL") or OFFLINE_MODEL
 
 
+class TracingSettings(BaseModel):
+    """Where a session's trace goes (Langfuse); off unless both keys are given."""
+
+    public_key: str = ""
+    secret_key: str = ""
+    base_url: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.public_key and self.secret_key)
+
+
 class SessionConfig(BaseModel):
     prompt: str
     workspace: Path
@@ -42,3 +54,4 @@ class SessionConfig(BaseModel):
     settings: CheckSettings = CheckSettings()
     # Per-call retries of the model before the session ends as failed.
     model_retries: int = Field(default=2, ge=0, le=10)
+    tracing: TracingSettings | None = None

@@ -30,6 +30,20 @@ from benchgen_dagster.models.settings import CheckSettings
 from benchgen_dagster.paths import benchgen_home
 
 
+class TracingResource(dg.ConfigurableResource):
+    """Langfuse tracing of the agent sessions, when keys are configured; nothing is sent otherwise."""
+
+    public_key: str = ""
+    secret_key: str = ""
+    base_url: str = ""
+
+    def settings(self) -> Any:
+        """What a session needs to trace itself (the agent layer's TracingSettings)."""
+        from benchgen_dagster.agent.configuration import TracingSettings
+
+        return TracingSettings(public_key=self.public_key, secret_key=self.secret_key, base_url=self.base_url)
+
+
 class AgentsResource(dg.ConfigurableResource):
     """The agent graph's roles and the model behind them (`offline` or a LangChain `provider:model`)."""
 
@@ -38,6 +52,7 @@ class AgentsResource(dg.ConfigurableResource):
     check_seeds: int = 8
     # Retries inside one model call (LangChain's with_retry); Dagster's RetryPolicy retries the step.
     model_retries: int = 1
+    tracing: TracingResource | None = None
 
     def run(
         self,
@@ -64,6 +79,7 @@ class AgentsResource(dg.ConfigurableResource):
             check_seeds=self.check_seeds,
             model_retries=self.model_retries,
             renders_dir=renders_dir,
+            tracing=self.tracing.settings() if self.tracing else None,
         )
         return run_session(config, home=benchgen_home(), roles=roles, start_round=start_round)
 
@@ -173,26 +189,6 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         keys = self._keys(client, f"{self.prefix}/{name}/")
         # The manifest first: from then on no reader takes the rest for a benchmark.
         self._delete(client, sorted(keys, key=lambda k: not k.endswith("/benchmark.yaml")))
-
-
-class TracingResource(dg.ConfigurableResource):
-    """Langfuse tracing of the agent sessions, when keys are configured; nothing is sent otherwise."""
-
-    public_key: str = ""
-    secret_key: str = ""
-    base_url: str = ""
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.public_key and self.secret_key)
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # The Langfuse SDK reads its configuration from the environment; the agent layer knows nothing else.
-        if self.enabled:
-            os.environ["LANGFUSE_PUBLIC_KEY"] = self.public_key
-            os.environ["LANGFUSE_SECRET_KEY"] = self.secret_key
-            if self.base_url:
-                os.environ["LANGFUSE_BASE_URL"] = self.base_url
 
 
 # One engine per database URL for the whole process: Dagster builds a fresh resource object for every
