@@ -19,11 +19,11 @@ Environment (read here and nowhere else):
 
 import os
 import warnings
+from typing import Any
 
 import dagster as dg
 
 from benchgen_dagster.agent.configuration import default_model
-from benchgen_dagster.defs import audit, cad, dataset, planning, quality, requests, review, simulation, skills
 from benchgen_dagster.defs.resources import (
     AgentsResource,
     ArtifactStoreResource,
@@ -96,32 +96,6 @@ def resources(resolved: bool = False) -> dict[str, object]:
     }
 
 
-generate_benchmarks = dg.define_asset_job(
-    requests.GENERATE_JOB,
-    selection=dg.AssetSelection.assets(*CANDIDATE_ASSETS),
-    description="One candidate, request to promotion, with every gate as a blocking check.",
-    # A candidate's steps form a chain: they run one after another in the run's process (a process per
-    # step would import the definitions again for each). Candidates run side by side as runs, through
-    # the instance's run queue.
-    executor_def=dg.in_process_executor,
-)
-learn_skills = dg.define_asset_job(
-    skills.LEARN_JOB,
-    selection=dg.AssetSelection.assets("agent_journals", "learned_skills"),
-    description="Compress every journal and run the skill learner over them.",
-)
-publish_dataset = dg.define_asset_job(
-    PUBLISH_JOB,
-    selection=dg.AssetSelection.assets("benchmark_dataset", "dataset_quality", "dataset_gallery"),
-    description="Rebuild the dataset index, its quality report and the gallery page.",
-)
-audit_dataset = dg.define_asset_job(
-    audit.AUDIT_JOB,
-    selection=dg.AssetSelection.assets("dataset_audit", "benchmark_dataset", "dataset_quality", "dataset_gallery"),
-    description="Re-check every promoted benchmark on fresh seeds, then rebuild the index, quality and gallery.",
-)
-
-
 def require_solvable() -> bool:
     """Whether promotion needs a proven reference solution (BENCHGEN_REQUIRE_SOLVABLE, default on)."""
     raw = (os.environ.get("BENCHGEN_REQUIRE_SOLVABLE") or "1").strip().lower()
@@ -142,8 +116,43 @@ def learn_after() -> int:
     return value
 
 
+def _jobs() -> list[Any]:
+    from benchgen_dagster.defs import audit, requests, skills
+
+    return [
+        dg.define_asset_job(
+            requests.GENERATE_JOB,
+            selection=dg.AssetSelection.assets(*CANDIDATE_ASSETS),
+            description="One candidate, request to promotion, with every gate as a blocking check.",
+            # A candidate's steps form a chain: they run one after another in the run's process (a process
+            # per step would import the definitions again for each). Candidates run side by side as runs,
+            # through the instance's run queue.
+            executor_def=dg.in_process_executor,
+        ),
+        dg.define_asset_job(
+            PUBLISH_JOB,
+            selection=dg.AssetSelection.assets("benchmark_dataset", "dataset_quality", "dataset_gallery"),
+            description="Rebuild the dataset index, its quality report and the gallery page.",
+        ),
+        dg.define_asset_job(
+            skills.LEARN_JOB,
+            selection=dg.AssetSelection.assets("agent_journals", "learned_skills"),
+            description="Compress every journal and run the skill learner over them.",
+        ),
+        dg.define_asset_job(
+            audit.AUDIT_JOB,
+            selection=dg.AssetSelection.assets(
+                "dataset_audit", "benchmark_dataset", "dataset_quality", "dataset_gallery"
+            ),
+            description="Re-check every promoted benchmark on fresh seeds, then rebuild index, quality and gallery.",
+        ),
+    ]
+
+
 def build_definitions(resource_overrides: dict[str, object] | None = None) -> dg.Definitions:
     """The Definitions; `resource_overrides` swaps resources (tests drive the stages with scripted agents)."""
+    from benchgen_dagster.defs import audit, cad, dataset, planning, quality, requests, review, simulation, skills
+
     return dg.Definitions(
         assets=[
             requests.benchmark_request,
@@ -160,7 +169,7 @@ def build_definitions(resource_overrides: dict[str, object] | None = None) -> dg
             dataset.dataset_gallery,
             audit.dataset_audit,
         ],
-        jobs=[generate_benchmarks, publish_dataset, learn_skills, audit_dataset],
+        jobs=_jobs(),
         sensors=[
             requests.request_files_sensor,
             requests.candidate_run_failure_sensor,
@@ -177,4 +186,15 @@ def build_definitions(resource_overrides: dict[str, object] | None = None) -> dg
     )
 
 
-defs = build_definitions()
+def __getattr__(name: str) -> Any:
+    """`defs`, built on first use: commands that only need the resources (`benchgen list`, `show`) get
+    them without importing every stage (pandas, the agents); Dagster's loaders ask for `defs` by name
+    or through dir(), and get it."""
+    if name == "defs":
+        globals()["defs"] = built = build_definitions()
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "defs"})
