@@ -4,19 +4,17 @@ Dagster then reads the root `dagster.yaml` as the instance's configuration; it m
 local instance (the one `benchgen` keeps in ./.benchgen/dagster), not demand PostgreSQL settings.
 """
 
-import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from tests.services import free_port, graphql
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -42,24 +40,6 @@ def _clean_env(home: Path) -> dict[str, str]:
     return {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _graphql(port: int, query: str) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        answer = json.loads(response.read())
-    assert "errors" not in answer, answer
-    return answer["data"]  # type: ignore[no-any-return]
-
-
 def test_dagster_materialize_and_dev_work_from_a_fresh_checkout_with_nothing_set(tmp_path: Path) -> None:
     checkout = _fresh_checkout(tmp_path / "checkout")
     env = _clean_env(tmp_path / "user")
@@ -78,7 +58,7 @@ def test_dagster_materialize_and_dev_work_from_a_fresh_checkout_with_nothing_set
     assert (checkout / ".benchgen" / "dagster" / "history" / "runs.db").is_file()
     assert (checkout / ".benchgen" / "gallery" / "index.html").is_file()
 
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "dagster-dev.log"
     with log.open("wb") as output:
         server = subprocess.Popen(
@@ -95,7 +75,7 @@ def test_dagster_materialize_and_dev_work_from_a_fresh_checkout_with_nothing_set
             assert server.poll() is None, log.read_text()[-3000:]
             assert time.monotonic() < deadline, "dagster dev did not answer in 180 s: " + log.read_text()[-3000:]
             try:
-                found = _graphql(
+                found = graphql(
                     port,
                     '{ assetOrError(assetKey: {path: ["benchmark_dataset"]}) '
                     "{ ... on Asset { assetMaterializations(limit: 1) { runId } } } }",

@@ -1,23 +1,20 @@
 """The pipeline against real services on loopback: the Dagster instance and the registry on
 PostgreSQL, the artifact store on an S3 API server (moto), and the webserver's GraphQL API."""
 
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import boto3
 import psycopg2
 import pytest
 
 from tests.conftest import benchgen
-from tests.services import PG_HOST, PG_PORT, PG_USER, postgres_database, s3_server
+from tests.services import PG_HOST, PG_PORT, PG_USER, free_port, graphql, postgres_database, s3_server
 
 REPO = Path(__file__).resolve().parent.parent
 BUCKET = "benchgen-artifacts"
@@ -27,24 +24,6 @@ pytestmark = [
     pytest.mark.enable_socket,
     pytest.mark.allow_hosts(["127.0.0.1"]),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _graphql(port: int, query: str) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        answer = json.loads(response.read())
-    assert "errors" not in answer, answer
-    return answer["data"]  # type: ignore[no-any-return]
 
 
 def _start_webserver(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -111,10 +90,10 @@ def test_postgres_s3_and_the_webserver(_benchgen_home: Path, tmp_path: Path) -> 
         assert sum(k.startswith(prefix + "renders/solution/view_") for k in keys) == 24
         assert "benchgen/gallery/index.html" in keys
 
-        port = _free_port()
+        port = free_port()
         server = _start_webserver(env, port, tmp_path / "webserver.log")
         try:
-            nodes = _graphql(
+            nodes = graphql(
                 port,
                 "{ assetNodes { assetKey { path } isPartitioned "
                 "assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }",
@@ -131,7 +110,7 @@ def test_postgres_s3_and_the_webserver(_benchgen_home: Path, tmp_path: Path) -> 
                 "review_approved": True,
                 "audit_passed": False,
             }
-            (repository,) = _graphql(
+            (repository,) = graphql(
                 port,
                 "{ repositoriesOrError { ... on RepositoryConnection { "
                 "nodes { sensors { name } schedules { name } } } } }",
@@ -139,7 +118,7 @@ def test_postgres_s3_and_the_webserver(_benchgen_home: Path, tmp_path: Path) -> 
             assert {"request_files_sensor", "skill_learning_sensor"} <= {s["name"] for s in repository["sensors"]}
             schedules = sorted(s["name"] for s in repository["schedules"])
             assert schedules == ["daily_batch_schedule", "weekly_dataset_audit", "weekly_skill_learning"]
-            asset = _graphql(
+            asset = graphql(
                 port,
                 '{ assetOrError(assetKey: {path: ["promoted_benchmark"]}) { ... on Asset { assetMaterializations('
                 "limit: 1) { partition metadataEntries { label ... on TextMetadataEntry { text } } } } } }",
@@ -158,7 +137,7 @@ def test_an_unreachable_bucket_is_one_line_and_exit_1() -> None:
     env = {
         **os.environ,
         "BENCHGEN_S3_BUCKET": BUCKET,
-        "BENCHGEN_S3_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}",
+        "BENCHGEN_S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_MAX_ATTEMPTS": "1",
