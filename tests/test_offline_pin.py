@@ -21,7 +21,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from benchgen_dagster.agent.coder import coder_task
 from benchgen_dagster.agent.configuration import OFFLINE_MODEL
 from benchgen_dagster.agent.models import chat_model
-from benchgen_dagster.agent.offline import REQUEST_MARKER
+from benchgen_dagster.agent.prompts import REQUEST_MARKER
 from benchgen_dagster.defs.requests import read_batch_file
 from benchgen_dagster.models.registry import BenchmarkRequest
 

@@ -5,7 +5,7 @@ from typing import Any, Literal
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
-from benchgen_dagster.agent.offline import FEEDBACK_MARKER, PLAN_MARKER, REQUEST_MARKER, ROUND_MARKER
+from benchgen_dagster.agent.prompts import FEEDBACK_MARKER, PLAN_MARKER, REQUEST_MARKER, ROUND_MARKER
 from benchgen_dagster.agent.roles import Role, RoleFailed
 from benchgen_dagster.agent.state import DONE, SessionState
 from benchgen_dagster.agent.tools import SessionContext

@@ -15,7 +15,7 @@ in an untrusted workspace, so everything taken from it is bounded and plain text
 import re
 from itertools import pairwise
 
-from benchgen_dagster.agent.offline import plan_front_matter
+from benchgen_dagster.models.plans import plan_front_matter
 from benchgen_dagster.models.skills import JournalRound, SessionDigest, changed_parameters
 
 _HEADING_RE = re.compile(r"^## (\w+)(?: · round (\d+))?\s*$")

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from benchgen_dagster.agent import prompts
 from benchgen_dagster.agent.backend import SandboxFilesystemBackend, copy_skills
 from benchgen_dagster.agent.models import chat_model
-from benchgen_dagster.agent.offline import JOURNALS_PATH, LEARNED_DIR
+from benchgen_dagster.agent.prompts import JOURNALS_PATH, LEARNED_DIR
 from benchgen_dagster.agent.roles import usage_of
 from benchgen_dagster.models.settings import SandboxLimits
 from benchgen_dagster.models.skills import MAX_SKILL_BYTES, SessionDigest

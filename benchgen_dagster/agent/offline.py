@@ -28,17 +28,18 @@ from benchgen_dagster.agent.offline_requests import (
     parameterized_source,
     plan_request,
 )
+from benchgen_dagster.agent.prompts import (
+    FEEDBACK_MARKER,
+    JOURNALS_PATH,
+    LEARNED_DIR,
+    PLAN_MARKER,
+    REQUEST_MARKER,
+    ROUND_MARKER,
+)
+from benchgen_dagster.models.plans import plan_front_matter
 from benchgen_dagster.models.skills import SessionDigest, SkillError, parse_skill
 
-# Markers the nodes put in the task message; real models read them as plain text.
-REQUEST_MARKER = "REQUEST:"
-ROUND_MARKER = "ROUND:"
-PLAN_MARKER = "PLAN (plan.md):"
-FEEDBACK_MARKER = "FEEDBACK:"
 _CHARS_PER_TOKEN = 4
-# The learner's workspace: compressed journals in, proposed skills out (see agent/learner.py).
-JOURNALS_PATH = "/journals/sessions.jsonl"
-LEARNED_DIR = "/learned"
 # Pages small enough that read_file's result stays under its size budget: a digest line is at most about
 # 6 KB (agent/journals.py bounds it), so 8 lines stay well under deepagents' 80 KB.
 JOURNAL_PAGE_LINES = 8
@@ -80,17 +81,6 @@ def shown_file(shown: str) -> tuple[str, tuple[int, int, int | None] | None]:
         else:
             text.append(match.group(2))
     return "\n".join(text) + "\n", span
-
-
-def plan_front_matter(plan_text: str) -> dict[str, Any]:
-    match = re.match(r"\s*---\n(.*?)\n---", plan_text, re.S)
-    if not match:
-        return {}
-    try:
-        data = yaml.safe_load(match.group(1))
-    except yaml.YAMLError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def plan_markdown(plan: OfflinePlan | Refusal, prompt: str) -> str:

@@ -5,10 +5,11 @@ from typing import Literal
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
-from benchgen_dagster.agent.offline import REQUEST_MARKER, plan_front_matter
+from benchgen_dagster.agent.prompts import REQUEST_MARKER
 from benchgen_dagster.agent.roles import Role, RoleFailed
 from benchgen_dagster.agent.state import DONE, SessionState
 from benchgen_dagster.agent.tools import SessionContext
+from benchgen_dagster.models.plans import plan_front_matter
 from benchgen_dagster.worker import safe_files
 
 

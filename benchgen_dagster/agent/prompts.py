@@ -1,4 +1,17 @@
-"""System prompts of the roles. The offline policy ignores them; a real model reads nothing else."""
+"""What the roles are told: their system prompts, and the vocabulary of the tasks the nodes give them.
+
+The offline policy ignores the system prompts and finds its way by the markers; a real model reads
+nothing else, and reads the markers as plain text.
+"""
+
+# Markers the nodes put in a role's task message, each opening a section of it.
+REQUEST_MARKER = "REQUEST:"
+ROUND_MARKER = "ROUND:"
+PLAN_MARKER = "PLAN (plan.md):"
+FEEDBACK_MARKER = "FEEDBACK:"
+# The learner's workspace (see agent/learner.py): compressed journals in, proposed skills out.
+JOURNALS_PATH = "/journals/sessions.jsonl"
+LEARNED_DIR = "/learned"
 
 PLANNER = """You are the planner of benchgen, which generates mechanical-engineering benchmarks (build123d
 geometry, MuJoCo physics). From the curator's request, write /plan.md with: YAML front matter

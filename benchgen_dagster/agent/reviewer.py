@@ -1,39 +1,21 @@
 """The reviewer node: reads the reports, looks at the renders, writes reviews/<round>.md and decides."""
 
 import base64
-import re
 from typing import Any, Literal
 
-import yaml
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
-from benchgen_dagster.agent.offline import FEEDBACK_MARKER, REQUEST_MARKER, ROUND_MARKER
+from benchgen_dagster.agent.prompts import FEEDBACK_MARKER, REQUEST_MARKER, ROUND_MARKER
 from benchgen_dagster.agent.roles import Role, RoleFailed
 from benchgen_dagster.agent.state import DONE, SessionState
 from benchgen_dagster.agent.tools import SessionContext
+from benchgen_dagster.models.reviews import ReviewError, read_review
 from benchgen_dagster.worker import safe_files
 
 MAX_VIEW_BYTES = 4 * 1024 * 1024
 # Views handed to a vision model as images: a spread of azimuths at the middle elevation.
 REVIEW_VIEWS = ("view_az000_el35.png", "view_az090_el35.png", "view_az180_el35.png", "view_az270_el35.png")
-
-
-class ReviewError(ValueError):
-    pass
-
-
-def read_review(text: str) -> tuple[str, list[str]]:
-    """(decision, comments) from a review's YAML front matter; raises ReviewError if it has none."""
-    match = re.match(r"\s*---\n(.*?)\n---", text, re.S)
-    try:
-        data = yaml.safe_load(match.group(1)) if match else None
-    except yaml.YAMLError as error:
-        raise ReviewError(f"the review's front matter is not valid YAML: {str(error).splitlines()[0]}") from None
-    if not isinstance(data, dict) or data.get("decision") not in ("approved", "rejected"):
-        raise ReviewError("the review has no front matter with decision: approved|rejected")
-    comments = data.get("comments") or []
-    return str(data["decision"]), [str(c) for c in (comments if isinstance(comments, list) else [comments])]
 
 
 def reviewer_task(state: SessionState, context: SessionContext, with_images: bool) -> str | list[dict[str, Any]]:

@@ -247,7 +247,7 @@ def promoted_benchmark(
         registry.advance(key, stage, CandidateStatus.AWAITING_APPROVAL)
         context.log.info(f"{key} waits for a curator: benchgen promote {key}")
         return
-    from benchgen_dagster.agent.offline import plan_front_matter  # the planner's own reader, imported late
+    from benchgen_dagster.models.plans import plan_front_matter  # the planner's own reader, imported late
 
     plan = benchmark_plan["plan"]
     front = plan_front_matter(plan)

@@ -9,17 +9,19 @@ parameter limits (`metadata.limits`, e.g. "effort_arm <= 562.5; gap_width >= 90"
 """
 
 import re
-from typing import Any
 
 import yaml
 from pydantic import BaseModel, Field
+
+from benchgen_dagster.models.front_matter import split_front_matter
 
 MAX_SKILL_BYTES = 64 * 1024
 MAX_NAME_CHARS = 64
 MAX_DESCRIPTION_CHARS = 1024
 # Agent Skills names: lowercase letters and digits, single hyphens, no hyphen at either end.
 _NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_FRONT_MATTER_RE = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
+# The opening line deepagents' skills middleware looks for: a skill must start with it to be loaded at all.
+_OPENING_RE = re.compile(r"\A---\s*\n")
 _LIMIT_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=)\s*([-+]?\d+(?:\.\d+)?)\s*$")
 _PYTHON_BLOCK_RE = re.compile(r"```python\n.+?\n```", re.S)
 
@@ -86,13 +88,13 @@ def parse_skill(text: str, folder_name: str) -> Skill:
         raise SkillError("SKILL.md is empty")
     if len(text.encode()) > MAX_SKILL_BYTES:
         raise SkillError(f"SKILL.md is {len(text.encode())} bytes; the limit is {MAX_SKILL_BYTES}")
-    match = _FRONT_MATTER_RE.match(text)
-    if not match:
-        raise SkillError("SKILL.md does not start with YAML front matter between '---' lines")
     try:
-        front: Any = yaml.safe_load(match.group(1))
+        found = split_front_matter(text) if _OPENING_RE.match(text) else None
     except yaml.YAMLError as error:
         raise SkillError(f"the front matter is not YAML: {str(error).splitlines()[0]}") from None
+    if found is None:
+        raise SkillError("SKILL.md does not start with YAML front matter between '---' lines")
+    front, body = found
     if not isinstance(front, dict):
         raise SkillError("the front matter is not a mapping")
     name = str(front.get("name") or "").strip()
@@ -111,7 +113,6 @@ def parse_skill(text: str, folder_name: str) -> Skill:
     evidence = metadata.get("evidence", "").split()
     if not evidence:
         raise SkillError("metadata.evidence must name the journals (candidate ids) the skill was learned from")
-    body = text[match.end() :]
     if not _PYTHON_BLOCK_RE.search(body):
         raise SkillError("the guidance has no python code example (a ```python block)")
     limits = parse_limits(metadata.get("limits", ""))
