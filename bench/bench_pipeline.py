@@ -77,7 +77,8 @@ def pipeline(prompt: str) -> tuple[float, float, float]:
     once more on its own; and that job's own work, called as plain Python in the same home, which the
     direct side is charged with: it is the product's work, not Dagster's."""
     from benchgen_dagster import runner
-    from benchgen_dagster.defs.dataset import benchmark_dataset, dataset_gallery
+    from benchgen_dagster.defs.dataset_index import benchmark_dataset
+    from benchgen_dagster.defs.gallery import dataset_gallery
     from benchgen_dagster.defs.quality import dataset_quality
     from benchgen_dagster.models.registry import BenchmarkRequest, CandidateStatus
 
@@ -117,7 +118,7 @@ def busy_cpu_seconds() -> float:
 def promoted_floor(candidates, seeds: int) -> float:  # type: ignore[no-untyped-def]
     """The promoted candidates' bare work, one after another in this process."""
     from bench.floor import floor
-    from benchgen_dagster.defs.dataset import dataset_dir
+    from benchgen_dagster.paths import dataset_dir
 
     total = 0.0
     for candidate in candidates:

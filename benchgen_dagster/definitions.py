@@ -151,7 +151,19 @@ def _jobs() -> list[Any]:
 
 def build_definitions(resource_overrides: dict[str, object] | None = None) -> dg.Definitions:
     """The Definitions; `resource_overrides` swaps resources (tests drive the stages with scripted agents)."""
-    from benchgen_dagster.defs import audit, cad, dataset, planning, quality, requests, review, simulation, skills
+    from benchgen_dagster.defs import (
+        audit,
+        cad,
+        dataset_index,
+        gallery,
+        planning,
+        promotion,
+        quality,
+        requests,
+        review,
+        simulation,
+        skills,
+    )
 
     return dg.Definitions(
         assets=[
@@ -163,10 +175,10 @@ def build_definitions(resource_overrides: dict[str, object] | None = None) -> dg
             cad.compiled_scenes,
             simulation.simulation_report,
             review.benchmark_review,
-            dataset.promoted_benchmark,
-            dataset.benchmark_dataset,
+            promotion.promoted_benchmark,
+            dataset_index.benchmark_dataset,
             quality.dataset_quality,
-            dataset.dataset_gallery,
+            gallery.dataset_gallery,
             audit.dataset_audit,
         ],
         jobs=_jobs(),

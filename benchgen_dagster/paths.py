@@ -18,3 +18,25 @@ def cache_dir(home: Path) -> Path:
     Keyed by content, so several homes (datasets, test sessions) may share one."""
     configured = os.environ.get("BENCHGEN_CACHE_DIR")
     return Path(configured).expanduser().resolve() if configured else home / "cache"
+
+
+def dataset_dir() -> Path:
+    """The promoted benchmarks, one folder each (`<benchmark_id>/`), and the index; created on first use."""
+    folder = benchgen_home() / "dataset"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def index_path() -> Path:
+    """The dataset's index (benchmark_dataset)."""
+    return dataset_dir() / "index.parquet"
+
+
+def gallery_path() -> Path:
+    """The gallery page (dataset_gallery)."""
+    return benchgen_home() / "gallery" / "index.html"
+
+
+def quality_dir() -> Path:
+    """Where dataset_quality leaves its plots (shown on the gallery page) and quality.json."""
+    return benchgen_home() / "gallery" / "quality"

@@ -21,7 +21,7 @@ from benchgen_dagster.defs.candidates import candidate_partitions
 from benchgen_dagster.defs.requests import GENERATE_JOB, record_run_failure, submit_requests
 from benchgen_dagster.defs.resources import AgentsResource, ArtifactStoreResource, RegistryResource
 from benchgen_dagster.models.registry import CURATOR_PREFIX, BenchmarkRequest, Candidate, CandidateStatus
-from benchgen_dagster.paths import benchgen_home
+from benchgen_dagster.paths import benchgen_home, dataset_dir, gallery_path, index_path
 
 EMBEDDED_DAGSTER_YAML = """\
 # The embedded default: SQLite storage in this folder, written by benchgen on first use.
@@ -275,7 +275,7 @@ def audit(seeds: int, first_seed: int = -1, quarantine: bool = False) -> dict[st
     """Run the audit job in this process (dataset_audit, then the index, quality and gallery) and return
     the audit's findings (audits/latest.json). Raises AuditSeedsError for seeds that are not fresh."""
     from benchgen_dagster.defs.audit import AUDIT_JOB, fresh_seeds, latest_audit_path
-    from benchgen_dagster.defs.dataset import load_manifests
+    from benchgen_dagster.defs.dataset_index import load_manifests
 
     for manifest in load_manifests():  # bad input fails here, before any work or any move
         fresh_seeds(manifest.get("seeds_checked", []), seeds, first_seed)
@@ -295,8 +295,6 @@ def audit(seeds: int, first_seed: int = -1, quarantine: bool = False) -> dict[st
 
 
 def dataset_paths() -> tuple[Path, Path]:
-    from benchgen_dagster.defs.dataset import dataset_dir, gallery_path
-
     return dataset_dir(), gallery_path()
 
 
@@ -325,8 +323,6 @@ def approve_and_promote(key: str) -> Candidate:
 def withdraw(key: str, reason: str) -> Path | None:
     """A curator's rejection: recorded first (so no queued run can promote the candidate), then a promoted
     benchmark is moved out of the dataset (kept under withdrawn/, never deleted) and out of the index."""
-    from benchgen_dagster.defs.dataset import dataset_dir
-
     candidate = registry().get(key)
     assert candidate is not None
     registry().update(key, status=CandidateStatus.REJECTED, reason=CURATOR_PREFIX + reason, approved=False)
@@ -347,7 +343,7 @@ def withdraw(key: str, reason: str) -> Path | None:
 
 def export_dataset(dest: Path) -> int:
     """Copy every promoted benchmark folder and the index to `dest`; returns how many."""
-    from benchgen_dagster.defs.dataset import index_path, load_manifests
+    from benchgen_dagster.defs.dataset_index import load_manifests
 
     dest.mkdir(parents=True, exist_ok=True)
     manifests = load_manifests()

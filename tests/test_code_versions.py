@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from benchgen_dagster.definitions import defs
-from benchgen_dagster.defs import candidates, dataset
+from benchgen_dagster.defs import candidates, dataset_index
 from benchgen_dagster.worker import versions
 
 
@@ -54,7 +54,9 @@ def _pair(version: str, condition: dg.AutomationCondition) -> list[dg.AssetsDefi
 
 # Dagster's own evaluation selects with a beta parameter; nothing of ours uses it.
 @pytest.mark.filterwarnings("ignore:.*include_sources.*:dagster.BetaWarning")
-@pytest.mark.parametrize("condition", [candidates.REFRESH_WHEN_STALE, dataset.AFTER_PROMOTIONS], ids=["stale", "after"])
+@pytest.mark.parametrize(
+    "condition", [candidates.REFRESH_WHEN_STALE, dataset_index.AFTER_PROMOTIONS], ids=["stale", "after"]
+)
 def test_an_upgrade_that_changes_code_versions_requests_no_runs(condition: dg.AutomationCondition) -> None:
     """What an upgrade does to an existing dataset: every stage's code version changes at once, and the
     automation sensor must not re-run the whole dataset because of that. New data upstream still does."""

@@ -159,7 +159,8 @@ def list_candidates(
 
 def show(identifier: Annotated[str, typer.Argument(metavar="ID", help="A candidate key or benchmark id.")]) -> None:
     """Show one candidate or benchmark: request, status, and the manifest when promoted."""
-    from benchgen_dagster.defs.dataset import MANIFEST, dataset_dir
+    from benchgen_dagster.defs.promotion import MANIFEST
+    from benchgen_dagster.paths import dataset_dir
 
     existing_home()
     require_services()

@@ -21,7 +21,7 @@ def _written_with(name: str) -> dict[str, list[str]]:
     """Benchmarks in the dataset by the version of skill `name` their script was written with."""
     import yaml
 
-    from benchgen_dagster.defs.dataset import dataset_dir
+    from benchgen_dagster.paths import dataset_dir
 
     written: dict[str, list[str]] = {}
     for manifest in sorted(dataset_dir().glob("*/benchmark.yaml")):

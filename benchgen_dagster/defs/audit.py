@@ -25,14 +25,14 @@ import dagster as dg
 import yaml
 
 from benchgen_dagster.defs.candidates import SANDBOX_CODE, code_version
-from benchgen_dagster.defs.dataset import dataset_dir, load_manifests
+from benchgen_dagster.defs.dataset_index import load_manifests
 from benchgen_dagster.defs.resources import (
     ArtifactStoreResource,
     RegistryResource,
     SandboxResource,
 )
 from benchgen_dagster.models.reports import CheckReport
-from benchgen_dagster.paths import benchgen_home
+from benchgen_dagster.paths import benchgen_home, dataset_dir
 from benchgen_dagster.worker.safe_files import write_file_atomically
 from benchgen_dagster.worker.versions import judge_version
 
@@ -119,7 +119,7 @@ def rejudge(
 ) -> str | None:
     """Judge a benchmark again on its own checked seeds and take the judge's output into its folder.
     Returns why it failed (its manifest then says so), or None."""
-    from benchgen_dagster.defs.dataset import MANIFEST, RENDER_SIZE
+    from benchgen_dagster.defs.promotion import MANIFEST, RENDER_SIZE
     from benchgen_dagster.defs.resources import replace_folder_atomically
 
     folder = Path(manifest["path"])

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from benchgen_dagster.defs.candidates import code_version, image_markdown, text_version
-from benchgen_dagster.defs.dataset import AFTER_PROMOTIONS, load_manifests, quality_dir
+from benchgen_dagster.defs.dataset_index import AFTER_PROMOTIONS, load_manifests
+from benchgen_dagster.paths import quality_dir
 from benchgen_dagster.worker.safe_files import write_file_atomically
 
 GRID = (16, 12, 8)

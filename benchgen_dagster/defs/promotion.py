@@ -1,4 +1,4 @@
-"""The dataset: promotion of approved candidates, the index, and the gallery.
+"""Promotion: an approved candidate becomes a benchmark folder in the dataset.
 
 A promoted benchmark is a folder `dataset/<benchmark_id>/` (script.py, benchmark.yaml, seeds/<seed>/
 scene.xml + meshes, renders/, reports/), built aside and moved into place in one rename, so an
@@ -6,8 +6,6 @@ interrupted run never leaves half a benchmark.
 """
 
 import hashlib
-import html
-import io
 import json
 import re
 import shutil
@@ -17,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 import yaml
 
 from benchgen_dagster import __version__
@@ -38,43 +35,14 @@ from benchgen_dagster.defs.resources import (
     replace_folder_atomically,
 )
 from benchgen_dagster.models.difficulty import difficulty
-from benchgen_dagster.models.registry import CandidateStatus, dataset_table
+from benchgen_dagster.models.registry import CandidateStatus
 from benchgen_dagster.models.reports import SeedOutcome
-from benchgen_dagster.paths import benchgen_home
-from benchgen_dagster.worker.safe_files import write_file_atomically
+from benchgen_dagster.paths import dataset_dir
 from benchgen_dagster.worker.versions import judge_version
 
 MANIFEST = "benchmark.yaml"
 RENDER_SIZE = (320, 240)  # as the reviewer saw them
 RENDER_VIEWS = 24
-# The index and the gallery follow promotions (and withdrawals): whenever a promotion is newer than
-# them. (`eager()` would wait for every candidate's promotion, and rejected ones never come.)
-AFTER_PROMOTIONS = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled() & ~dg.AutomationCondition.in_progress()
-)
-INDEX_COLUMNS = [c.name for c in dataset_table.columns]
-
-
-def dataset_dir() -> Path:
-    folder = benchgen_home() / "dataset"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def gallery_path() -> Path:
-    return benchgen_home() / "gallery" / "index.html"
-
-
-def quality_dir() -> Path:
-    """Where dataset_quality leaves its plots (shown on the gallery page) and quality.json."""
-    return benchgen_home() / "gallery" / "quality"
-
-
-QUALITY_PLOTS = ("counts", "difficulty", "parameters")
-
-
-def index_path() -> Path:
-    return dataset_dir() / "index.parquet"
 
 
 def _section(markdown: str, heading: str) -> list[str]:
@@ -348,142 +316,4 @@ def promoted_benchmark(
             "code_version": __version__,
             "manifest": dg.MetadataValue.md(f"```yaml\n{yaml.safe_dump(manifest, sort_keys=False)}\n```"),
         },
-    )
-
-
-def load_manifests() -> list[dict[str, Any]]:
-    manifests = []
-    for path in sorted(dataset_dir().glob(f"*/{MANIFEST}")):
-        if path.parent.name.startswith("."):
-            continue
-        data = yaml.safe_load(path.read_text())
-        if isinstance(data, dict):
-            manifests.append(data | {"path": str(path.parent)})
-    return manifests
-
-
-def dataset_frame(registry: RegistryResource) -> pd.DataFrame:
-    """The index: every promoted benchmark the registry holds (the registry is the source of truth)."""
-    rows = registry.dataset_rows()
-    frame = pd.DataFrame(rows, columns=INDEX_COLUMNS)
-    for column in ("parameters", "mesh_digests"):
-        frame[column] = frame[column].map(lambda v: json.dumps(v, sort_keys=True))
-    return frame
-
-
-@dg.asset(
-    # After an audit too: a quarantined benchmark leaves the index.
-    deps=["promoted_benchmark", "dataset_audit"],
-    code_version=code_version(__name__, "models"),
-    group_name="dataset",
-    kinds={"pandas", "parquet"},
-    automation_condition=AFTER_PROMOTIONS,
-    description="The index of promoted benchmarks: parquet under the dataset, and the registry table "
-    "(PostgreSQL when configured).",
-)
-def benchmark_dataset(registry: RegistryResource) -> dg.MaterializeResult:
-    frame = dataset_frame(registry)
-    path = index_path()
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
-    write_file_atomically(path, buffer.getvalue())
-    tiers = frame["tier"].value_counts().to_dict() if len(frame) else {}
-    preview = frame[["benchmark_id", "tier", "family", "title"]].head(50)
-    table = "\n".join(
-        ["| id | tier | family | title |", "|---|---|---|---|"]
-        + [f"| {r.benchmark_id} | {r.tier} | {r.family} | {r.title} |" for r in preview.itertuples()]
-    )
-    return dg.MaterializeResult(
-        metadata={
-            "benchmarks": len(frame),
-            "by_tier": dg.MetadataValue.json({str(k): int(v) for k, v in tiers.items()}),
-            "index": dg.MetadataValue.path(str(path)),
-            "database": registry.engine.url.render_as_string(hide_password=True),
-            "preview": dg.MetadataValue.md(table),
-        },
-        data_version=text_version(frame.to_json(date_format="iso")),
-    )
-
-
-def _views(renders: Path, benchmark: str, under: str) -> str:
-    views = sorted(renders.glob("view_az*_el35.png"))[:4]
-    return "".join(
-        f'<img src="{html.escape(f"../dataset/{benchmark}/{under}/{v.name}")}" alt="{html.escape(v.stem)}" '
-        'loading="lazy">'
-        for v in views
-    )
-
-
-def render_gallery(manifests: list[dict[str, Any]], out: Path) -> None:
-    """A static page: each promoted benchmark's renders, tier, parameters and checks."""
-    cards = []
-    for manifest in manifests:
-        folder = Path(manifest["path"])
-        images = _views(folder / "renders", folder.name, "renders")
-        solved = _views(folder / "renders" / "solution", folder.name, "renders/solution")
-        solvability = manifest.get("solvability") or {"status": "unproven"}
-        measured = manifest.get("difficulty") or {}
-        judge = manifest.get("judge") or {"status": "never judged by the trusted judge"}
-        solution_row = (
-            f'<p class="label">with the reference solution</p><div class="views">{solved}</div>' if solved else ""
-        )
-        params = "".join(
-            f"<tr><td>{html.escape(name)}</td><td>{r['low']:g}–{r['high']:g}</td>"
-            f"<td>{r['min']:g}–{r['max']:g}</td></tr>"
-            for name, r in sorted((manifest.get("parameters") or {}).items())
-        )
-        provenance = manifest.get("provenance", {})
-        cards.append(
-            f'<section class="card"><h2>{html.escape(str(manifest.get("title", manifest["id"])))}</h2>'
-            f'<p class="meta">tier {html.escape(str(manifest.get("tier")))} · '
-            f"{html.escape(str(manifest.get('family')))}"
-            f" · {len(manifest.get('seeds_checked', []))} seeds checked · all checks passed · solvability: "
-            f"{html.escape(str(solvability.get('status')))} · difficulty {html.escape(str(measured.get('score', '–')))}"
-            f" · judge: {html.escape(str(judge.get('status')))} {html.escape(str(judge.get('version', '')))}"
-            f" · reviewed: {html.escape(str(manifest.get('review', {}).get('decision')))} · id "
-            f'<code>{html.escape(manifest["id"])}</code></p><p class="label">the benchmark</p>'
-            f'<div class="views">{images}</div>{solution_row}'
-            f"<table><tr><th>parameter</th><th>declared</th><th>drawn</th></tr>{params}</table>"
-            f'<p class="prompt">“{html.escape(str(provenance.get("prompt", "")))}” — '
-            f"{html.escape(str(provenance.get('model', '')))}</p></section>"
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    plots = "".join(
-        f'<img src="quality/{name}.png" alt="{name}">'
-        for name in QUALITY_PLOTS
-        if (out.parent / "quality" / f"{name}.png").is_file()
-    )
-    quality = f'<section class="quality"><h2>Dataset quality</h2>{plots}</section>' if plots else ""
-    page = (
-        '<!doctype html><html><head><meta charset="utf-8"><title>benchgen dataset</title><style>'
-        "body{font-family:sans-serif;margin:2em;background:#fafafa}.card{background:#fff;padding:1em;margin:1em 0;"
-        "border:1px solid #ddd}.views img{width:24%;margin-right:1%}.meta{color:#555}td,th{padding:2px 8px;"
-        "text-align:left}.prompt{font-style:italic}.label{margin:.3em 0;color:#555;font-size:90%}"
-        ".quality img{max-width:32%;margin-right:1%;vertical-align:top}</style></head><body>"
-        f"<h1>benchgen dataset</h1><p>{len(manifests)} promoted benchmark(s), generated "
-        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.</p>{quality}{''.join(cards)}</body></html>\n"
-    )
-    write_file_atomically(out, page.encode())
-
-
-@dg.asset(
-    deps=["benchmark_dataset", "dataset_quality"],
-    code_version=code_version(__name__, "models"),
-    group_name="dataset",
-    kinds={"html"},
-    automation_condition=AFTER_PROMOTIONS,
-    description="A static HTML page of every promoted benchmark: renders with and without the reference "
-    "solution, tier, difficulty, parameters, checks; the dataset quality plots on top.",
-)
-def dataset_gallery(artifacts: ArtifactStoreResource) -> dg.MaterializeResult:
-    manifests = load_manifests()
-    out = gallery_path()
-    render_gallery(manifests, out)
-    location = artifacts.publish(out.parent, "gallery")
-    return dg.MaterializeResult(
-        metadata={
-            "benchmarks": len(manifests),
-            "page": dg.MetadataValue.path(str(out)),
-            "published": location,
-        }
     )

@@ -1,0 +1,77 @@
+"""The dataset index: every promoted benchmark, as parquet under the dataset and the registry's table."""
+
+import io
+import json
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import yaml
+
+from benchgen_dagster.defs.candidates import code_version, text_version
+from benchgen_dagster.defs.promotion import MANIFEST
+from benchgen_dagster.defs.resources import RegistryResource
+from benchgen_dagster.models.registry import dataset_table
+from benchgen_dagster.paths import dataset_dir, index_path
+from benchgen_dagster.worker.safe_files import write_file_atomically
+
+# The index and the gallery follow promotions (and withdrawals): whenever a promotion is newer than
+# them. (`eager()` would wait for every candidate's promotion, and rejected ones never come.)
+AFTER_PROMOTIONS = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled() & ~dg.AutomationCondition.in_progress()
+)
+INDEX_COLUMNS = [c.name for c in dataset_table.columns]
+
+
+def load_manifests() -> list[dict[str, Any]]:
+    manifests = []
+    for path in sorted(dataset_dir().glob(f"*/{MANIFEST}")):
+        if path.parent.name.startswith("."):
+            continue
+        data = yaml.safe_load(path.read_text())
+        if isinstance(data, dict):
+            manifests.append(data | {"path": str(path.parent)})
+    return manifests
+
+
+def dataset_frame(registry: RegistryResource) -> pd.DataFrame:
+    """The index: every promoted benchmark the registry holds (the registry is the source of truth)."""
+    rows = registry.dataset_rows()
+    frame = pd.DataFrame(rows, columns=INDEX_COLUMNS)
+    for column in ("parameters", "mesh_digests"):
+        frame[column] = frame[column].map(lambda v: json.dumps(v, sort_keys=True))
+    return frame
+
+
+@dg.asset(
+    # After an audit too: a quarantined benchmark leaves the index.
+    deps=["promoted_benchmark", "dataset_audit"],
+    code_version=code_version(__name__, "models"),
+    group_name="dataset",
+    kinds={"pandas", "parquet"},
+    automation_condition=AFTER_PROMOTIONS,
+    description="The index of promoted benchmarks: parquet under the dataset, and the registry table "
+    "(PostgreSQL when configured).",
+)
+def benchmark_dataset(registry: RegistryResource) -> dg.MaterializeResult:
+    frame = dataset_frame(registry)
+    path = index_path()
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    write_file_atomically(path, buffer.getvalue())
+    tiers = frame["tier"].value_counts().to_dict() if len(frame) else {}
+    preview = frame[["benchmark_id", "tier", "family", "title"]].head(50)
+    table = "\n".join(
+        ["| id | tier | family | title |", "|---|---|---|---|"]
+        + [f"| {r.benchmark_id} | {r.tier} | {r.family} | {r.title} |" for r in preview.itertuples()]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "benchmarks": len(frame),
+            "by_tier": dg.MetadataValue.json({str(k): int(v) for k, v in tiers.items()}),
+            "index": dg.MetadataValue.path(str(path)),
+            "database": registry.engine.url.render_as_string(hide_password=True),
+            "preview": dg.MetadataValue.md(table),
+        },
+        data_version=text_version(frame.to_json(date_format="iso")),
+    )
