@@ -2,12 +2,11 @@
 
 Exit codes: 0 all good, 1 a check failed, 2 the command was used wrongly (missing file, bad option).
 Bad input is one line on stderr, never a traceback. Heavy libraries are imported inside commands,
-so `benchgen --help` and `benchgen library list` start fast, and `benchgen list` and `show` import
-neither pandas nor the pipeline's stages.
+so `benchgen --help` and `benchgen library list` start fast.
 
 This module puts the app together; each command group lives in a module of its own: `worker` (check,
 render, library), `agent`, `pipeline` (generate, list, show, promote, reject, export, audit, gc) and
-`skills`, all printing through `output`.
+`skills`, all printing through `output` and finding BENCHGEN_HOME and the services through `home`.
 """
 
 import atexit

@@ -1,8 +1,5 @@
 """The pipeline's commands, through the Dagster instance under BENCHGEN_HOME: `generate`, `list`, `show`,
-`promote`, `reject`, `export`, `audit` and `gc`.
-
-`list` and `show` read the registry and the dataset folder: they import neither pandas nor the stages.
-"""
+`promote`, `reject`, `export`, `audit` and `gc`."""
 
 import json
 import shutil
