@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 DEFAULT_HOME = ".benchgen"
+MANIFEST = "benchmark.yaml"  # in each benchmark's folder in the dataset
 
 
 def benchgen_home() -> Path:

@@ -2,7 +2,8 @@
 
 Exit codes: 0 all good, 1 a check failed, 2 the command was used wrongly (missing file, bad option).
 Bad input is one line on stderr, never a traceback. Heavy libraries are imported inside commands,
-so `benchgen --help` and `benchgen library list` start fast.
+so `benchgen --help` and `benchgen library list` start fast, and `benchgen list` and `show` import
+neither pandas nor the Dagster Definitions (tests/test_cli.py holds them to it).
 
 This module puts the app together; each command group lives in a module of its own: `worker` (check,
 render, library), `agent`, `pipeline` (generate, list, show, promote, reject, export, audit, gc) and

@@ -1,5 +1,9 @@
 """The pipeline's commands, through the Dagster instance under BENCHGEN_HOME: `generate`, `list`, `show`,
-`promote`, `reject`, `export`, `audit` and `gc`."""
+`promote`, `reject`, `export`, `audit` and `gc`.
+
+`list` and `show` read the registry through the resources, and the dataset folder: they build no Dagster
+Definitions, so they import neither pandas nor the stages.
+"""
 
 import json
 import shutil
@@ -156,8 +160,7 @@ def list_candidates(
 
 def show(identifier: Annotated[str, typer.Argument(metavar="ID", help="A candidate key or benchmark id.")]) -> None:
     """Show one candidate or benchmark: request, status, and the manifest when promoted."""
-    from benchgen_dagster.defs.promotion import MANIFEST
-    from benchgen_dagster.paths import dataset_dir
+    from benchgen_dagster.paths import MANIFEST, dataset_dir
 
     existing_home()
     require_services()

@@ -5,7 +5,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -22,7 +22,9 @@ from benchgen_dagster.cli.output import (
     fail_usage,
     mark,
 )
-from benchgen_dagster.models.reports import Check, CheckReport
+
+if TYPE_CHECKING:
+    from benchgen_dagster.models.reports import CheckReport
 
 
 def _settings(path: Path | None):  # type: ignore[no-untyped-def]
@@ -64,7 +66,9 @@ def _checker(settings):  # type: ignore[no-untyped-def]
         fail(str(error), EXIT_USAGE)
 
 
-def _print_report(report: CheckReport) -> None:
+def _print_report(report: "CheckReport") -> None:
+    from benchgen_dagster.models.reports import Check
+
     table = Table(title=f"benchgen check {report.script}", show_lines=False)
     table.add_column("check", style="bold")
     for seed in report.seeds:
@@ -151,6 +155,8 @@ def render(
     settings_file: Annotated[Path | None, typer.Option("--settings", help="YAML overriding settings.")] = None,
 ) -> None:
     """Render 24 views (8 azimuths × 3 elevations) of one seed, zones drawn, headless."""
+    from benchgen_dagster.models.reports import Check
+
     path = _script(script)
     width, height = _size(size)
     settings = _settings(settings_file)

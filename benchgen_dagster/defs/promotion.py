@@ -37,10 +37,9 @@ from benchgen_dagster.defs.resources import (
 from benchgen_dagster.models.difficulty import difficulty
 from benchgen_dagster.models.registry import CandidateStatus
 from benchgen_dagster.models.reports import SeedOutcome
-from benchgen_dagster.paths import dataset_dir
+from benchgen_dagster.paths import MANIFEST, dataset_dir
 from benchgen_dagster.worker.versions import judge_version
 
-MANIFEST = "benchmark.yaml"
 RENDER_SIZE = (320, 240)  # as the reviewer saw them
 RENDER_VIEWS = 24
 
