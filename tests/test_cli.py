@@ -163,3 +163,66 @@ def test_gc_removes_old_runs_and_the_cache_made_before_the_judge(_benchgen_home:
     assert "removed 1 run(s), 1 kept" in result.stdout
     assert [p.name for p in (_benchgen_home / "runs").iterdir()] == ["20260102-000000-bbbbbbbb"]
     assert not (_benchgen_home / "cache" / "decompositions").exists()
+
+
+# A command run as `benchgen` runs it, through main(), leaving the names of the modules it imported in a
+# file: main() leaves by os._exit, after the atexit handlers, so one of those writes them.
+_MODULES_ON_LEAVING = (
+    "import atexit, json, sys\n"
+    "out = sys.argv.pop(1)\n"
+    "atexit.register(lambda: open(out, 'w').write(json.dumps(sorted(sys.modules))))\n"
+    "from benchgen_dagster.cli import main\n"
+    "sys.argv = ['benchgen', *sys.argv[1:]]\n"
+    "main()\n"
+)
+# What reading the registry through the resources takes of defs/ (the resource set, and what runner.py
+# names of the candidates' partitions and their runs); the other stages come only with the Definitions.
+_DEFS_FOR_THE_RESOURCES = {"benchgen_dagster.defs.candidates", "benchgen_dagster.defs.requests"}
+_DEFS_FOR_THE_RESOURCES |= {"benchgen_dagster.defs.resources"}
+
+
+def _run_and_list_imports(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    modules_file = tmp_path / "modules.json"
+    ran = subprocess.run(
+        [sys.executable, "-c", _MODULES_ON_LEAVING, str(modules_file), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    return ran, set(json.loads(modules_file.read_text()))
+
+
+@pytest.mark.usefixtures("require_bubblewrap")
+def test_list_show_and_help_import_neither_pandas_nor_the_dagster_definitions(
+    _benchgen_home: Path, tmp_path: Path
+) -> None:
+    from benchgen_dagster.defs.resources import RegistryResource
+    from benchgen_dagster.models.registry import BenchmarkRequest, Candidate, CandidateStatus
+
+    promoted = Candidate(
+        key="c-0001",
+        request_id="r-0001",
+        variant=0,
+        request=BenchmarkRequest(prompt="a ball into a bin"),
+        model="offline",
+        status=CandidateStatus.PROMOTED,
+        stage="promoted_benchmark",
+        benchmark_id="bm-0001",
+    )
+    RegistryResource().add([promoted])
+    (_benchgen_home / "dataset" / "bm-0001").mkdir(parents=True)
+    (_benchgen_home / "dataset" / "bm-0001" / "benchmark.yaml").write_text("benchmark_id: bm-0001\n")
+
+    helped, imported = _run_and_list_imports(tmp_path, "--help")
+    assert helped.returncode == 0 and "Usage: benchgen" in helped.stdout, helped.stdout + helped.stderr
+    heavy = {"pandas", "dagster", "benchgen_dagster.definitions", "benchgen_dagster.runner"} & imported
+    assert not heavy, sorted(heavy)
+    for args, shown in ((["list"], "c-0001"), (["show", "bm-0001"], "benchmark_id: bm-0001")):
+        ran, imported = _run_and_list_imports(tmp_path, *args)
+        assert ran.returncode == 0 and shown in ran.stdout, ran.stdout + ran.stderr
+        assert "pandas" not in imported, args
+        # The Definitions import every stage (pandas, the agents): they are built on first use of
+        # `definitions.defs`, which neither command makes (it reads the registry through the resources).
+        stages = {m for m in imported if m.startswith("benchgen_dagster.defs.")} - _DEFS_FOR_THE_RESOURCES
+        assert not stages, (args, sorted(stages))
