@@ -275,10 +275,10 @@ def audit(seeds: int, first_seed: int = -1, quarantine: bool = False) -> dict[st
     """Run the audit job in this process (dataset_audit, then the index, quality and gallery) and return
     the audit's findings (audits/latest.json). Raises AuditSeedsError for seeds that are not fresh."""
     from benchgen_dagster.defs.audit import AUDIT_JOB, fresh_seeds, latest_audit_path
-    from benchgen_dagster.defs.dataset_index import load_manifests
+    from benchgen_dagster.models.manifest import read_manifests
 
-    for manifest in load_manifests():  # bad input fails here, before any work or any move
-        fresh_seeds(manifest.get("seeds_checked", []), seeds, first_seed)
+    for manifest in read_manifests(dataset_dir()):  # bad input fails here, before any work or any move
+        fresh_seeds(manifest.seeds_checked, seeds, first_seed)
     instance = dagster_instance()
     latest = latest_audit_path()
     before = latest.stat().st_mtime_ns if latest.exists() else None
@@ -343,12 +343,12 @@ def withdraw(key: str, reason: str) -> Path | None:
 
 def export_dataset(dest: Path) -> int:
     """Copy every promoted benchmark folder and the index to `dest`; returns how many."""
-    from benchgen_dagster.defs.dataset_index import load_manifests
+    from benchgen_dagster.models.manifest import read_manifests
 
     dest.mkdir(parents=True, exist_ok=True)
-    manifests = load_manifests()
+    manifests = read_manifests(dataset_dir())
     for manifest in manifests:
-        shutil.copytree(Path(manifest["path"]), dest / manifest["id"])
+        shutil.copytree(manifest.path, dest / manifest.id)
     if index_path().is_file():
         shutil.copyfile(index_path(), dest / index_path().name)
     return len(manifests)

@@ -125,6 +125,7 @@ def test_solvability_gates_promotion_and_the_audit_quarantines_what_fails(_bench
 def test_a_benchmark_that_fails_when_re_judged_is_marked_not_trusted(_benchgen_home: Path) -> None:
     from benchgen_dagster.defs.audit import rejudge
     from benchgen_dagster.defs.resources import ArtifactStoreResource
+    from benchgen_dagster.models.manifest import BenchmarkManifest
 
     # Promoted before the judge (no `judge` in its manifest), by a script the judge finds trivial.
     folder = _benchgen_home / "dataset" / "creep-0"
@@ -134,7 +135,8 @@ def test_a_benchmark_that_fails_when_re_judged_is_marked_not_trusted(_benchgen_h
     manifest = {"id": "creep-0", "seeds_checked": [0], "solvability": {"status": "proven"}}
     (folder / "benchmark.yaml").write_text(yaml.safe_dump(manifest))
     checker = SandboxResource().checker()
-    reason = rejudge({**manifest, "path": str(folder)}, checker, RegistryResource(), ArtifactStoreResource())
+    legacy = BenchmarkManifest.read(folder / "benchmark.yaml")
+    reason = rejudge(legacy, checker, RegistryResource(), ArtifactStoreResource())
     assert reason is not None and reason.startswith("re-judged on its own seeds by the trusted judge: non_trivial")
     marked = yaml.safe_load((folder / "benchmark.yaml").read_text())["judge"]
     assert marked["status"] == "failed" and marked["version"] == judge_version()

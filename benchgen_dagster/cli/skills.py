@@ -19,15 +19,14 @@ def _skill_store():  # type: ignore[no-untyped-def]
 
 def _written_with(name: str) -> dict[str, list[str]]:
     """Benchmarks in the dataset by the version of skill `name` their script was written with."""
-    import yaml
-
-    from benchgen_dagster.paths import dataset_dir
+    from benchgen_dagster.models.manifest import BenchmarkManifest, ManifestError
+    from benchgen_dagster.paths import MANIFEST, dataset_dir
 
     written: dict[str, list[str]] = {}
-    for manifest in sorted(dataset_dir().glob("*/benchmark.yaml")):
+    for manifest in sorted(dataset_dir().glob(f"*/{MANIFEST}")):
         try:
-            versions = (yaml.safe_load(manifest.read_text()) or {}).get("provenance", {}).get("skill_versions") or {}
-        except (OSError, yaml.YAMLError, AttributeError):
+            versions = BenchmarkManifest.read(manifest).provenance.skill_versions
+        except (OSError, ManifestError):
             continue
         if name in versions:
             written.setdefault(str(versions[name]).split(" ")[0], []).append(manifest.parent.name)

@@ -22,17 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import yaml
 
 from benchgen_dagster.defs.candidates import SANDBOX_CODE, code_version
-from benchgen_dagster.defs.dataset_index import load_manifests
 from benchgen_dagster.defs.resources import (
     ArtifactStoreResource,
     RegistryResource,
     SandboxResource,
 )
+from benchgen_dagster.models.manifest import BenchmarkManifest, JudgeEntry, read_manifests
 from benchgen_dagster.models.reports import CheckReport
-from benchgen_dagster.paths import benchgen_home, dataset_dir
+from benchgen_dagster.paths import MANIFEST, benchgen_home, dataset_dir
 from benchgen_dagster.worker.safe_files import write_file_atomically
 from benchgen_dagster.worker.versions import judge_version
 
@@ -77,16 +76,16 @@ def fresh_seeds(checked: list[int], count: int, first: int = -1) -> list[int]:
     return seeds
 
 
-def audit_row(manifest: dict[str, Any], report: CheckReport) -> dict[str, Any]:
+def audit_row(manifest: BenchmarkManifest, report: CheckReport) -> dict[str, Any]:
     """One benchmark's audit: passed, which checks failed on how many seeds, and solvable seeds."""
     failed: dict[str, set[int | None]] = {}
     for failure in report.failures:
         failed.setdefault(failure.check, set()).add(failure.seed)
     solvable = [r for r in report.results if r.check == "solvable"]
     return {
-        "benchmark_id": manifest["id"],
-        "family": manifest.get("family"),
-        "tier": manifest.get("tier"),
+        "benchmark_id": manifest.id,
+        "family": manifest.family,
+        "tier": manifest.tier,
         "seeds": report.seeds,
         "passed": report.passed and bool(solvable),
         "failed_checks": {check: len(seeds) for check, seeds in sorted(failed.items())},
@@ -115,28 +114,27 @@ def quarantine(row: dict[str, Any], registry: RegistryResource, artifacts: Artif
 
 
 def rejudge(
-    manifest: dict[str, Any], checker: Any, registry: RegistryResource, artifacts: ArtifactStoreResource
+    manifest: BenchmarkManifest, checker: Any, registry: RegistryResource, artifacts: ArtifactStoreResource
 ) -> str | None:
     """Judge a benchmark again on its own checked seeds and take the judge's output into its folder.
     Returns why it failed (its manifest then says so), or None."""
-    from benchgen_dagster.defs.promotion import MANIFEST, RENDER_SIZE
+    from benchgen_dagster.defs.promotion import RENDER_SIZE
     from benchgen_dagster.defs.resources import replace_folder_atomically
 
-    folder = Path(manifest["path"])
-    seeds = list(manifest.get("seeds_checked") or range(8))
+    folder = manifest.path
+    seeds = list(manifest.seeds_checked or range(8))
     staging = folder.parent / f".rejudge-{folder.name}"
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(folder, staging, ignore=shutil.ignore_patterns("seeds", "renders"))
     report = checker.check(staging / "script.py", seeds, compiled_dest=staging / "seeds")
-    relaxed = (manifest.get("solvability") or {}).get("status") != "proven"
+    relaxed = manifest.solvability_status != "proven"
     failures = [f for f in report.failures if not (relaxed and f.check == "solvable")]
-    fields = {k: v for k, v in manifest.items() if k != "path"}
     if failures:
         shutil.rmtree(staging, ignore_errors=True)
         reason = f"re-judged on its own seeds by the trusted judge: {failures[0].check} (seed {failures[0].seed}): "
         reason += failures[0].message
-        fields["judge"] = {"status": "failed", "version": judge_version(), "reason": reason[:500]}
-        write_file_atomically(folder / MANIFEST, yaml.safe_dump(fields, sort_keys=False, allow_unicode=True).encode())
+        failed = JudgeEntry(status="failed", version=judge_version(), reason=reason[:500])
+        write_file_atomically(folder / MANIFEST, manifest.model_copy(update={"judge": failed}).to_yaml().encode())
         return reason
     width, height = RENDER_SIZE
     checker.render(staging / "script.py", 0, staging / "renders", width, height, video=False)
@@ -144,12 +142,12 @@ def rejudge(
         checker.render(
             staging / "script.py", 0, staging / "renders" / "solution", width, height, False, with_solution=True
         )
-    fields["judge"] = {"status": "judged", "version": judge_version(), "seeds": seeds}
-    (staging / MANIFEST).write_text(yaml.safe_dump(fields, sort_keys=False, allow_unicode=True))
+    judged = JudgeEntry(status="judged", version=judge_version(), seeds=seeds)
+    (staging / MANIFEST).write_text(manifest.model_copy(update={"judge": judged}).to_yaml())
     replace_folder_atomically(staging, folder)
     digests = {str(o.seed): o.input_digest for o in report.outcomes if o.input_digest}
-    registry.update_benchmark(manifest["id"], judge=judge_version(), mesh_digests=digests)
-    artifacts.publish(folder, f"dataset/{manifest['id']}")
+    registry.update_benchmark(manifest.id, judge=judge_version(), mesh_digests=digests)
+    artifacts.publish(folder, f"dataset/{manifest.id}")
     return None
 
 
@@ -187,20 +185,20 @@ def dataset_audit(
     registry: RegistryResource,
     artifacts: ArtifactStoreResource,
 ) -> Any:
-    manifests = load_manifests()
+    manifests = read_manifests(dataset_dir())
     plans = {}
     for manifest in manifests:
         try:
-            plans[manifest["id"]] = fresh_seeds(manifest.get("seeds_checked", []), config.seeds, config.first_seed)
+            plans[manifest.id] = fresh_seeds(manifest.seeds_checked, config.seeds, config.first_seed)
         except AuditSeedsError as error:
-            raise dg.Failure(f"{manifest['id']}: {error}", allow_retries=False) from None
+            raise dg.Failure(f"{manifest.id}: {error}", allow_retries=False) from None
     started = time.perf_counter()
     checker = sandbox.checker()
     rows = []
     for manifest in manifests:
-        unjudged = (manifest.get("judge") or {}).get("version") != judge_version()
+        unjudged = (manifest.judge.version if manifest.judge else None) != judge_version()
         problem = rejudge(manifest, checker, registry, artifacts) if unjudged else None
-        report = checker.check(Path(manifest["path"]) / "script.py", plans[manifest["id"]])
+        report = checker.check(manifest.path / "script.py", plans[manifest.id])
         row = audit_row(manifest, report)
         row["rejudged"] = unjudged
         if problem:

@@ -2,17 +2,14 @@
 
 import io
 import json
-from typing import Any
 
 import dagster as dg
 import pandas as pd
-import yaml
 
 from benchgen_dagster.defs.candidates import code_version, text_version
-from benchgen_dagster.defs.promotion import MANIFEST
 from benchgen_dagster.defs.resources import RegistryResource
 from benchgen_dagster.models.registry import dataset_table
-from benchgen_dagster.paths import dataset_dir, index_path
+from benchgen_dagster.paths import index_path
 from benchgen_dagster.worker.safe_files import write_file_atomically
 
 # The index and the gallery follow promotions (and withdrawals): whenever a promotion is newer than
@@ -21,17 +18,6 @@ AFTER_PROMOTIONS = (
     dg.AutomationCondition.any_deps_updated().since_last_handled() & ~dg.AutomationCondition.in_progress()
 )
 INDEX_COLUMNS = [c.name for c in dataset_table.columns]
-
-
-def load_manifests() -> list[dict[str, Any]]:
-    manifests = []
-    for path in sorted(dataset_dir().glob(f"*/{MANIFEST}")):
-        if path.parent.name.startswith("."):
-            continue
-        data = yaml.safe_load(path.read_text())
-        if isinstance(data, dict):
-            manifests.append(data | {"path": str(path.parent)})
-    return manifests
 
 
 def dataset_frame(registry: RegistryResource) -> pd.DataFrame:

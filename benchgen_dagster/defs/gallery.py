@@ -8,9 +8,10 @@ from typing import Any
 import dagster as dg
 
 from benchgen_dagster.defs.candidates import code_version
-from benchgen_dagster.defs.dataset_index import AFTER_PROMOTIONS, load_manifests
+from benchgen_dagster.defs.dataset_index import AFTER_PROMOTIONS
 from benchgen_dagster.defs.resources import ArtifactStoreResource
-from benchgen_dagster.paths import gallery_path
+from benchgen_dagster.models.manifest import BenchmarkManifest, read_manifests
+from benchgen_dagster.paths import dataset_dir, gallery_path
 from benchgen_dagster.worker.safe_files import write_file_atomically
 
 QUALITY_PLOTS = ("counts", "difficulty", "parameters")
@@ -25,9 +26,10 @@ def _views(renders: Path, benchmark: str, under: str) -> str:
     )
 
 
-def render_gallery(manifests: list[dict[str, Any]], out: Path) -> None:
+def render_gallery(benchmarks: list[BenchmarkManifest], out: Path) -> None:
     """A static page: each promoted benchmark's renders, tier, parameters and checks."""
     cards = []
+    manifests: list[dict[str, Any]] = [{**b.document(), "path": str(b.path)} for b in benchmarks]
     for manifest in manifests:
         folder = Path(manifest["path"])
         images = _views(folder / "renders", folder.name, "renders")
@@ -87,7 +89,7 @@ def render_gallery(manifests: list[dict[str, Any]], out: Path) -> None:
     "solution, tier, difficulty, parameters, checks; the dataset quality plots on top.",
 )
 def dataset_gallery(artifacts: ArtifactStoreResource) -> dg.MaterializeResult:
-    manifests = load_manifests()
+    manifests = read_manifests(dataset_dir())
     out = gallery_path()
     render_gallery(manifests, out)
     location = artifacts.publish(out.parent, "gallery")

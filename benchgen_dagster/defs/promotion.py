@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import yaml
 
 from benchgen_dagster import __version__
 from benchgen_dagster.agent.configuration import RENDERED_SCRIPT, rendered_marker
@@ -35,6 +34,16 @@ from benchgen_dagster.defs.resources import (
     replace_folder_atomically,
 )
 from benchgen_dagster.models.difficulty import difficulty
+from benchgen_dagster.models.manifest import (
+    BenchmarkManifest,
+    ChecksEntry,
+    Difficulty,
+    JudgeEntry,
+    Provenance,
+    ReferenceSolution,
+    ReviewEntry,
+    SolvabilityEntry,
+)
 from benchgen_dagster.models.registry import CandidateStatus
 from benchgen_dagster.models.reports import SeedOutcome
 from benchgen_dagster.paths import MANIFEST, dataset_dir
@@ -102,36 +111,35 @@ def _solution_renders(script: Path, out: Path, sandbox: SandboxResource) -> int:
     return len(written)
 
 
-def solvability_entry(simulation_report: dict[str, Any], simulation: dict[str, Any]) -> dict[str, Any]:
+def solvability_entry(simulation_report: dict[str, Any], simulation: dict[str, Any]) -> SolvabilityEntry:
     """The manifest's `solvability`: proven by the reference solution, or promoted unproven (and why)."""
     if simulation_report.get("solvability") == "proven":
         first = next((o["solution"] for o in simulation["outcomes"] if o.get("solution")), None) or {}
-        return {
-            "status": "proven",
-            "seeds": simulation_report["seeds"],
-            "reference_solution": {
-                k: first.get(k) for k in ("parts", "drives", "mass_g", "unit_cost", "reached_goal_s", "time_limit_s")
-            },
-        }
+        return SolvabilityEntry(
+            status="proven",
+            seeds=simulation_report["seeds"],
+            reference_solution=ReferenceSolution.model_validate(
+                {k: first.get(k) for k in ("parts", "drives", "mass_g", "unit_cost", "reached_goal_s", "time_limit_s")}
+            ),
+        )
     failures = [f["message"] for f in simulation.get("failures", []) if f["check"] == "solvable"]
     reason = failures[0] if failures else "the script defines no solution(seed, scale)"
-    return {"status": "unproven", "reason": reason}
+    return SolvabilityEntry(status="unproven", reason=reason)
 
 
-def difficulty_entry(simulation: dict[str, Any], compiled: dict[str, Any]) -> dict[str, Any] | None:
+def difficulty_entry(simulation: dict[str, Any], compiled: dict[str, Any]) -> Difficulty | None:
     """The manifest's `difficulty`: the score and its features over the checked seeds (models.difficulty)."""
     parts = {o["seed"]: o.get("parts", []) for o in compiled.get("outcomes", [])}
     outcomes = [
         SeedOutcome.model_validate({**o, "parts": parts.get(o["seed"], [])}) for o in simulation.get("outcomes", [])
     ]
-    measured = difficulty(outcomes)
-    return measured.model_dump() if measured else None
+    return difficulty(outcomes)
 
 
 def write_benchmark(
     key: str,
     bid: str,
-    manifest: dict[str, Any],
+    manifest: BenchmarkManifest,
     script: Path,
     compiled: Path,
     reports: dict[str, Any],
@@ -144,14 +152,14 @@ def write_benchmark(
     try:
         shutil.copyfile(script, building / "script.py")
         shutil.copytree(compiled, building / "seeds")
-        _renders(key, script, manifest["provenance"]["script_sha256"], building / "renders", sandbox)
-        if manifest["solvability"]["status"] == "proven":
+        _renders(key, script, str(manifest.provenance.script_sha256), building / "renders", sandbox)
+        if manifest.solvability_status == "proven":
             _solution_renders(script, building / "renders" / "solution", sandbox)
         (building / "reports").mkdir()
         for name, content in reports.items():
             (building / "reports" / f"{name}.json").write_text(json.dumps(content, indent=1, default=str))
         # The manifest last: a folder with a manifest is complete.
-        (building / MANIFEST).write_text(yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True))
+        (building / MANIFEST).write_text(manifest.to_yaml())
         replace_folder_atomically(building, dataset / bid)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
@@ -232,33 +240,33 @@ def promoted_benchmark(
     tier = planned_tier if planned_tier in (1, 2) else benchmark_request["tier"]
     solvability = solvability_entry(simulation_report, simulation)
     measured = difficulty_entry(simulation, compiled_report)
-    manifest = {
-        "id": bid,
-        "title": _title(plan, bid),
-        "tier": tier,
-        "family": family,
-        "learning_objectives": _section(plan, "Learning objectives"),
-        "parameters": ranges,
-        "seeds_checked": simulation_report["seeds"],
-        "checks": {"passed": True, "failed": []},
+    manifest = BenchmarkManifest(
+        id=bid,
+        title=_title(plan, bid),
+        tier=tier,
+        family=family,
+        learning_objectives=_section(plan, "Learning objectives"),
+        parameters=ranges,
+        seeds_checked=simulation_report["seeds"],
+        checks=ChecksEntry(passed=True, failed=[]),
         # Who computed those verdicts: the trusted judge, by the hash of its code.
-        "judge": {"status": "judged", "version": judge_version(), "seeds": list(simulation_report["seeds"])},
-        "solvability": solvability,
-        "difficulty": measured,
-        "review": {"decision": benchmark_review["decision"], "comments": benchmark_review["reason"]},
-        "provenance": {
-            "candidate": key,
-            "request_id": benchmark_request["request_id"],
-            "prompt": benchmark_request["prompt"],
-            "model": benchmark_request["model"],
-            "plan_sha256": hashlib.sha256(plan.encode()).hexdigest(),
-            "script_sha256": cad_script["script_sha256"],
-            "skill_versions": cad_script["skills"],
-            "code_version": __version__,
-            "human_approved": candidate.approved,
-        },
-        "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+        judge=JudgeEntry(status="judged", version=judge_version(), seeds=list(simulation_report["seeds"])),
+        solvability=solvability,
+        difficulty=measured,
+        review=ReviewEntry(decision=benchmark_review["decision"], comments=benchmark_review["reason"]),
+        provenance=Provenance(
+            candidate=key,
+            request_id=benchmark_request["request_id"],
+            prompt=benchmark_request["prompt"],
+            model=benchmark_request["model"],
+            plan_sha256=hashlib.sha256(plan.encode()).hexdigest(),
+            script_sha256=cad_script["script_sha256"],
+            skill_versions=cad_script["skills"],
+            code_version=__version__,
+            human_approved=candidate.approved,
+        ),
+        promoted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
     folder = write_benchmark(
         key,
         bid,
@@ -274,7 +282,7 @@ def promoted_benchmark(
             {
                 "benchmark_id": bid,
                 "candidate": key,
-                "title": manifest["title"],
+                "title": manifest.title,
                 "tier": tier,
                 "family": family,
                 "prompt": benchmark_request["prompt"],
@@ -283,8 +291,8 @@ def promoted_benchmark(
                 "seeds": len(simulation_report["seeds"]),
                 "parameters": ranges,
                 "mesh_digests": compiled_scenes["digests"],
-                "difficulty": measured["score"] if measured else None,
-                "solvability": solvability["status"],
+                "difficulty": measured.score if measured else None,
+                "solvability": solvability.status,
                 "judge": judge_version(),
                 "path": str(folder),
                 "location": location,
@@ -301,18 +309,18 @@ def promoted_benchmark(
         data_version=text_version(cad_script["script_sha256"] + bid),
         metadata={
             "benchmark_id": bid,
-            "title": manifest["title"],
+            "title": manifest.title,
             "tier": str(tier),
-            "solvability": solvability["status"],
-            "difficulty": dg.MetadataValue.float(measured["score"]) if measured else "not measured",
+            "solvability": solvability.status,
+            "difficulty": dg.MetadataValue.float(measured.score) if measured else "not measured",
             "location": dg.MetadataValue.url(location)
             if location.startswith("s3://")
             else dg.MetadataValue.path(location),
             "model": benchmark_request["model"],
             "prompt": dg.MetadataValue.text(benchmark_request["prompt"]),
-            "plan_sha256": manifest["provenance"]["plan_sha256"],
+            "plan_sha256": manifest.provenance.plan_sha256,
             "skill_versions": dg.MetadataValue.json(cad_script["skills"]),
             "code_version": __version__,
-            "manifest": dg.MetadataValue.md(f"```yaml\n{yaml.safe_dump(manifest, sort_keys=False)}\n```"),
+            "manifest": dg.MetadataValue.md(f"```yaml\n{manifest.to_yaml(allow_unicode=False)}\n```"),
         },
     )

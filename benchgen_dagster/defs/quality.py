@@ -13,7 +13,6 @@ moved goal or a resized wall scores lower. Pairs at or above `NEAR_DUPLICATE` ar
 import io
 import itertools
 import json
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -21,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from benchgen_dagster.defs.candidates import code_version, image_markdown, text_version
-from benchgen_dagster.defs.dataset_index import AFTER_PROMOTIONS, load_manifests
-from benchgen_dagster.paths import quality_dir
+from benchgen_dagster.defs.dataset_index import AFTER_PROMOTIONS
+from benchgen_dagster.models.manifest import BenchmarkManifest, read_manifests
+from benchgen_dagster.paths import dataset_dir, quality_dir
 from benchgen_dagster.worker.safe_files import write_file_atomically
 
 GRID = (16, 12, 8)
@@ -68,12 +68,12 @@ def near_duplicates(descriptors: dict[str, np.ndarray], threshold: float = NEAR_
     return sorted(pairs, key=lambda p: -p["similarity"])
 
 
-def parameter_spread(manifests: list[dict[str, Any]]) -> pd.DataFrame:
+def parameter_spread(manifests: list[BenchmarkManifest]) -> pd.DataFrame:
     """Per family and parameter: how many benchmarks vary it, and the span of nominals and drawn values."""
     rows = []
     for manifest in manifests:
-        for name, r in (manifest.get("parameters") or {}).items():
-            rows.append({"family": manifest.get("family") or "custom", "parameter": name, **r})
+        for name, r in manifest.parameters.items():
+            rows.append({"family": manifest.family or "custom", "parameter": name, **r.model_dump()})
     columns = ["family", "parameter", "benchmarks", "nominal_min", "nominal_max", "drawn_min", "drawn_max", "spread"]
     if not rows:
         return pd.DataFrame(columns=columns)
@@ -132,28 +132,28 @@ def plots(counts: pd.DataFrame, scores: list[float], spread: pd.DataFrame) -> di
     return out
 
 
-def _validation_report(manifest: dict[str, Any]) -> dict[str, Any]:
-    path = Path(manifest["path"]) / "reports" / "validation.json"
+def _validation_report(manifest: BenchmarkManifest) -> dict[str, Any]:
+    path = manifest.path / "reports" / "validation.json"
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def measure(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+def measure(manifests: list[BenchmarkManifest]) -> dict[str, Any]:
     """Everything dataset_quality reports, as plain data (also written to quality.json)."""
     frame = pd.DataFrame(
         [
             {
-                "id": m["id"],
-                "family": m.get("family") or "custom",
-                "tier": m.get("tier"),
-                "difficulty": (m.get("difficulty") or {}).get("score"),
-                "solvability": (m.get("solvability") or {}).get("status", "unproven"),
+                "id": m.id,
+                "family": m.family or "custom",
+                "tier": m.tier,
+                "difficulty": m.difficulty.score if m.difficulty else None,
+                "solvability": m.solvability_status,
             }
             for m in manifests
         ],
         columns=["id", "family", "tier", "difficulty", "solvability"],
     )
     counts = pd.crosstab(frame["family"], frame["tier"]) if len(frame) else pd.DataFrame()
-    descriptors = {m["id"]: d for m in manifests if (d := occupancy(_validation_report(m))) is not None}
+    descriptors = {m.id: d for m in manifests if (d := occupancy(_validation_report(m))) is not None}
     scores = [float(s) for s in frame["difficulty"].dropna()]
     return {
         "benchmarks": len(frame),
@@ -192,7 +192,7 @@ def _table(frame: pd.DataFrame) -> str:
     "the difficulty histogram and near-duplicates by geometric similarity, with PNG plots.",
 )
 def dataset_quality(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    manifests = load_manifests()
+    manifests = read_manifests(dataset_dir())
     measured = measure(manifests)
     out = quality_dir()
     out.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ from benchgen_dagster.models.registry import (
     dataset_table,
 )
 from benchgen_dagster.models.settings import CheckSettings
-from benchgen_dagster.paths import benchgen_home
+from benchgen_dagster.paths import MANIFEST, benchgen_home
 
 
 class TracingResource(dg.ConfigurableResource):
@@ -164,7 +164,7 @@ class ArtifactStoreResource(dg.ConfigurableResource):
             batch = [{"Key": k} for k in keys[start : start + 1000]]
             client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
 
-    def publish(self, folder: Path, name: str, complete_marker: str = "benchmark.yaml") -> str:
+    def publish(self, folder: Path, name: str, complete_marker: str = MANIFEST) -> str:
         """Publish `folder` as `name`; returns where it can be found (a local path or an s3:// URL).
 
         In the bucket, `complete_marker` (the manifest) is uploaded last, so a reader that sees it sees
@@ -188,7 +188,7 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         client = self._client()
         keys = self._keys(client, f"{self.prefix}/{name}/")
         # The manifest first: from then on no reader takes the rest for a benchmark.
-        self._delete(client, sorted(keys, key=lambda k: not k.endswith("/benchmark.yaml")))
+        self._delete(client, sorted(keys, key=lambda k: not k.endswith(f"/{MANIFEST}")))
 
 
 # One engine per database URL for the whole process: Dagster builds a fresh resource object for every

@@ -18,8 +18,8 @@ by the moved object's own size, so a part the object must pass is counted even w
 from collections.abc import Iterable
 
 import numpy as np
-from pydantic import BaseModel
 
+from benchgen_dagster.models.manifest import Difficulty
 from benchgen_dagster.models.reports import SeedOutcome, SolutionTrace
 from benchgen_dagster.models.scene import SceneSpec, ZoneSpec
 
@@ -35,12 +35,6 @@ WEIGHTS: dict[str, float] = {
 _SATURATE_OBSTACLES = 4
 _SATURATE_EXTRA_PARTS = 4
 _UNPROVEN_BUDGET = 0.5
-
-
-class Difficulty(BaseModel):
-    score: float
-    features: dict[str, float]
-    seeds: int
 
 
 def _volume(lo: np.ndarray, hi: np.ndarray) -> float:
