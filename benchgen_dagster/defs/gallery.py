@@ -1,11 +1,15 @@
-"""The gallery: a static page of every promoted benchmark, with the dataset quality plots on top."""
+"""The gallery: a static page of every promoted benchmark, with the dataset quality plots on top.
 
-import html
+The page is a Jinja2 template (`templates/gallery.html.j2`, autoescaped) filled from each benchmark's
+manifest and the renders in its folder.
+"""
+
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import jinja2
 
 from benchgen_dagster.defs.candidates import code_version
 from benchgen_dagster.defs.dataset_index import AFTER_PROMOTIONS
@@ -15,73 +19,64 @@ from benchgen_dagster.paths import dataset_dir, gallery_path
 from benchgen_dagster.worker.safe_files import write_file_atomically
 
 QUALITY_PLOTS = ("counts", "difficulty", "parameters")
+TEMPLATE = "gallery.html.j2"
+_TEMPLATES = Path(__file__).parent / "templates"
 
 
-def _views(renders: Path, benchmark: str, under: str) -> str:
+def _views(renders: Path, benchmark: str, under: str) -> list[dict[str, str]]:
+    """Up to four views at 35° elevation, as the page links them (from gallery/ to dataset/)."""
     views = sorted(renders.glob("view_az*_el35.png"))[:4]
-    return "".join(
-        f'<img src="{html.escape(f"../dataset/{benchmark}/{under}/{v.name}")}" alt="{html.escape(v.stem)}" '
-        'loading="lazy">'
-        for v in views
-    )
+    return [{"src": f"../dataset/{benchmark}/{under}/{v.name}", "alt": v.stem} for v in views]
 
 
-def render_gallery(benchmarks: list[BenchmarkManifest], out: Path) -> None:
+def gallery_card(manifest: BenchmarkManifest) -> dict[str, Any]:
+    """What the page shows of one benchmark: its renders, tier, checks, judge, parameters and prompt."""
+    folder = manifest.path
+    judge = manifest.judge
+    return {
+        "id": manifest.id,
+        "title": manifest.title or manifest.id,
+        "tier": manifest.tier,
+        "family": manifest.family,
+        "seeds": len(manifest.seeds_checked),
+        "solvability": manifest.solvability_status,
+        "difficulty": manifest.difficulty.score if manifest.difficulty else "–",
+        "judge": judge.status if judge else "never judged by the trusted judge",
+        "judge_version": (judge.version or "") if judge else "",
+        "decision": manifest.review.decision,
+        "views": _views(folder / "renders", folder.name, "renders"),
+        "solution_views": _views(folder / "renders" / "solution", folder.name, "renders/solution"),
+        "parameters": [
+            {"name": name, "declared": f"{r.low:g}–{r.high:g}", "drawn": f"{r.min:g}–{r.max:g}"}
+            for name, r in sorted(manifest.parameters.items())
+        ],
+        "prompt": manifest.provenance.prompt or "",
+        "model": manifest.provenance.model or "",
+    }
+
+
+def render_gallery(manifests: list[BenchmarkManifest], out: Path) -> None:
     """A static page: each promoted benchmark's renders, tier, parameters and checks."""
-    cards = []
-    manifests: list[dict[str, Any]] = [{**b.document(), "path": str(b.path)} for b in benchmarks]
-    for manifest in manifests:
-        folder = Path(manifest["path"])
-        images = _views(folder / "renders", folder.name, "renders")
-        solved = _views(folder / "renders" / "solution", folder.name, "renders/solution")
-        solvability = manifest.get("solvability") or {"status": "unproven"}
-        measured = manifest.get("difficulty") or {}
-        judge = manifest.get("judge") or {"status": "never judged by the trusted judge"}
-        solution_row = (
-            f'<p class="label">with the reference solution</p><div class="views">{solved}</div>' if solved else ""
-        )
-        params = "".join(
-            f"<tr><td>{html.escape(name)}</td><td>{r['low']:g}–{r['high']:g}</td>"
-            f"<td>{r['min']:g}–{r['max']:g}</td></tr>"
-            for name, r in sorted((manifest.get("parameters") or {}).items())
-        )
-        provenance = manifest.get("provenance", {})
-        cards.append(
-            f'<section class="card"><h2>{html.escape(str(manifest.get("title", manifest["id"])))}</h2>'
-            f'<p class="meta">tier {html.escape(str(manifest.get("tier")))} · '
-            f"{html.escape(str(manifest.get('family')))}"
-            f" · {len(manifest.get('seeds_checked', []))} seeds checked · all checks passed · solvability: "
-            f"{html.escape(str(solvability.get('status')))} · difficulty {html.escape(str(measured.get('score', '–')))}"
-            f" · judge: {html.escape(str(judge.get('status')))} {html.escape(str(judge.get('version', '')))}"
-            f" · reviewed: {html.escape(str(manifest.get('review', {}).get('decision')))} · id "
-            f'<code>{html.escape(manifest["id"])}</code></p><p class="label">the benchmark</p>'
-            f'<div class="views">{images}</div>{solution_row}'
-            f"<table><tr><th>parameter</th><th>declared</th><th>drawn</th></tr>{params}</table>"
-            f'<p class="prompt">“{html.escape(str(provenance.get("prompt", "")))}” — '
-            f"{html.escape(str(provenance.get('model', '')))}</p></section>"
-        )
     out.parent.mkdir(parents=True, exist_ok=True)
-    plots = "".join(
-        f'<img src="quality/{name}.png" alt="{name}">'
-        for name in QUALITY_PLOTS
-        if (out.parent / "quality" / f"{name}.png").is_file()
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
-    quality = f'<section class="quality"><h2>Dataset quality</h2>{plots}</section>' if plots else ""
-    page = (
-        '<!doctype html><html><head><meta charset="utf-8"><title>benchgen dataset</title><style>'
-        "body{font-family:sans-serif;margin:2em;background:#fafafa}.card{background:#fff;padding:1em;margin:1em 0;"
-        "border:1px solid #ddd}.views img{width:24%;margin-right:1%}.meta{color:#555}td,th{padding:2px 8px;"
-        "text-align:left}.prompt{font-style:italic}.label{margin:.3em 0;color:#555;font-size:90%}"
-        ".quality img{max-width:32%;margin-right:1%;vertical-align:top}</style></head><body>"
-        f"<h1>benchgen dataset</h1><p>{len(manifests)} promoted benchmark(s), generated "
-        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.</p>{quality}{''.join(cards)}</body></html>\n"
+    page = environment.get_template(TEMPLATE).render(
+        cards=[gallery_card(m) for m in manifests],
+        plots=[name for name in QUALITY_PLOTS if (out.parent / "quality" / f"{name}.png").is_file()],
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
     write_file_atomically(out, page.encode())
 
 
 @dg.asset(
     deps=["benchmark_dataset", "dataset_quality"],
-    code_version=code_version(__name__, "models"),
+    code_version=code_version(__name__, "models", f"defs/templates/{TEMPLATE}"),
     group_name="dataset",
     kinds={"html"},
     automation_condition=AFTER_PROMOTIONS,
