@@ -6,16 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from benchgen_dagster.agent import offline_requests as orq
-from benchgen_dagster.agent.offline_requests import (
-    OfflinePlan,
-    Refusal,
-    RequestReading,
-    family_parameters,
-    parameterized_source,
-    plan_request,
-    read_request,
-)
+from benchgen_dagster.agent.offline.planning import OfflinePlan, Refusal, bounds, plan_request
+from benchgen_dagster.agent.offline.profiles import PROFILES, SAFE_FACTORS, family_parameters
+from benchgen_dagster.agent.offline.reading import RequestReading, read_request
+from benchgen_dagster.agent.offline.scripts import parameterized_source
 from benchgen_dagster.library import families
 from benchgen_dagster.library import family as library_family
 
@@ -25,7 +19,7 @@ CUBE_GAP = "a 60 mm cube must cross a 180 mm gap"
 # prompt -> (family, the overrides expected exactly)
 PLANS: dict[str, tuple[str, dict[str, float]]] = {
     # 1 m of travel is more than a distance may move (1.25x the default): clamped; the checks decide the rest.
-    STEEL_BALL: ("ball_over_wall", {"ball_radius": 40.0, "bin_x": 500.0 * orq._bounds("ball_over_wall", "bin_x")[1]}),
+    STEEL_BALL: ("ball_over_wall", {"ball_radius": 40.0, "bin_x": 500.0 * bounds("ball_over_wall", "bin_x")[1]}),
     # The drawbridge moves a ball: the 60 mm cube is stood in for by a ball as wide.
     CUBE_GAP: ("drawbridge", {"ball_radius": 30.0, "gap_width": 180.0}),
     "class-1 lever where the fulcrum position varies": ("lever_moving_fulcrum", {}),
@@ -151,9 +145,9 @@ def test_overrides_stay_within_bounds(prompt: str) -> None:
     for name, value in plan.overrides.items():
         assert name in defaults
         factor = value / defaults[name]
-        distance = name in orq._PROFILES[plan.family].distances
+        distance = name in PROFILES[plan.family].distances
         assert 0.6 - 1e-9 <= factor <= (1.25 if distance else 1.5) + 1e-9, (name, value)
-        low, high = orq._bounds(plan.family, name)
+        low, high = bounds(plan.family, name)
         assert low - 1e-9 <= factor <= high + 1e-9, (name, value, low, high)
 
 
@@ -184,8 +178,12 @@ def test_parameterized_source_compiles_and_carries_the_new_nominals(prompt: str)
     assert all("p.param(" in a for a, _ in changed)
 
 
+# A parameter as a family's source draws it: `p.param("name", nominal=X`.
+PARAM_RE = re.compile(r"""p\.param\(\s*["'](\w+)["']\s*,\s*nominal=\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)""")
+
+
 def family_parameters_of(source: str) -> dict[str, float]:
-    return {name: float(v) for name, v in orq._PARAM_RE.findall(source)}
+    return {name: float(v) for name, v in PARAM_RE.findall(source)}
 
 
 def test_parameterized_source_survives_hostile_prompts_and_rejects_unknown_params() -> None:
@@ -203,8 +201,8 @@ def test_parameterized_source_survives_hostile_prompts_and_rejects_unknown_param
 
 def test_every_family_has_a_profile_that_names_its_real_parameters() -> None:
     names = {f.name for f in families()}
-    assert set(orq._PROFILES) == names
-    for name, profile in orq._PROFILES.items():
+    assert set(PROFILES) == names
+    for name, profile in PROFILES.items():
         source = library_family(name).source()
         params = family_parameters(name)
         assert params and all(v > 0 for v in params.values())
@@ -214,7 +212,7 @@ def test_every_family_has_a_profile_that_names_its_real_parameters() -> None:
         mapped |= set(profile.travel[0]) if profile.travel else set()
         mapped |= {profile.rise[0]} if profile.rise else set()
         assert mapped | set(profile.distances) <= set(params), name
-        assert set(orq._SAFE_FACTORS.get(name, {})) <= set(params), name
+        assert set(SAFE_FACTORS.get(name, {})) <= set(params), name
 
 
 # --- The generated scripts really pass the worker's checks (in-process, no sandbox) -----------------
@@ -263,12 +261,12 @@ def test_each_candidate_of_a_request_moves_a_different_nominal_within_bounds(pro
         assert isinstance(plan, OfflinePlan) and plan.reading.variants == 6
         assert plan.rationale.lower().count("candidate ") == 1
         for name, value in plan.overrides.items():
-            low, high = orq._bounds(plan.family, name)
+            low, high = bounds(plan.family, name)
             assert low - 1e-9 <= value / family_parameters(plan.family)[name] <= high + 1e-9
     assert plan_request(f"{prompt}. Candidate 4 of 6.") == plans[3]
 
 
 def test_the_variant_phrase_is_not_read_as_a_count_or_a_size() -> None:
-    reading = orq.read_request("a drawer that must be pulled open (tier 2). Candidate 3 of 10.")
+    reading = read_request("a drawer that must be pulled open (tier 2). Candidate 3 of 10.")
     assert (reading.variant, reading.variants, reading.count, reading.tier) == (3, 10, None, 2)
     assert not reading.sizes_mm and not reading.distances_mm

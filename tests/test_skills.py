@@ -10,13 +10,17 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from benchgen_dagster.agent.configuration import SessionConfig
 from benchgen_dagster.agent.journals import JournalError, compress
 from benchgen_dagster.agent.learner import LearnerResult, run_learner
-from benchgen_dagster.agent.offline import OfflinePolicyModel, _revise, shown_file
-from benchgen_dagster.agent.offline_learner import derive_skills
-from benchgen_dagster.agent.offline_requests import OfflinePlan, RequestReading, family_parameters
+from benchgen_dagster.agent.offline.coder import revise
+from benchgen_dagster.agent.offline.learner import derive_skills
+from benchgen_dagster.agent.offline.messages import shown_file
+from benchgen_dagster.agent.offline.model import OfflinePolicyModel
+from benchgen_dagster.agent.offline.planning import OfflinePlan
+from benchgen_dagster.agent.offline.reading import RequestReading
 from benchgen_dagster.agent.skills import SkillNotFound, SkillStore
 from benchgen_dagster.agent.tools import SessionContext
 from benchgen_dagster.defs.resources import AgentsResource
 from benchgen_dagster.defs.skills import agent_journals, build_skill_learning_sensor, learned_skills
+from benchgen_dagster.library import family as library_family
 from benchgen_dagster.models.skills import JournalRound, SessionDigest, SkillError, parse_skill
 from tests.conftest import benchgen
 
@@ -206,27 +210,28 @@ def _plan(overrides: dict[str, float]) -> OfflinePlan:
 
 def test_without_a_skill_each_failed_round_moves_the_furthest_value_halfway_back() -> None:
     assert (
-        family_parameters("ball_over_wall")["bin_x"] == 500 and family_parameters("ball_over_wall")["ball_radius"] == 35
+        library_family("ball_over_wall").nominals()["bin_x"] == 500
+        and library_family("ball_over_wall").nominals()["ball_radius"] == 35
     )
     planned = _plan({"bin_x": 625.0, "ball_radius": 40.0})
-    first, changes = _revise(planned, 1, True, {})
+    first, changes = revise(planned, 1, True, {})
     assert first.overrides == {"bin_x": 625.0, "ball_radius": 40.0} and not changes
-    second, _ = _revise(planned, 2, True, {})
+    second, _ = revise(planned, 2, True, {})
     assert second.overrides == {"bin_x": 562.5, "ball_radius": 40.0}  # 1.25x is further out than 1.14x
-    third, changes = _revise(planned, 3, True, {})
+    third, changes = revise(planned, 3, True, {})
     assert third.overrides == {"bin_x": 562.5, "ball_radius": 37.5} and len(changes) == 2
     # No feedback (a first attempt, or a re-run without review comments): the plan as it is.
-    assert _revise(planned, 3, False, {})[0].overrides == planned.overrides
+    assert revise(planned, 3, False, {})[0].overrides == planned.overrides
     # An override the family does not declare (a hand-written plan) is dropped, not a crash.
-    assert _revise(_plan({"bin_x": 625.0, "no_such": 0.0}), 2, True, {})[0].overrides == {"bin_x": 562.5}
+    assert revise(_plan({"bin_x": 625.0, "no_such": 0.0}), 2, True, {})[0].overrides == {"bin_x": 562.5}
 
 
 def test_with_a_skill_a_failed_round_still_changes_the_script() -> None:
     reads = {"/skills/ball-over-wall-limits/SKILL.md": "@@ lines 1-13 of 13 @@\n" + VALID}
     planned = _plan({"bin_x": 625.0, "ball_radius": 40.0})
-    first, changes = _revise(planned, 1, False, reads)
+    first, changes = revise(planned, 1, False, reads)
     assert first.overrides["bin_x"] == 562.5 and changes == ["bin_x 625 -> 562.5 (skill ball-over-wall-limits)"]
-    second, _ = _revise(planned, 2, True, reads)
+    second, _ = revise(planned, 2, True, reads)
     assert second.overrides != first.overrides and second.overrides["bin_x"] <= 562.5
 
 

@@ -9,7 +9,7 @@ import os
 from langchain_core.language_models import BaseChatModel
 
 from benchgen_dagster.agent.configuration import OFFLINE_MODEL
-from benchgen_dagster.agent.offline import OfflinePolicyModel
+from benchgen_dagster.agent.offline.model import OfflinePolicyModel
 
 # Providers whose client only fails at the first call without a key: check the key up front.
 PROVIDER_KEYS = {

@@ -7,11 +7,13 @@ the script a user or an agent starts from.
 
 import importlib
 import pkgutil
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 LIBRARY_DIR = Path(__file__).parent
+_PARAM_RE = re.compile(r"""p\.param\(\s*["'](\w+)["']\s*,\s*nominal=\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)""")
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,12 @@ class Family:
 
     def source(self) -> str:
         return self.path.read_text()
+
+    def nominals(self) -> dict[str, float]:
+        """The family's continuous parameters and their default nominal values, in the order it draws them.
+
+        Read from the source (`p.param("name", nominal=X`), so nothing is imported."""
+        return {name: float(value) for name, value in _PARAM_RE.findall(self.source())}
 
 
 def _declared(path: Path, name: str) -> str:

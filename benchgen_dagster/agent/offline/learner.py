@@ -1,4 +1,5 @@
-"""The offline learner's reasoning: parameter limits per library family, from sessions that failed and were fixed.
+"""The offline learner: reads the compressed journals page by page, and writes parameter limits per library
+family, from sessions that failed and were fixed.
 
 Deterministic and evidence-only. A limit is written when a session's checks failed with a parameter at
 one nominal value and the coder's next round changed that parameter alone: the failing value bounds the
@@ -14,10 +15,16 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 import yaml
+from langchain_core.messages import AIMessage, BaseMessage
 
+from benchgen_dagster.agent.offline.messages import call, read_calls, shown_file
+from benchgen_dagster.agent.prompts import JOURNALS_PATH, LEARNED_DIR
 from benchgen_dagster.models.skills import ParamLimit, SessionDigest, changed_parameters, format_limits
 
 LEARNED_SUFFIX = "-limits"
+# Pages small enough that read_file's result stays under its size budget: a digest line is at most about
+# 6 KB (agent/journals.py bounds it), so 8 lines stay well under deepagents' 80 KB.
+JOURNAL_PAGE_LINES = 8
 
 
 def skill_slug(family: str) -> str:
@@ -157,3 +164,53 @@ def derive_skills(sessions: list[SessionDigest]) -> dict[str, str]:
         stories = {c: s for c, s in evidence.stories.items() if c in used}
         skills[f"{skill_slug(family)}{LEARNED_SUFFIX}"] = skill_text(family, limits, rows, stories)
     return skills
+
+
+def _more_to_read(last: tuple[str, tuple[int, int, int | None] | None], offset: int) -> bool:
+    text, span = last
+    if span is None:
+        return len(text.splitlines()) >= JOURNAL_PAGE_LINES
+    return offset < span[2] if span[2] is not None else span[1] - span[0] + 1 >= JOURNAL_PAGE_LINES
+
+
+def learner_step(messages: list[BaseMessage], n: int) -> AIMessage:
+    """Read the compressed journals page by page, then write one skill per family the evidence supports."""
+    pages = [content for args, content in read_calls(messages) if args.get("file_path") == JOURNALS_PATH]
+    if pages and pages[0].startswith("Error"):
+        return AIMessage(content=f"COULD NOT READ {JOURNALS_PATH}: {pages[0][:300]}")
+    sessions: list[SessionDigest] = []
+    offset = 0
+    last: tuple[str, tuple[int, int, int | None] | None] | None = None
+    for page in pages:
+        if page.startswith("Error"):  # read past the end: every line was read
+            last = None
+            break
+        last = shown_file(page)
+        text, span = last
+        for line in text.splitlines():
+            try:
+                sessions.append(SessionDigest.model_validate_json(line))
+            except ValueError:
+                continue  # a line the asset wrote is valid; anything else is not evidence
+        # Resume after the last line shown: a page cut short for size resumes where it was cut.
+        offset = span[1] if span else offset + len(text.splitlines())
+    if not pages or (last is not None and _more_to_read(last, offset)):
+        return call("read_file", {"file_path": JOURNALS_PATH, "offset": offset, "limit": JOURNAL_PAGE_LINES}, n)
+    skills = derive_skills(sessions)
+    written = {
+        str(made["args"].get("file_path"))
+        for m in messages
+        if isinstance(m, AIMessage)
+        for made in m.tool_calls
+        if made["name"] == "write_file"
+    }
+    for name, text in sorted(skills.items()):
+        path = f"{LEARNED_DIR}/{name}/SKILL.md"
+        if path not in written:
+            return call("write_file", {"file_path": path, "content": text}, n)
+    if not skills:
+        return AIMessage(
+            content=f"NOTHING TO LEARN from {len(sessions)} sessions: none failed a check and passed after a "
+            "parameter changed"
+        )
+    return AIMessage(content=f"LEARNED from {len(sessions)} sessions: {', '.join(sorted(skills))}")
