@@ -262,6 +262,14 @@ def test_a_failed_gate_stops_the_candidate_and_says_which_seed_and_why() -> None
         evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
         assert not evaluations["geometry"].passed
         assert "no_interpenetration" in str(evaluations["geometry"].metadata["failures"].value)
+        # The UI's checks × seeds table: a row per check, a column per seed, the first failure beside it.
+        (compiled,) = [e for e in result.get_asset_materialization_events() if e.asset_key.path == ["compiled_scenes"]]
+        table = compiled.materialization.metadata["checks_by_seed"].value
+        assert isinstance(table, dg.TableMetadataValue)
+        assert [c.name for c in table.schema.columns] == ["check", *map(str, range(8)), "all", "first failure"]
+        rows = {r.data["check"]: r.data for r in table.records}
+        assert rows["inside_workspace"]["0"] == "✗" and rows["mjcf_loads"]["all"] == "·"
+        assert rows["inside_workspace"]["first failure"].startswith("(seed 0) part 'box'")
     candidate = registry.get(key)
     assert candidate is not None and candidate.status == "rejected"
     # The box sunk 20 mm below the floor: out of the workspace, first of the geometry checks to say so.

@@ -87,9 +87,9 @@ def test_a_batch_side_by_side_from_request_to_promotion_with_human_approval(
         event = instance.get_latest_materialization_event(dg.AssetKey("compiled_scenes"))
         assert event is not None and event.asset_materialization is not None
         metadata = event.asset_materialization.metadata
-        table = str(metadata["checks_by_seed"].value)
-        assert metadata["compiled_seeds"].value == 8 and "✗" not in table
-        assert "| geometric_variety | · | · | · | · | · | · | · | · | ✓ |" in table
+        rows = {r.data["check"]: r.data for r in metadata["checks_by_seed"].value.records}
+        assert metadata["compiled_seeds"].value == 8 and "✗" not in {m for row in rows.values() for m in row.values()}
+        assert [rows["geometric_variety"][c] for c in [*map(str, range(8)), "all"]] == ["·"] * 8 + ["✓"]
         checks = instance.event_log_storage.get_latest_asset_check_execution_by_key(
             [dg.AssetCheckKey(dg.AssetKey("simulation_report"), "non_triviality")]
         )

@@ -48,7 +48,17 @@ def test_solvability_gates_promotion_and_the_audit_quarantines_what_fails(_bench
             }
         )
         unproven = _run(relaxed, registry, instance)
-        assert build_definitions().resolve_job_def("publish_dataset").execute_in_process(instance=instance).success
+        published = build_definitions().resolve_job_def("publish_dataset").execute_in_process(instance=instance)
+        assert published.success
+    shown = {e.asset_key.path[-1]: e.materialization.metadata for e in published.get_asset_materialization_events()}
+    # The UI's tables: the index's preview, and the quality report's near-duplicates and parameter spread.
+    assert len(shown["benchmark_dataset"]["preview"].value.records) == 2
+    (near,) = shown["dataset_quality"]["near_duplicates"].value.records
+    assert near.data["similarity"] >= 0.9
+    assert {r.data["parameter"] for r in shown["dataset_quality"]["parameter_spread"].value.records} == {
+        "box_size",
+        "goal_x",
+    }
 
     # By default a benchmark without a reference solution stops at the simulation gate, and says why.
     candidate = registry.get(refused)

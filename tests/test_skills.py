@@ -301,9 +301,12 @@ def test_the_assets_learn_from_journals_skip_bad_ones_and_keep_the_previous_vers
         journals = _metadata(instance, "agent_journals")
         assert journals["sessions"] == 1 and journals["skipped"] == 2
         assert "req-2-v1" in journals["warnings"] and "empty" in journals["warnings"]
-        assert "req-3-v1" in journals["warnings"] and "req-1-v1" in journals["journals"]
+        assert "req-3-v1" in journals["warnings"]
+        assert [r.data["candidate"] for r in journals["journals"].records] == ["req-1-v1"]
         learned = _metadata(instance, "learned_skills")
         assert learned["published"] == 1 and learned["refused"] == 0
+        (version,) = [r.data for r in learned["versions"].records]
+        assert version["skill"] == "ball-over-wall-limits" and version["version"].startswith("v1 (")
         first_version = _data_version(instance, "learned_skills")
         store = SkillStore(_benchgen_home)
         first = store.current_text("ball-over-wall-limits")

@@ -24,6 +24,7 @@ from typing import Any
 import dagster as dg
 
 from benchgen_dagster.defs.candidates import SANDBOX_CODE, code_version
+from benchgen_dagster.defs.metadata import table
 from benchgen_dagster.defs.resources import (
     ArtifactStoreResource,
     RegistryResource,
@@ -151,15 +152,32 @@ def rejudge(
     return None
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| benchmark | family | seeds | solvable | result | first failure |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        result = "pass" if r["passed"] else "FAIL" + (" → quarantined" if r.get("quarantined") else "")
-        lines.append(
-            f"| {r['benchmark_id']} | {r['family']} | {len(r['seeds'])} | {r['solvable_seeds']}/{len(r['seeds'])} "
-            f"| {result} | {r['first_failure'][:120]} |"
-        )
-    return "\n".join(lines)
+_RESULT_COLUMNS = [
+    dg.TableColumn("benchmark"),
+    dg.TableColumn("family"),
+    dg.TableColumn("seeds", "int", description="fresh seeds it was checked on"),
+    dg.TableColumn("solvable", description="seeds its reference solution solved"),
+    dg.TableColumn("result"),
+    dg.TableColumn("first failure"),
+]
+
+
+def results_table(rows: list[dict[str, Any]]) -> dg.TableMetadataValue:
+    """The audit's findings, a row per benchmark: seeds, solvable seeds, pass or fail, the first failure."""
+    return table(
+        _RESULT_COLUMNS,
+        (
+            {
+                "benchmark": r["benchmark_id"],
+                "family": r["family"],
+                "seeds": len(r["seeds"]),
+                "solvable": f"{r['solvable_seeds']}/{len(r['seeds'])}",
+                "result": "pass" if r["passed"] else "FAIL" + (" → quarantined" if r.get("quarantined") else ""),
+                "first failure": r["first_failure"][:120],
+            }
+            for r in rows
+        ),
+    )
 
 
 @dg.asset(
@@ -231,7 +249,7 @@ def dataset_audit(
             "pass_rate": dg.MetadataValue.float(pass_rate if pass_rate is not None else 1.0),
             "quarantined": sum(1 for r in rows if r.get("quarantined")),
             "seeds_per_benchmark": config.seeds,
-            "results": dg.MetadataValue.md(_table(rows) if rows else "the dataset is empty"),
+            "results": results_table(rows),
             "report": dg.MetadataValue.path(str(path)),
         }
     )

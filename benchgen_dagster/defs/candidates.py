@@ -7,6 +7,7 @@ from typing import Any
 
 import dagster as dg
 
+from benchgen_dagster.defs.metadata import table
 from benchgen_dagster.models.reports import CheckReport
 from benchgen_dagster.paths import benchgen_home
 from benchgen_dagster.worker.versions import VERDICT_CODE, source_digest
@@ -100,26 +101,37 @@ def session_metadata(result: Any) -> dict[str, Any]:
     }
 
 
-def seed_table(report: CheckReport, checks: list[str]) -> dg.MetadataValue:
-    """A checks × seeds markdown table: ✓, ✗ or · (not run), with the first failure messages below it."""
+_MARKS = {True: "✓", False: "✗", None: "·"}
+
+
+def seed_table(report: CheckReport, checks: list[str]) -> dg.TableMetadataValue:
+    """A checks × seeds table: ✓, ✗ or · (not run) per seed and over all seeds, and each check's first failure."""
     seeds = report.seeds
     cells: dict[tuple[str, int | None], bool] = {}
     for result in report.results:
         if result.check.value in checks:
             key = (result.check.value, result.seed)
             cells[key] = cells.get(key, True) and result.passed
-    lines = ["| check | " + " | ".join(str(s) for s in seeds) + " | all |", "|---" * (len(seeds) + 2) + "|"]
-    for check in checks:
-        marks = [{True: "✓", False: "✗", None: "·"}[cells.get((check, s))] for s in seeds]
-        overall = cells.get((check, None))
-        lines.append(
-            f"| {check} | " + " | ".join(marks) + f" | {'·' if overall is None else '✓' if overall else '✗'} |"
-        )
-    failures = [f for f in report.failures if f.check in checks][:10]
-    if failures:
-        lines.append("")
-        lines += [f"- **{f.check}** (seed {f.seed if f.seed is not None else 'all'}): {f.message}" for f in failures]
-    return dg.MetadataValue.md("\n".join(lines))
+    first_failures: dict[str, str] = {}
+    for f in report.failures:
+        if f.check in checks:
+            first_failures.setdefault(f.check, f"(seed {f.seed if f.seed is not None else 'all'}) {f.message}")
+    columns = [
+        dg.TableColumn("check"),
+        *(dg.TableColumn(str(seed), description=f"seed {seed}") for seed in seeds),
+        dg.TableColumn("all", description="over all seeds together"),
+        dg.TableColumn("first failure"),
+    ]
+    rows = [
+        {
+            "check": check,
+            **{str(seed): _MARKS[cells.get((check, seed))] for seed in seeds},
+            "all": _MARKS[cells.get((check, None))],
+            "first failure": first_failures.get(check, ""),
+        }
+        for check in checks
+    ]
+    return table(columns, rows)
 
 
 def check_result(report: CheckReport, name: str, checks: list[str], description: str) -> dg.AssetCheckResult:

@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from benchgen_dagster.defs.candidates import code_version, text_version
+from benchgen_dagster.defs.metadata import table
 from benchgen_dagster.defs.resources import RegistryResource
 from benchgen_dagster.models.registry import dataset_table
 from benchgen_dagster.paths import index_path
@@ -18,6 +19,13 @@ AFTER_PROMOTIONS = (
     dg.AutomationCondition.any_deps_updated().since_last_handled() & ~dg.AutomationCondition.in_progress()
 )
 INDEX_COLUMNS = [c.name for c in dataset_table.columns]
+PREVIEW_ROWS = 50
+PREVIEW_COLUMNS = [
+    dg.TableColumn("id"),
+    dg.TableColumn("tier", "int"),
+    dg.TableColumn("family"),
+    dg.TableColumn("title"),
+]
 
 
 def dataset_frame(registry: RegistryResource) -> pd.DataFrame:
@@ -46,10 +54,8 @@ def benchmark_dataset(registry: RegistryResource) -> dg.MaterializeResult:
     frame.to_parquet(buffer, index=False)
     write_file_atomically(path, buffer.getvalue())
     tiers = frame["tier"].value_counts().to_dict() if len(frame) else {}
-    preview = frame[["benchmark_id", "tier", "family", "title"]].head(50)
-    table = "\n".join(
-        ["| id | tier | family | title |", "|---|---|---|---|"]
-        + [f"| {r.benchmark_id} | {r.tier} | {r.family} | {r.title} |" for r in preview.itertuples()]
+    preview = (
+        frame[["benchmark_id", "tier", "family", "title"]].head(PREVIEW_ROWS).rename(columns={"benchmark_id": "id"})
     )
     return dg.MaterializeResult(
         metadata={
@@ -57,7 +63,7 @@ def benchmark_dataset(registry: RegistryResource) -> dg.MaterializeResult:
             "by_tier": dg.MetadataValue.json({str(k): int(v) for k, v in tiers.items()}),
             "index": dg.MetadataValue.path(str(path)),
             "database": registry.engine.url.render_as_string(hide_password=True),
-            "preview": dg.MetadataValue.md(table),
+            "preview": table(PREVIEW_COLUMNS, preview.to_dict(orient="records")),
         },
         data_version=text_version(frame.to_json(date_format="iso")),
     )

@@ -21,6 +21,7 @@ import pandas as pd
 
 from benchgen_dagster.defs.candidates import code_version, image_markdown, text_version
 from benchgen_dagster.defs.dataset_index import AFTER_PROMOTIONS
+from benchgen_dagster.defs.metadata import table
 from benchgen_dagster.models.manifest import BenchmarkManifest, read_manifests
 from benchgen_dagster.paths import dataset_dir, quality_dir
 from benchgen_dagster.worker.safe_files import write_file_atomically
@@ -174,12 +175,14 @@ def measure(manifests: list[BenchmarkManifest]) -> dict[str, Any]:
     }
 
 
-def _table(frame: pd.DataFrame) -> str:
-    if not len(frame):
-        return "none"
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([header, "|" + "---|" * len(frame.columns), *rows])
+_DUPLICATE_COLUMNS = [dg.TableColumn("a"), dg.TableColumn("b"), dg.TableColumn("similarity", "float")]
+_SPREAD_COLUMNS = [
+    dg.TableColumn("family"),
+    dg.TableColumn("parameter"),
+    dg.TableColumn("benchmarks", "int"),
+    *(dg.TableColumn(name, "float") for name in ("nominal_min", "nominal_max", "drawn_min", "drawn_max")),
+    dg.TableColumn("spread", "float", description="the drawn span across the family over its median nominal"),
+]
 
 
 @dg.asset(
@@ -212,10 +215,8 @@ def dataset_quality(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "by_family": dg.MetadataValue.json(measured["by_family"]),
             "by_solvability": dg.MetadataValue.json(measured["by_solvability"]),
             "difficulty_mean": dg.MetadataValue.float(measured["difficulty"]["mean"] or 0.0),
-            "near_duplicates": dg.MetadataValue.md(
-                _table(pd.DataFrame(duplicates, columns=["a", "b", "similarity"])) if duplicates else "none"
-            ),
-            "parameter_spread": dg.MetadataValue.md(_table(measured["spread"])),
+            "near_duplicates": table(_DUPLICATE_COLUMNS, duplicates),
+            "parameter_spread": table(_SPREAD_COLUMNS, measured["spread"].to_dict(orient="records")),
             **{f"plot_{name}": dg.MetadataValue.md(image_markdown(png, name)) for name, png in images.items()},
             "report": dg.MetadataValue.path(str(out / "quality.json")),
         },

@@ -21,6 +21,7 @@ from benchgen_dagster.defs.candidates import (
     seed_table,
     text_version,
 )
+from benchgen_dagster.defs.metadata import table
 from benchgen_dagster.defs.resources import RegistryResource, SandboxResource
 from benchgen_dagster.models.registry import CandidateStatus
 from benchgen_dagster.models.reports import CheckReport
@@ -31,23 +32,34 @@ SOLVABLE_CHECKS = ["solvable"]
 UNPROVEN = "the script defines no solution(seed, scale): solvability is unproven"
 
 
-def _trace_table(report: CheckReport) -> dg.MetadataValue:
-    lines = [
-        "| seed | max speed m/s | max penetration mm | final speed m/s | moved from → to (mm) |",
-        "|---|---|---|---|---|",
-    ]
+_TRACE_COLUMNS = [
+    dg.TableColumn("seed", "int"),
+    dg.TableColumn("max speed m/s", "float"),
+    dg.TableColumn("max penetration mm", "float"),
+    dg.TableColumn("final speed m/s", "float"),
+    dg.TableColumn("moved from → to (mm)"),
+]
+
+
+def _trace_table(report: CheckReport) -> dg.TableMetadataValue:
+    rows: list[dict[str, object]] = []
     for outcome in report.outcomes:
         trace = outcome.simulation
         if trace is None:
-            lines.append(f"| {outcome.seed} | – | – | – | not simulated |")
+            rows.append({"seed": outcome.seed, "moved from → to (mm)": "not simulated"})
             continue
         start = ", ".join(f"{v:.0f}" for v in trace.moved_start_mm)
         end = ", ".join(f"{v:.0f}" for v in trace.moved_end_mm)
-        lines.append(
-            f"| {outcome.seed} | {trace.max_speed_m_s:.2f} | {trace.max_penetration_mm:.2f} | "
-            f"{trace.final_speed_m_s:.3f} | ({start}) → ({end}) |"
+        rows.append(
+            {
+                "seed": outcome.seed,
+                "max speed m/s": round(trace.max_speed_m_s, 2),
+                "max penetration mm": round(trace.max_penetration_mm, 2),
+                "final speed m/s": round(trace.final_speed_m_s, 3),
+                "moved from → to (mm)": f"({start}) → ({end})",
+            }
         )
-    return dg.MetadataValue.md("\n".join(lines))
+    return table(_TRACE_COLUMNS, rows)
 
 
 @dg.asset(
@@ -160,19 +172,35 @@ def solvability_result(report: CheckReport, solvability: str, required: bool) ->
     )
 
 
-def _solution_table(report: CheckReport) -> dg.MetadataValue:
-    lines = ["| seed | parts | weight g | cost | reached goal s | in goal at end |", "|---|---|---|---|---|---|"]
+_SOLUTION_COLUMNS = [
+    dg.TableColumn("seed", "int"),
+    dg.TableColumn("parts"),
+    dg.TableColumn("weight g", description="the reference solution's weight / max_weight"),
+    dg.TableColumn("cost", description="its unit cost / max_unit_cost"),
+    dg.TableColumn("reached goal s", description="when the moved object first entered the goal zone"),
+    dg.TableColumn("in goal at end"),
+]
+
+
+def _solution_table(report: CheckReport) -> dg.TableMetadataValue:
+    rows: list[dict[str, object]] = []
     for outcome in report.outcomes:
         solution = outcome.solution
         if solution is None:
-            lines.append(f"| {outcome.seed} | – | – | – | – | no solution run |")
+            rows.append({"seed": outcome.seed, "in goal at end": "no solution run"})
             continue
         reached = f"{solution.reached_goal_s:.2f}" if solution.reached_goal_s is not None else "never"
-        lines.append(
-            f"| {outcome.seed} | {', '.join(solution.parts)} | {solution.mass_g:.0f} / {solution.max_weight_g} | "
-            f"{solution.unit_cost:.2f} / {solution.max_unit_cost} | {reached} | {solution.in_goal_at_end} |"
+        rows.append(
+            {
+                "seed": outcome.seed,
+                "parts": ", ".join(solution.parts),
+                "weight g": f"{solution.mass_g:.0f} / {solution.max_weight_g}",
+                "cost": f"{solution.unit_cost:.2f} / {solution.max_unit_cost}",
+                "reached goal s": reached,
+                "in goal at end": str(solution.in_goal_at_end),
+            }
         )
-    return dg.MetadataValue.md("\n".join(lines))
+    return table(_SOLUTION_COLUMNS, rows)
 
 
 def _all_checks() -> list[Any]:

@@ -24,6 +24,7 @@ from benchgen_dagster.defs.candidates import (
     read_workspace_text,
     text_version,
 )
+from benchgen_dagster.defs.metadata import table
 from benchgen_dagster.defs.resources import AgentsResource
 from benchgen_dagster.models.skills import SessionDigest
 from benchgen_dagster.paths import benchgen_home
@@ -83,21 +84,32 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def journal_table(sessions: list[SessionDigest]) -> str:
-    lines = [
-        "| candidate | family | rounds | first attempt | failures met | fixes | outcome |",
-        "|---|---|---|---|---|---|---|",
+def journal_table(sessions: list[SessionDigest]) -> dg.TableMetadataValue:
+    """The last MAX_TABLE_ROWS sessions: rounds, whether the first attempt passed, failures met and fixes."""
+    shown = sessions[-MAX_TABLE_ROWS:]
+    which = f"the last {len(shown)} of {len(sessions)}; all are in journals/sessions.jsonl"
+    columns = [
+        dg.TableColumn("candidate", description=which if len(shown) < len(sessions) else None),
+        dg.TableColumn("family"),
+        dg.TableColumn("rounds", "int"),
+        dg.TableColumn("first attempt"),
+        dg.TableColumn("failures met", description="the checks that failed in any round"),
+        dg.TableColumn("fixes"),
+        dg.TableColumn("outcome"),
     ]
-    for s in sessions[-MAX_TABLE_ROWS:]:
-        failures = sorted({f.split(" ", 1)[0] for r in s.rounds for f in r.failures})
-        first = "passed" if s.first_attempt_passed else "failed"
-        lines.append(
-            f"| {s.candidate} | {s.family or '—'} | {len(s.rounds)} | {first} "
-            f"| {_cell(', '.join(failures)) or '—'} | {_cell('; '.join(s.fixes)) or '—'} | {s.outcome} |"
-        )
-    if len(sessions) > MAX_TABLE_ROWS:
-        lines.append(f"\n(the last {MAX_TABLE_ROWS} of {len(sessions)}; all are in journals/sessions.jsonl)")
-    return "\n".join(lines)
+    rows = [
+        {
+            "candidate": s.candidate,
+            "family": s.family or "—",
+            "rounds": len(s.rounds),
+            "first attempt": "passed" if s.first_attempt_passed else "failed",
+            "failures met": ", ".join(sorted({f.split(" ", 1)[0] for r in s.rounds for f in r.failures})) or "—",
+            "fixes": "; ".join(s.fixes) or "—",
+            "outcome": s.outcome,
+        }
+        for s in shown
+    ]
+    return table(columns, rows)
 
 
 @dg.asset(
@@ -130,20 +142,33 @@ def agent_journals(context: dg.AssetExecutionContext) -> dg.Output[list[dict[str
                 round(sum(first_attempts) / len(first_attempts), 3) if first_attempts else 0.0
             ),
             "with_fixes": sum(1 for s in sessions if s.fixes),
-            "journals": dg.MetadataValue.md(journal_table(sessions)),
+            "journals": journal_table(sessions),
             "path": dg.MetadataValue.path(str(out)),
         },
     )
 
 
-def _versions_table(store: SkillStore) -> str:
-    lines = ["| skill | version | evidence | description |", "|---|---|---|---|"]
+_VERSION_COLUMNS = [
+    dg.TableColumn("skill"),
+    dg.TableColumn("version"),
+    dg.TableColumn("evidence", description="the journals the current version was learned from"),
+    dg.TableColumn("description"),
+]
+
+
+def _versions_table(store: SkillStore) -> dg.TableMetadataValue:
+    rows = []
     for name, label in store.labels().items():
         versions = store.versions(name)
-        evidence = ", ".join(versions[-1].evidence) if versions else "—"
-        description = versions[-1].description if versions else ""
-        lines.append(f"| {name} | {label} | {_cell(evidence)} | {_cell(description)} |")
-    return "\n".join(lines)
+        rows.append(
+            {
+                "skill": name,
+                "version": label,
+                "evidence": ", ".join(versions[-1].evidence) if versions else "—",
+                "description": versions[-1].description if versions else "",
+            }
+        )
+    return table(_VERSION_COLUMNS, rows)
 
 
 @dg.asset(
@@ -188,7 +213,7 @@ def learned_skills(
             "published": sum(1 for p in proposals if p.status in ("new", "updated")),
             "refused": len(refused),
             "proposals": dg.MetadataValue.md(outcome or "the learner proposed nothing"),
-            "versions": dg.MetadataValue.md(_versions_table(store) if labels else "no skills yet"),
+            "versions": _versions_table(store),
             "learned_from": len(sessions),
             "learner_answer": dg.MetadataValue.text(result.answer[:500]),
             "tokens_in": result.usage.get("input_tokens", 0),
