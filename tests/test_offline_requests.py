@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from benchgen_dagster.agent.offline.planning import OfflinePlan, Refusal, bounds, plan_request
-from benchgen_dagster.agent.offline.profiles import PROFILES, SAFE_FACTORS, family_parameters
+from benchgen_dagster.agent.offline.profiles import PROFILES
 from benchgen_dagster.agent.offline.reading import RequestReading, read_request
 from benchgen_dagster.agent.offline.scripts import parameterized_source
 from benchgen_dagster.library import families
@@ -72,6 +72,15 @@ STRESS = [
     "push a ball of 100 mm diameter through a gate 20 cm high and 1 m away",
     "transfer a 90 mm box 3 m along a corridor 400 mm wide",
 ]
+
+
+def family_parameters(family: str) -> dict[str, float]:
+    return library_family(family).nominals()
+
+
+def _distances(family: str) -> set[str]:
+    """The family's parameters that are positions or travel lengths (capped at 1.25×)."""
+    return {p.name for p in library_family(family).parameters() if p.kind == "distance"}
 
 
 @pytest.mark.parametrize("prompt", list(PLANS))
@@ -145,7 +154,7 @@ def test_overrides_stay_within_bounds(prompt: str) -> None:
     for name, value in plan.overrides.items():
         assert name in defaults
         factor = value / defaults[name]
-        distance = name in PROFILES[plan.family].distances
+        distance = name in _distances(plan.family)
         assert 0.6 - 1e-9 <= factor <= (1.25 if distance else 1.5) + 1e-9, (name, value)
         low, high = bounds(plan.family, name)
         assert low - 1e-9 <= factor <= high + 1e-9, (name, value, low, high)
@@ -211,8 +220,7 @@ def test_every_family_has_a_profile_that_names_its_real_parameters() -> None:
         mapped = {p for maps in profile.sizes.values() for p, _, _ in maps}
         mapped |= set(profile.travel[0]) if profile.travel else set()
         mapped |= {profile.rise[0]} if profile.rise else set()
-        assert mapped | set(profile.distances) <= set(params), name
-        assert set(SAFE_FACTORS.get(name, {})) <= set(params), name
+        assert mapped <= set(params), name
 
 
 # --- The generated scripts really pass the worker's checks (in-process, no sandbox) -----------------

@@ -1,19 +1,26 @@
 """The built-in benchmark families: real build123d scripts, each a module with `build(seed, scale)`.
 
 Every family module declares `FAMILY` (its name), `TIER` (1 spatial, 2 kinematic) and
-`DESCRIPTION` (one line). Modules are read as source text too: `benchgen library export` writes
-the script a user or an agent starts from.
+`DESCRIPTION` (one line); its parameters are declared as data in `parameters.py`. Modules are read
+as source text too, never imported by the host to learn about them: `benchgen library export` writes
+the script a user or an agent starts from, and `Family.script` writes it with other nominal values.
 """
 
 import importlib
+import math
 import pkgutil
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from benchgen_dagster.library.parameters import PARAMETERS, Parameter
+
 LIBRARY_DIR = Path(__file__).parent
-_PARAM_RE = re.compile(r"""p\.param\(\s*["'](\w+)["']\s*,\s*nominal=\s*([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)""")
+# The package's modules that are not families.
+_NOT_FAMILIES = frozenset({"parameters"})
+_TITLE_RE = re.compile(r"""title=["']([^"']+)["']""")
 
 
 @dataclass(frozen=True)
@@ -29,11 +36,41 @@ class Family:
     def source(self) -> str:
         return self.path.read_text()
 
-    def nominals(self) -> dict[str, float]:
-        """The family's continuous parameters and their default nominal values, in the order it draws them.
+    def title(self) -> str | None:
+        """The title the family's scene declares (`title="..."`), if its source names one."""
+        found = _TITLE_RE.search(self.source())
+        return found.group(1) if found else None
 
-        Read from the source (`p.param("name", nominal=X`), so nothing is imported."""
-        return {name: float(value) for name, value in _PARAM_RE.findall(self.source())}
+    def parameters(self) -> tuple[Parameter, ...]:
+        """The family's declared parameters, in the order it draws them."""
+        if self.name not in PARAMETERS:
+            raise KeyError(f"family {self.name!r} declares no parameters in {__name__}.parameters")
+        return PARAMETERS[self.name]
+
+    def nominals(self) -> dict[str, float]:
+        """Each declared parameter's default nominal value, by name, in the order the family draws them."""
+        return {parameter.name: float(parameter.nominal) for parameter in self.parameters()}
+
+    def script(self, nominals: Mapping[str, float]) -> str:
+        """The family's script, drawing each parameter named in `nominals` around that nominal instead.
+
+        Each changed draw is written from the parameter's declaration, in place of the draw as declared
+        (`Parameter.draw`); everything else is the family's source. Raises ValueError for a parameter
+        the family does not declare, a value that is not finite, or a declared draw the source does
+        not make exactly once."""
+        declared = {parameter.name: parameter for parameter in self.parameters()}
+        unknown = sorted(set(nominals) - set(declared))
+        if unknown:
+            raise ValueError(f"family {self.name!r} has no parameters {unknown}; it has {sorted(declared)}")
+        source = self.source()
+        for name, value in sorted(nominals.items()):
+            if not math.isfinite(value):
+                raise ValueError(f"nominal {name}={value} is not a finite number")
+            as_declared = declared[name].draw()
+            if (count := source.count(as_declared)) != 1:
+                raise ValueError(f"{self.path.name} makes the draw {as_declared} {count} times, not once")
+            source = source.replace(as_declared, declared[name].draw(value))
+        return source
 
 
 def _declared(path: Path, name: str) -> str:
@@ -48,6 +85,8 @@ def families() -> list[Family]:
     """All families, ordered by tier then name."""
     found = []
     for info in pkgutil.iter_modules([str(LIBRARY_DIR)]):
+        if info.name in _NOT_FAMILIES:
+            continue
         path = LIBRARY_DIR / f"{info.name}.py"
         found.append(
             Family(

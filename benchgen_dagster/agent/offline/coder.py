@@ -1,9 +1,5 @@
-"""The offline coder: script.py from the plan, within the skills' limits, verified, rendered and submitted.
-
-Its fix for failed checks or a rejection, without a skill, is to move one planned value halfway back to
-the family's default per failed round (`revise`), so each round tests one change and the journal says
-which change fixed what.
-"""
+"""The offline coder: script.py from the plan, kept within the skills' limits and moved back after failed
+rounds (`revise`), then verified, rendered and submitted."""
 
 import json
 
@@ -12,9 +8,9 @@ from langchain_core.messages import AIMessage
 from benchgen_dagster.agent.offline.learner import skill_slug
 from benchgen_dagster.agent.offline.messages import SKILL_PATH_RE, call, section, shown_file, task_round
 from benchgen_dagster.agent.offline.planning import OfflinePlan, Refusal, plan_request
-from benchgen_dagster.agent.offline.profiles import family_parameters
 from benchgen_dagster.agent.offline.scripts import parameterized_source
 from benchgen_dagster.agent.prompts import FEEDBACK_MARKER, PLAN_MARKER, REQUEST_MARKER
+from benchgen_dagster.library import family as library_family
 from benchgen_dagster.models.plans import plan_front_matter
 from benchgen_dagster.models.skills import SkillError, parse_skill
 
@@ -46,7 +42,7 @@ def revise(plan: OfflinePlan, round_: int, feedback: bool, reads: dict[str, str]
     round: the one furthest from its default, so each round tests one change and the journal says which
     change fixed what. A skill about the family that was read states limits learned from earlier
     sessions; the values are kept within them from the first round."""
-    defaults = family_parameters(plan.family)
+    defaults = library_family(plan.family).nominals()
     values = {name: value for name, value in plan.overrides.items() if name in defaults}
     changes: list[str] = []
     for path, shown in sorted(reads.items()):

@@ -7,15 +7,15 @@ from langchain_core.messages import AIMessage
 
 from benchgen_dagster.agent.offline.messages import call, section
 from benchgen_dagster.agent.offline.planning import OfflinePlan, Refusal, plan_request
-from benchgen_dagster.agent.offline.profiles import family_parameters
 from benchgen_dagster.agent.prompts import REQUEST_MARKER
+from benchgen_dagster.library import family as library_family
 
 
 def plan_markdown(plan: OfflinePlan | Refusal, prompt: str) -> str:
     """plan.md as the planner writes it: front matter for machines, sections for people."""
     if isinstance(plan, Refusal):
         return f"---\nrefused: {json.dumps(plan.reason)}\n---\n# Refused\n\nRequest: {prompt}\n\n{plan.reason}\n"
-    defaults = family_parameters(plan.family)
+    defaults = library_family(plan.family).nominals()
     nominal = {**defaults, **plan.overrides}
     front = yaml.safe_dump({"family": plan.family, "tier": plan.tier, "overrides": plan.overrides}, sort_keys=True)
     ranges = "\n".join(

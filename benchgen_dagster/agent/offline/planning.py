@@ -8,25 +8,16 @@ Every override stays inside [0.6, 1.5] × the family's default nominal (distance
 a request asks for is tried as asked within those bounds: where a family's geometry needs a narrower
 range, the worker's checks say so, the coder backs off, and the skill learner turns that into a skill
 the coder reads next time. The candidates the pipeline varies on its own (`_vary`) stay within the
-narrower ranges measured up front (`SAFE_FACTORS`), so a batch's extra candidates do not fail.
+narrower ranges measured up front and declared with the family's parameters (`safe`, in
+`library/parameters.py`), so a batch's extra candidates do not fail.
 """
 
 import math
-import re
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
-from benchgen_dagster.agent.offline.profiles import (
-    MAX_DISTANCE_FACTOR,
-    MAX_SIZE_FACTOR,
-    MIN_FACTOR,
-    PROFILES,
-    SAFE_FACTORS,
-    Kind,
-    family_parameters,
-    format_nominal,
-)
+from benchgen_dagster.agent.offline.profiles import PROFILES
 from benchgen_dagster.agent.offline.reading import RequestReading, normalized, read_request
 from benchgen_dagster.agent.offline.vocabulary import (
     FAR_FACTOR,
@@ -37,14 +28,18 @@ from benchgen_dagster.agent.offline.vocabulary import (
 )
 from benchgen_dagster.library import Family, families
 from benchgen_dagster.library import family as library_family
+from benchgen_dagster.library.parameters import format_nominal
 
-_TITLE_RE = re.compile(r"""title=["']([^"']+)["']""")
+# The bounds on a new nominal, as a factor of the family's default: what a request may ask for.
+MIN_FACTOR = 0.6
+MAX_SIZE_FACTOR = 1.5
+MAX_DISTANCE_FACTOR = 1.25
 
 
 class OfflinePlan(BaseModel):
     """A library family and the nominal values to give it.
 
-    `overrides` only names parameters the family's source declares, each within the family's safe
+    `overrides` only names parameters the family declares, each within the family's safe
     range around its default nominal; `rationale` is one paragraph saying why.
     """
 
@@ -64,13 +59,14 @@ class Refusal(BaseModel):
 
 
 def bounds(family: str, param: str, measured: bool = False) -> tuple[float, float]:
-    """The allowed factor range on `param`'s default nominal; `measured` narrows it to `SAFE_FACTORS`."""
-    kind: Kind = "distance" if param in PROFILES[family].distances else "size"
-    high = MAX_DISTANCE_FACTOR if kind == "distance" else MAX_SIZE_FACTOR
+    """The allowed factor range on `param`'s default nominal; `measured` narrows it to the range the
+    family declares safe for it."""
+    declared = next(p for p in library_family(family).parameters() if p.name == param)
+    high = MAX_DISTANCE_FACTOR if declared.kind == "distance" else MAX_SIZE_FACTOR
     low = MIN_FACTOR
     if not measured:
         return low, high
-    safe_low, safe_high = SAFE_FACTORS.get(family, {}).get(param, (low, high))
+    safe_low, safe_high = declared.safe
     return max(low, safe_low), min(high, safe_high)
 
 
@@ -125,7 +121,7 @@ def _apply(
 
 def _overrides(family: str, reading: RequestReading) -> _Overrides:
     profile = PROFILES[family]
-    defaults = family_parameters(family)
+    defaults = library_family(family).nominals()
     out = _Overrides()
     for key, value in reading.sizes_mm.items():
         for param, multiplier, addend in profile.sizes.get(key, ()):
@@ -163,7 +159,7 @@ def _vary(family: str, variant: int, variants: int, out: _Overrides) -> None:
     family's safe range, so each candidate is a different benchmark rather than a duplicate of the first.
 
     One parameter per candidate: the safe ranges were measured one parameter at a time."""
-    defaults = family_parameters(family)
+    defaults = library_family(family).nominals()
     free = [p for p in defaults if p not in out.values]
     if not free:
         return
@@ -198,7 +194,7 @@ def plan_request(prompt: str) -> OfflinePlan | Refusal:
     """Choose a library family for the prompt and the nominal values its numbers ask for, or refuse.
 
     Promises: the same prompt always gives the same answer; a plan's family exists in the library,
-    its tier is the family's, and its overrides name only parameters the family's source declares,
+    its tier is the family's, and its overrides name only parameters the family declares,
     each within `bounds` of the default nominal. A Refusal is returned for an empty prompt, a
     prompt that names no task the library covers (or only things it does not model), a tier the
     library lacks or whose families do not fit, and lengths far beyond what a family can hold.
@@ -302,8 +298,7 @@ def plan_request(prompt: str) -> OfflinePlan | Refusal:
             "Every override stays within 0.6–1.5× the family's default nominal (1.25× for distances); the "
             "worker's checks tell whether the ±40 % spread each seed draws keeps this family's scene valid."
         )
-    title = _TITLE_RE.search(chosen.source())
-    heading = title.group(1) if title else name
+    heading = chosen.title() or name
     if found.values:
         heading += " (" + ", ".join(f"{k} {format_nominal(v)} mm" for k, v in found.values.items()) + ")"
     return OfflinePlan(

@@ -5,11 +5,7 @@ and rises a request names map onto the family's parameters.
 """
 
 from dataclasses import dataclass, field
-from typing import Literal
 
-from benchgen_dagster.library import family as library_family
-
-Kind = Literal["size", "distance"]
 # A reading key -> (param, multiplier, addend): the param's nominal is value × multiplier + addend.
 Mapping = tuple[str, float, float]
 
@@ -20,7 +16,6 @@ class Profile:
     moved_material: str
     keywords: dict[str, float]
     objects: dict[str, float]
-    distances: tuple[str, ...]  # params that are positions or travel lengths (capped at 1.25×)
     sizes: dict[str, tuple[Mapping, ...]] = field(default_factory=dict)
     # A horizontal travel: travel = multiplier × sum(params) + offset; the params scale together.
     travel: tuple[tuple[str, ...], float, float] | None = None
@@ -37,7 +32,6 @@ PROFILES: dict[str, Profile] = {
         moved_material="steel",
         keywords={"wall": 2, "bin": 3, "over": 1.5, "throw": 2, "sideways": 1, "move": 0.5},
         objects={"ball": 1.5},
-        distances=("bin_x",),
         sizes={
             "radius": (("ball_radius", 1, 0),),
             "diameter": (("ball_radius", 0.5, 0),),
@@ -53,7 +47,6 @@ PROFILES: dict[str, Profile] = {
         moved_material="abs",
         keywords={"corridor": 3, "bend": 2, "transfer": 2, "sideways": 1.5, "along": 1, "move": 0.5, "wall": 0.5},
         objects={**_BOXLIKE, "box": 1.5},
-        distances=("leg1_length", "leg2_length"),
         sizes={
             "width": (("corridor_width", 1, 0),),
             "size": (("corridor_width", 2, 0),),  # the box is half the corridor's width
@@ -67,7 +60,6 @@ PROFILES: dict[str, Profile] = {
         moved_material="steel",
         keywords={"crank": 3, "cam": 3, "eccentric": 2, "wheel": 1, "turn": 1, "axle": 1, "lift": 0.5},
         objects={"weight": 1.5, "load": 0.5},
-        distances=(),
         sizes={
             "radius": (("wheel_radius", 1, 0),),
             "diameter": (("wheel_radius", 0.5, 0),),
@@ -83,7 +75,6 @@ PROFILES: dict[str, Profile] = {
         moved_material="rubber",
         keywords={"bridge": 3, "gap": 3, "cross": 2, "across": 1.5, "chasm": 3, "platform": 1, "hinge": 0.5},
         objects={"ball": 1.5, **{k: 0.5 for k in _BOXLIKE}},
-        distances=("goal_x",),
         sizes={
             "gap": (("gap_width", 1, 0),),
             "width": (("gap_width", 1, 0),),
@@ -100,7 +91,6 @@ PROFILES: dict[str, Profile] = {
         moved_material="steel",
         keywords={"gate": 3, "fence": 2, "hinge": 1, "swing": 1, "self-closing": 2, "through": 0.5},
         objects={"ball": 1.5},
-        distances=("goal_x",),
         sizes={
             "width": (("gate_width", 1, 0),),
             "height": (("gate_height", 1, 0),),
@@ -116,7 +106,6 @@ PROFILES: dict[str, Profile] = {
         moved_material="steel",
         keywords={"lever": 3, "fulcrum": 3, "class-1": 2, "seesaw": 3, "pivot": 1, "beam": 1, "lift": 0.5},
         objects={"load": 1.5, "weight": 0.5},
-        distances=("fulcrum_x", "effort_arm"),
         sizes={"width": (("beam_width", 1, 0),)},
         rise=("fulcrum_x", 2, 20),  # the load rises about (fulcrum_x - 20) × sin 30°
         stand_in="a heavy steel load",
@@ -126,7 +115,6 @@ PROFILES: dict[str, Profile] = {
         moved_material="wood",
         keywords={"shelf": 3, "lift": 1.5, "onto": 1, "move": 0.5},
         objects={**_BOXLIKE, "box": 1.5},
-        distances=("shelf_height", "shelf_x"),
         sizes={
             "size": (("box_size", 1, 0),),
             "height": (("shelf_height", 1, 0),),
@@ -141,7 +129,6 @@ PROFILES: dict[str, Profile] = {
         moved_material="aluminium",
         keywords={"peg": 3, "hole": 3, "insert": 2, "socket": 2},
         objects={"peg": 2},
-        distances=("block_x",),
         sizes={
             "width": (("hole_width", 1, 3),),  # 1.5 mm clearance per side
             "size": (("hole_width", 1, 3),),
@@ -156,7 +143,6 @@ PROFILES: dict[str, Profile] = {
         moved_material="abs",
         keywords={"drawer": 3, "cabinet": 2, "pull": 1, "open": 1, "slide": 1},
         objects={"drawer": 1},
-        distances=(),
         sizes={
             "width": (("drawer_width", 1, 0),),
             "depth": (("drawer_depth", 1, 0),),
@@ -171,7 +157,6 @@ PROFILES: dict[str, Profile] = {
         moved_material="abs",
         keywords={"window": 3, "through": 1, "opening": 1.5, "wall": 0.5},
         objects={**_BOXLIKE, "block": 1.5},
-        distances=("sill_height", "goal_x"),
         sizes={
             "width": (("window_width", 1, 0),),
             "height": (("window_height", 1, 0),),
@@ -187,7 +172,6 @@ PROFILES: dict[str, Profile] = {
         moved_material="wood",
         keywords={"under": 2, "low-bar": 3, "bar": 1, "limbo": 3},
         objects={**_BOXLIKE, "crate": 2},
-        distances=("goal_x",),
         sizes={
             "clearance": (("bar_clearance", 1, 0),),
             "height": (("bar_clearance", 1, 0),),
@@ -199,40 +183,3 @@ PROFILES: dict[str, Profile] = {
         stand_in="a flat wooden crate",
     ),
 }
-
-# The global bounds on a new nominal, as a factor of the family's default.
-MIN_FACTOR = 0.6
-MAX_SIZE_FACTOR = 1.5
-MAX_DISTANCE_FACTOR = 1.25
-
-# Narrower bounds where a family's geometry needs them (its workspace, its other parts): found by
-# overriding one parameter at a time, and all of a family's parameters together, and checking the
-# family over 16 seeds in-process (compile, validate, simulate).
-SAFE_FACTORS: dict[str, dict[str, tuple[float, float]]] = {
-    "ball_over_wall": {"bin_x": (0.75, 1.15)},
-    "corridor_transfer": {"corridor_width": (0.6, 1.35), "leg1_length": (0.6, 1.05), "leg2_length": (0.6, 1.1)},
-    "crank": {"wheel_radius": (0.85, 1.5), "cam_offset": (0.6, 1.2)},
-    "drawbridge": {"gap_width": (0.6, 1.35), "platform_height": (0.6, 1.45), "goal_x": (0.6, 1.05)},
-    "hinged_gate": {"goal_x": (0.6, 1.1)},
-    "lever_moving_fulcrum": {"effort_arm": (0.6, 1.15)},
-    "lift_to_shelf": {
-        "shelf_depth": (0.6, 1.3),
-        "box_size": (0.6, 1.4),
-        "shelf_x": (0.6, 1.1),
-    },
-    "sliding_drawer": {"drawer_depth": (0.6, 1.35)},
-    "through_window": {"goal_x": (0.6, 1.1)},
-    "under_low_bar": {"goal_x": (0.6, 1.05)},
-}
-# lever_moving_fulcrum's effort_arm is held to 1.15× so the beam (fulcrum_x + effort_arm, +40 % each) stays
-# inside the workspace even when both draw their maximum.
-
-
-def family_parameters(family: str) -> dict[str, float]:
-    """The family's parameters and their default nominal values, in the order it draws them; raises
-    KeyError for a family the library does not have."""
-    return library_family(family).nominals()
-
-
-def format_nominal(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(round(value, 3))

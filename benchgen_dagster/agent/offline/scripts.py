@@ -1,11 +1,15 @@
-"""script.py as the offline coder writes it: the chosen family's script with the plan's nominal values."""
+"""script.py as the offline coder writes it: the chosen family's script with the plan's nominal values,
+under a header that says where it came from."""
 
-import math
 import re
 
 from benchgen_dagster.agent.offline.planning import OfflinePlan
-from benchgen_dagster.agent.offline.profiles import family_parameters, format_nominal
 from benchgen_dagster.library import family as library_family
+from benchgen_dagster.library.parameters import format_nominal
+
+# The header's first line names the module that wrote offline scripts before agent/offline/ existed: a
+# benchmark's id hashes its script's bytes, so the text stays as it was (tests/test_offline_pin.py).
+GENERATED_BY = "# Generated offline by benchgen_dagster.agent.offline_requests from a library family."
 
 
 def _comment(text: str) -> str:
@@ -13,26 +17,14 @@ def _comment(text: str) -> str:
 
 
 def parameterized_source(plan: OfflinePlan) -> str:
-    """The family's source with the plan's overrides as the new `nominal=` literals, and a header.
+    """The family's script with the plan's overrides as its nominal values (`Family.script`), and a header.
 
-    Only the `nominal=` literal of each overridden parameter changes; the header comment names the
-    request, the family and each override. The result compiles as Python. Raises ValueError for an
-    override the family's source does not declare.
+    The header comment names the request, the family and each override. The result compiles as Python.
+    Raises ValueError for an override the family does not declare.
     """
-    source = library_family(plan.family).source()
-    defaults = family_parameters(plan.family)
-    unknown = sorted(set(plan.overrides) - set(defaults))
-    if unknown:
-        raise ValueError(f"family {plan.family!r} has no parameters {unknown}; it has {sorted(defaults)}")
-    for name, value in sorted(plan.overrides.items()):
-        if not math.isfinite(value):
-            raise ValueError(f"override {name}={value} is not a finite number")
-        pattern = re.compile(
-            rf"""(p\.param\(\s*["']{re.escape(name)}["']\s*,\s*nominal=\s*)[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"""
-        )
-        source, replaced = pattern.subn(r"\g<1>" + format_nominal(value), source)
-        if replaced != 1:
-            raise ValueError(f"parameter {name!r} is declared {replaced} times in {plan.family!r}")
+    family = library_family(plan.family)
+    source = family.script(plan.overrides)
+    defaults = family.nominals()
     request = _comment(plan.reading.prompt or plan.title)
     if len(request) > 300:
         request = request[:297] + "..."
@@ -41,7 +33,7 @@ def parameterized_source(plan: OfflinePlan) -> str:
         for name, value in sorted(plan.overrides.items())
     )
     header = [
-        "# Generated offline by benchgen_dagster.agent.offline_requests from a library family.",
+        GENERATED_BY,
         f"# Family: {plan.family} (tier {plan.tier}).",
         f"# Request: {request}",
         f"# Overridden nominal values: {changes or 'none (the family defaults)'}.",
