@@ -97,6 +97,9 @@ class Provenance(_Lenient):
 
 
 class BenchmarkManifest(_Lenient):
+    """`benchmark.yaml`: the benchmark's id, title, tier, family, objectives, parameter ranges, checked
+    seeds, checks, judge, solvability, difficulty, review and provenance (promotion writes them in this order)."""
+
     id: str
     title: str | None = None
     tier: int | None = None
