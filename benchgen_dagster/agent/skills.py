@@ -21,7 +21,7 @@ from typing import Literal
 from filelock import FileLock
 from pydantic import BaseModel
 
-from benchgen_dagster.library import family
+from benchgen_dagster.library import family as library_family
 from benchgen_dagster.models.skills import Skill, SkillError, parse_skill
 from benchgen_dagster.worker.safe_files import write_file_atomically
 
@@ -61,7 +61,7 @@ def check_against_library(skill: Skill) -> None:
     if skill.family is None:
         return
     try:
-        parameters = family(skill.family).nominals()
+        parameters = library_family(skill.family).nominals()
     except KeyError:
         raise SkillError(f"metadata.family {skill.family!r} is not a library family") from None
     unknown = sorted(set(skill.limits) - set(parameters))

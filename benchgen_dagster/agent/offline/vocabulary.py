@@ -249,6 +249,7 @@ MAX_LENGTH_MM = 3000.0
 MIN_LENGTH_MM = 1.0
 FAR_FACTOR = 4.0
 
+# Words that open another phrase: the word that says what a length measures is not looked for past them.
 STOP_WORDS = frozenset(
     (
         "over",
