@@ -176,9 +176,10 @@ _MODULES_ON_LEAVING = (
     "main()\n"
 )
 # What reading the registry through the resources takes of defs/ (the resource set, and what runner.py
-# names of the candidates' partitions and their runs); the other stages come only with the Definitions.
+# names of the candidates' partitions and their runs, and the table helper the candidates use); the other
+# stages come only with the Definitions.
 _DEFS_FOR_THE_RESOURCES = {"benchgen_dagster.defs.candidates", "benchgen_dagster.defs.requests"}
-_DEFS_FOR_THE_RESOURCES |= {"benchgen_dagster.defs.resources"}
+_DEFS_FOR_THE_RESOURCES |= {"benchgen_dagster.defs.resources", "benchgen_dagster.defs.metadata"}
 
 
 def _run_and_list_imports(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
