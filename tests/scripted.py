@@ -3,6 +3,7 @@
 A test double, used only here: the product's own no-network mode is the offline policy.
 """
 
+import shlex
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -52,6 +53,11 @@ register_harness_profile(
 )
 
 _counter = iter(range(10**6))
+
+
+def python(code: str) -> str:
+    """The shell command `execute` takes to run `code` (`python -c CODE`)."""
+    return "python -c " + shlex.quote(code)
 
 
 def call(name: str, **args: Any) -> AIMessage:

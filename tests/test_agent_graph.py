@@ -9,7 +9,7 @@ from benchgen_dagster.agent.configuration import SessionConfig
 from benchgen_dagster.agent.reviewer import ReviewError, read_review
 from benchgen_dagster.agent.session import run_session
 from tests.conftest import SCRIPTS
-from tests.scripted import ScriptedChatModel, call, review, write
+from tests.scripted import ScriptedChatModel, call, python, review, write
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("require_bubblewrap")]
 
@@ -123,7 +123,7 @@ def test_a_summary_left_in_the_workspace_cannot_pass_the_gate_and_programs_canno
     result = session(
         tmp_path,
         planner_script(),
-        coder=[write("/script.py", BAD), call("execute", command=program), "v1"],
+        coder=[write("/script.py", BAD), call("execute", command=python(program)), "v1"],
         reviewer=[],
         max_rounds=1,
     )

@@ -30,7 +30,7 @@ MAKE_RUN = Path(__file__).parent.parent / "examples" / "make_run.yaml"
 TOOL_RESULTS = {"check_script": '{"passed": true, "failed_checks": []}'}
 # A coder round after a failed one gets the failures as feedback (coder.py writes them so).
 FEEDBACK = "Failed checks: inside_workspace (seed 5): part 'bin_floor' is outside the workspace"
-SKILL_PATH = "/skills/ball-over-wall-limits/SKILL.md"
+SKILL_PATH = "/workspace/skills/ball-over-wall-limits/SKILL.md"
 SKILL = (
     "---\nname: ball-over-wall-limits\ndescription: keep bin_x small\nmetadata:\n  family: ball_over_wall\n"
     '  limits: "bin_x <= 562.5; ball_radius <= 38"\n  evidence: "req-1-v1"\n---\n# Limits\n\n```python\n'
@@ -67,7 +67,7 @@ def _play(role: str, task: str, files: dict[str, str], system: str = "") -> dict
 @functools.cache
 def plan_md(prompt: str) -> str:
     """plan.md as the offline planner writes it for `prompt` (pure: computed once per prompt)."""
-    return _play("planner", f"{REQUEST_MARKER}\n{prompt}", {})["/plan.md"]
+    return _play("planner", f"{REQUEST_MARKER}\n{prompt}", {})["/workspace/plan.md"]
 
 
 @functools.cache
@@ -78,8 +78,8 @@ def script_py(prompt: str, plan: str, round_: int = 1, skill: bool = False) -> s
     if round_ > 1:
         state["coder_feedback"] = FEEDBACK
     task = coder_task(state, SimpleNamespace(read_text=lambda name: plan))  # type: ignore[arg-type]
-    files = {"/plan.md": plan, SKILL_PATH: SKILL}
-    return _play("coder", task, files, SKILLS_LISTED if skill else "").get("/script.py")
+    files = {"/workspace/plan.md": plan, SKILL_PATH: SKILL}
+    return _play("coder", task, files, SKILLS_LISTED if skill else "").get("/workspace/script.py")
 
 
 def _sha(text: str | None) -> str:

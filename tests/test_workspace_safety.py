@@ -19,6 +19,7 @@ from benchgen_dagster.agent.tools import SessionContext, worker_tools
 from benchgen_dagster.models.settings import SandboxLimits
 from benchgen_dagster.worker import safe_files
 from benchgen_dagster.worker.check import Checker, ScriptNotFound
+from tests.scripted import python
 
 AGENT_FILES = ("journal.md", "todo.md", "submitted.json", "plan.md", "script.py")
 PLANT = """
@@ -58,7 +59,7 @@ def links_in(folder: Path) -> list[str]:
 def test_execute_runs_unprivileged_and_no_planted_link_reaches_the_workspace(tmp_path: Path) -> None:
     workspace, secret = workspace_with_secret(tmp_path)
     backend = SandboxFilesystemBackend(workspace, tmp_path / "logs", SandboxLimits())
-    response = backend.execute(PLANT.format(names=AGENT_FILES, secret=str(secret)))
+    response = backend.execute(python(PLANT.format(names=AGENT_FILES, secret=str(secret))))
     assert response.exit_code == 0, response.output
     # Forked from the warm builder (as root with bubblewrap): the same containment as a cold run's.
     assert backend.last_isolation.startswith("bubblewrap, warm builder"), backend.last_isolation
@@ -82,7 +83,7 @@ def test_a_program_that_fills_the_disk_hits_the_quota_and_the_workspace_is_unhar
     filler = (
         "chunk = b'x' * 2**20\nwith open('big.bin', 'wb') as f:\n    for _ in range(1000):\n        f.write(chunk)\n"
     )
-    response = backend.execute(filler)
+    response = backend.execute(python(filler))
     assert response.exit_code != 0 and "No space left on device" in response.output, response.output
     # What the program could not finish stays in the sandbox's tmpfs; the host keeps at most the quota.
     assert sum(p.stat().st_size for p in workspace.rglob("*") if p.is_file()) < 17 * 2**20
@@ -148,7 +149,9 @@ def test_the_agents_file_tools_refuse_links_too(tmp_path: Path) -> None:
 def test_what_a_program_prints_is_kept_only_up_to_the_log_bound(tmp_path: Path) -> None:
     workspace, _ = workspace_with_secret(tmp_path)
     backend = SandboxFilesystemBackend(workspace, tmp_path / "logs", SandboxLimits(log_mb=1))
-    response = backend.execute("import sys\nfor _ in range(64):\n    sys.stdout.write('x' * 2**20)\nprint('end')\n")
+    response = backend.execute(
+        python("import sys\nfor _ in range(64):\n    sys.stdout.write('x' * 2**20)\nprint('end')\n")
+    )
     assert response.exit_code == 0, response.output
     (log,) = (tmp_path / "logs").rglob("stdout.log")
     assert 2**20 <= log.stat().st_size < 2**20 + 100 and log.read_text().endswith("[log cut at 1 MB]\n")

@@ -10,6 +10,7 @@ program plants never reaches the host).
 
 import json
 import sys
+import time
 import uuid
 from pathlib import Path, PurePosixPath
 
@@ -25,11 +26,20 @@ from deepagents.backends.protocol import (
 )
 from deepagents.backends.utils import perform_string_replacement
 
+from benchgen_dagster.agent.prompts import WORKSPACE
 from benchgen_dagster.models.settings import SandboxLimits
 from benchgen_dagster.worker import safe_files
+from benchgen_dagster.worker.commands import python_program
 from benchgen_dagster.worker.sandbox import Sandbox, SandboxJob
 from benchgen_dagster.worker.warm import BUILDER, WarmSandbox
 
+# `python` in a command is the interpreter benchgen runs on, with build123d and MuJoCo.
+AGENT_PATH = f"{Path(sys.executable).parent}:/usr/bin:/bin"
+# Top-level folders of the sandbox's own (and the machine's): a path there is never the workspace's.
+SANDBOX_FOLDERS = frozenset(
+    ("bin", "boot", "dev", "etc", "home", "job", "lib", "lib64", "media", "mnt", "opt", "proc")
+    + ("root", "run", "sbin", "srv", "sys", "tmp", "usr", "var")
+)
 READ_ONLY_DIRS = ("skills", "utils")
 TOOL_WRITTEN_DIRS = ("renders", "reports")
 MAX_AGENT_FILE = 2 * 1024 * 1024
@@ -80,6 +90,16 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
         self._id = f"benchgen-{uuid.uuid4().hex[:8]}"
         self.executions = 0
         self.last_isolation = ""
+        # Seconds the programs run with execute took, sandbox start and workspace copies included.
+        self.sandbox_s = 0.0
+
+    def _resolve_path(self, key: str) -> Path:
+        """The host path of a workspace path: `/workspace/x` (what the sandbox has too), or `/x` for short.
+        A path that names one of the sandbox's own folders (/tmp, /usr, …) is not the workspace's."""
+        return super()._resolve_path(str(self._relative(key)))
+
+    def _to_virtual_path(self, path: Path) -> str:
+        return WORKSPACE + super()._to_virtual_path(path).rstrip("/")
 
     def _refusal(self, file_path: str, tool_dirs_too: bool = True) -> str | None:
         try:
@@ -94,11 +114,21 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
         return None
 
     def _relative(self, file_path: str) -> PurePosixPath:
-        return PurePosixPath(file_path.lstrip("/"))
+        """`file_path` relative to the workspace; raises ValueError for a path outside it."""
+        path = PurePosixPath("/" + file_path.lstrip("/"))
+        if path.parts[1:2] == (WORKSPACE.strip("/"),):
+            return PurePosixPath(*path.parts[2:]) if len(path.parts) > 2 else PurePosixPath(".")
+        if path.parts[1:2] and path.parts[1] in SANDBOX_FOLDERS:
+            raise ValueError(f"{file_path} is the sandbox's own folder, not the workspace: use {WORKSPACE}/…")
+        return PurePosixPath(*path.parts[1:]) if len(path.parts) > 1 else PurePosixPath(".")
 
     def read(self, file_path: str, offset: int = 0, limit: int = 2000) -> ReadResult:
         # Only what the safe-file module reaches (no link on the way); deepagents then pages it.
-        if not safe_files.is_file(self.workspace, self._relative(file_path)):
+        try:
+            relative = self._relative(file_path)
+        except ValueError as error:
+            return ReadResult(error=f"Error: {error}")
+        if not safe_files.is_file(self.workspace, relative):
             return ReadResult(error=f"File '{file_path}' not found (or not a regular file)")
         return super().read(file_path, offset, limit)
 
@@ -153,8 +183,16 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
         return self._id
 
     def execute(self, command: str, *, timeout: int | None = None) -> ExecuteResponse:
-        """Run `command` as a Python program in the sandbox, on a copy of the workspace synced back after:
-        forked from the warm builder where it runs (its imports paid), else in a fresh interpreter."""
+        """Run the shell command `command` in the sandbox, in /workspace (a copy of the workspace, synced
+        back after). Plain `python -c`/`python FILE.py` forks from the warm builder where it runs (its
+        imports paid); anything else, and everything where no warm builder runs, starts fresh."""
+        started = time.perf_counter()
+        try:
+            return self._execute(command, timeout)
+        finally:
+            self.sandbox_s += time.perf_counter() - started
+
+    def _execute(self, command: str, timeout: int | None) -> ExecuteResponse:
         self.executions += 1
         logs = self.logs / f"execute-{self.executions}"
         wall = float(timeout or self.limits.seed_timeout_s)
@@ -162,12 +200,14 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
         # forge them.
         protected = [*READ_ONLY_DIRS, *TOOL_WRITTEN_DIRS]
         sandbox = Sandbox(self.limits)
-        warm = WarmSandbox.shared(self.limits, BUILDER) if sandbox.use_bubblewrap else None
+        program = python_program(command)
+        warm = WarmSandbox.shared(self.limits, BUILDER) if sandbox.use_bubblewrap and program else None
         run = None
-        if warm is not None:
-            program = json.dumps({"command": command})
+        if warm is not None and program is not None:
             try:
-                run = warm.start(self.limits, program, self.workspace, self.workspace, logs, wall, protected).wait()
+                run = warm.start(
+                    self.limits, json.dumps(program), self.workspace, self.workspace, logs, wall, protected
+                ).wait()
             except (safe_files.UnsafeFileError, OSError, ValueError):
                 # The workspace could not be copied for it (too many files, a file over the quota, a link
                 # swapped in): the cold sandbox copies it its own way.
@@ -177,12 +217,14 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
         if run is None:
             run = sandbox.run(
                 SandboxJob(
-                    command=[sys.executable, "-c", command],
+                    command=["/bin/sh", "-c", command],
                     workspace=self.workspace,
                     logs=logs,
                     wall_timeout_s=wall,
                     seeded=True,
                     protected=protected,
+                    env={"PATH": AGENT_PATH},
+                    mount_at=WORKSPACE,
                 )
             )
         self.last_isolation = run.isolation

@@ -29,7 +29,9 @@ def make_coder(role: Role, context: SessionContext):  # type: ignore[no-untyped-
             answer, usage = role.run(coder_task(state, context), config)
         except RoleFailed as error:
             context.note("coder", "write and verify script.py", f"failed: {error}", "the session ends")
-            return Command(goto=DONE, update={"decision": "failed", "reason": str(error)})
+            return Command(
+                goto=DONE, update={"decision": "failed", "reason": str(error), "usage": {"coder": error.usage}}
+            )
         # The gate: the worker's full check, whatever the coder did or claimed.
         summary = context.check()
         if summary["passed"] and not context.renders_current():

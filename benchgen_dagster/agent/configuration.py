@@ -23,6 +23,41 @@ def default_model() -> str:
     return os.environ.get("BENCHGEN_MODEL") or OFFLINE_MODEL
 
 
+class CallBudget(BaseModel):
+    """How many tool calls and model calls one turn of a role may make."""
+
+    tool_calls: int = Field(ge=1, le=2000)
+    model_calls: int = Field(ge=1, le=2000)
+
+    def recursion_limit(self) -> int:
+        # Each model call and each tool call is a graph step, and deepagents adds a few of its own per
+        # call (middleware hooks): a limit that the budgets, not LangGraph, always reach first.
+        return 4 * (self.tool_calls + self.model_calls) + 50
+
+
+class RoleBudgets(BaseModel):
+    """Budgets sized for a real model that explores: reading docs and skills, self-checking, fixing.
+
+    The offline policy needs 4–12 tool calls a turn."""
+
+    planner: CallBudget = CallBudget(tool_calls=40, model_calls=40)
+    coder: CallBudget = CallBudget(tool_calls=150, model_calls=150)
+    reviewer: CallBudget = CallBudget(tool_calls=40, model_calls=40)
+    learner: CallBudget = CallBudget(tool_calls=120, model_calls=120)
+
+    def of(self, role: str) -> CallBudget:
+        budget: CallBudget = getattr(self, role)
+        return budget
+
+
+class RetrySettings(BaseModel):
+    """Retries of one model call with exponential backoff and jitter, transient errors only."""
+
+    retries: int = Field(default=2, ge=0, le=10)
+    initial_delay_s: float = Field(default=1.0, ge=0.0, le=60.0)
+    max_delay_s: float = Field(default=30.0, ge=0.0, le=600.0)
+
+
 class TracingSettings(BaseModel):
     """Where a session's trace goes (Langfuse); off unless both keys are given."""
 
@@ -52,6 +87,13 @@ class SessionConfig(BaseModel):
     # `script_sha256` beside them names the script they show.
     renders_dir: Path | None = None
     settings: CheckSettings = CheckSettings()
-    # Per-call retries of the model before the session ends as failed.
+    # Retries of one model call (transient errors only) before the session ends as failed.
     model_retries: int = Field(default=2, ge=0, le=10)
+    retry_delay_s: float = Field(default=1.0, ge=0.0, le=60.0)
+    # Tool and model calls one turn of each role may make.
+    budgets: RoleBudgets = RoleBudgets()
     tracing: TracingSettings | None = None
+
+    @property
+    def retry(self) -> RetrySettings:
+        return RetrySettings(retries=self.model_retries, initial_delay_s=self.retry_delay_s)

@@ -17,15 +17,14 @@ from benchgen_dagster.agent.tools import SessionContext
 
 def build_graph(models: dict[str, BaseChatModel], context: SessionContext, backend: SandboxFilesystemBackend) -> Any:
     """Compile the graph for one session; `models` maps each role to its chat model."""
-    retries = context.config.model_retries
 
     def role(name: str, system_prompt: str, skills: list[str] | None = None):  # type: ignore[no-untyped-def]
-        return build_role(name, models[name], system_prompt, backend, context, retries, skills)
+        return build_role(name, models[name], system_prompt, backend, context, skills)
 
     builder = StateGraph(SessionState)
     builder.add_node("planner", make_planner(role("planner", prompts.PLANNER), context))
     # Skills (SKILL.md files, from the learner) are offered to the coder from the workspace's /skills/.
-    builder.add_node("coder", make_coder(role("coder", prompts.CODER, skills=["/skills/"]), context))
+    builder.add_node("coder", make_coder(role("coder", prompts.CODER, skills=[prompts.SKILLS_DIR]), context))
     with_images = accepts_images(models["reviewer"])
     builder.add_node("reviewer", make_reviewer(role("reviewer", prompts.REVIEWER), context, with_images))
     # Every other edge is a node's Command(goto=...); a session of only some roles starts at its first.

@@ -11,6 +11,7 @@ import shutil
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from deepagents import create_deep_agent
 from langchain_core.language_models import BaseChatModel
@@ -18,9 +19,11 @@ from pydantic import BaseModel
 
 from benchgen_dagster.agent import prompts
 from benchgen_dagster.agent.backend import SandboxFilesystemBackend, copy_skills
+from benchgen_dagster.agent.configuration import RetrySettings, RoleBudgets
+from benchgen_dagster.agent.model_calls import ModelCallMeter, model_call_middleware
 from benchgen_dagster.agent.models import chat_model
-from benchgen_dagster.agent.prompts import JOURNALS_PATH, LEARNED_DIR
-from benchgen_dagster.agent.roles import usage_of
+from benchgen_dagster.agent.prompts import JOURNALS, JOURNALS_PATH, LEARNED, LEARNED_DIR
+from benchgen_dagster.agent.roles import invoke_metered
 from benchgen_dagster.models.settings import SandboxLimits
 from benchgen_dagster.models.skills import MAX_SKILL_BYTES, SessionDigest
 from benchgen_dagster.worker import safe_files
@@ -31,7 +34,7 @@ class LearnerResult(BaseModel):
     proposals: dict[str, str]
     unreadable: dict[str, str]
     answer: str
-    usage: dict[str, int]
+    usage: dict[str, Any]
     wall_s: float
 
 
@@ -44,31 +47,39 @@ def run_learner(
     limits: SandboxLimits | None = None,
     chat: BaseChatModel | None = None,
     retries: int = 2,
+    retry_delay_s: float = 1.0,
+    budgets: RoleBudgets | None = None,
 ) -> LearnerResult:
-    """Run the learner once over `sessions` in a fresh `workspace`; `chat` replaces the configured model."""
+    """Run the learner once over `sessions` in a fresh `workspace`; `chat` replaces the configured model.
+
+    A model failure or a spent budget raises RoleFailed."""
+    budgets = budgets or RoleBudgets()
     started = time.perf_counter()
     shutil.rmtree(workspace, ignore_errors=True)
     workspace.mkdir(parents=True)
-    for folder in ("journals", "skills", LEARNED_DIR.strip("/")):
+    for folder in ("journals", "skills", LEARNED):
         safe_files.make_dirs(workspace, folder)
-    safe_files.write_text(workspace, JOURNALS_PATH, "".join(s.model_dump_json() + "\n" for s in sessions))
+    safe_files.write_text(workspace, JOURNALS, "".join(s.model_dump_json() + "\n" for s in sessions))
     copy_skills(skills_dir, workspace, "skills")
     backend = SandboxFilesystemBackend(
         workspace, home / "sessions" / f"learner-{uuid.uuid4().hex[:8]}" / "logs", limits or SandboxLimits()
     )
+    budget = budgets.learner
     agent = create_deep_agent(
         model=chat or chat_model(model, "learner"),
         tools=[],
         system_prompt=prompts.LEARNER,
         backend=backend,
+        middleware=model_call_middleware(budget, RetrySettings(retries=retries, initial_delay_s=retry_delay_s)),
         name="learner",
-    ).with_retry(stop_after_attempt=retries + 1, wait_exponential_jitter=True)
+    )
     task = (
         f"{len(sessions)} sessions are in {JOURNALS_PATH}. Learn what they support and write the skills "
         f"to {LEARNED_DIR}/<name>/SKILL.md."
     )
-    result = agent.invoke({"messages": [{"role": "user", "content": task}]}, {"recursion_limit": 200})
-    usage = usage_of(result["messages"])
+    meter = ModelCallMeter(model)
+    result = invoke_metered("learner", agent, task, {}, meter, budget)
+    usage = meter.usage.model_dump()
     proposals, unreadable = read_proposals(workspace)
     return LearnerResult(
         proposals=proposals,
@@ -83,7 +94,7 @@ def read_proposals(workspace: Path) -> tuple[dict[str, str], dict[str, str]]:
     """The learner's SKILL.md files, read as untrusted (no links, bounded, UTF-8), and the reasons for any not read."""
     proposals: dict[str, str] = {}
     unreadable: dict[str, str] = {}
-    learned = LEARNED_DIR.strip("/")
+    learned = LEARNED
     for name in safe_files.list_dirs(workspace, learned):
         if not safe_files.is_file(workspace, f"{learned}/{name}/SKILL.md"):
             continue

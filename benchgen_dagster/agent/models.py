@@ -5,22 +5,21 @@ provider, missing package, missing key) are found here, before any work starts.
 """
 
 import os
+import tomllib
+from functools import cache
+from importlib import resources
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
 from benchgen_dagster.agent.configuration import OFFLINE_MODEL
 from benchgen_dagster.agent.offline.model import OfflinePolicyModel
 
-# Providers whose client only fails at the first call without a key: check the key up front.
-PROVIDER_KEYS = {
-    "anthropic": "ANTHROPIC_API_KEY",
-    "openai": "OPENAI_API_KEY",
-    "google_genai": "GOOGLE_API_KEY",
-    "mistralai": "MISTRAL_API_KEY",
-    "groq": "GROQ_API_KEY",
-    "fireworks": "FIREWORKS_API_KEY",
-    "together": "TOGETHER_API_KEY",
-}
+
+@cache
+def provider_table() -> dict[str, dict[str, Any]]:
+    """providers.toml: each provider's key variable, base-URL variable and package."""
+    return tomllib.loads(resources.files("benchgen_dagster.agent").joinpath("providers.toml").read_text())
 
 
 class ModelConfigError(ValueError):
@@ -36,14 +35,23 @@ def chat_model(spec: str, role: str) -> BaseChatModel:
             f"model {spec!r} must be 'offline' or 'provider:model', e.g. 'anthropic:claude-sonnet-4-5'"
         )
     provider = spec.split(":", 1)[0]
-    key = PROVIDER_KEYS.get(provider)
+    key = provider_table().get(provider, {}).get("key")
     if key and not os.environ.get(key):
         raise ModelConfigError(f"model {spec!r} needs {key} in the environment")
     from langchain.chat_models import init_chat_model
 
     try:
-        return init_chat_model(spec)
+        # The client's own retries off: agent/model_calls.py retries the call, transient errors only,
+        # and two layers of retries would multiply (one 500 became 9 requests).
+        try:
+            return init_chat_model(spec, max_retries=0)
+        except (TypeError, ValueError) as error:
+            if "max_retries" not in str(error):
+                raise
+            return init_chat_model(spec)
     except ImportError as error:
-        raise ModelConfigError(f"model {spec!r}: {str(error).splitlines()[0]}") from None
+        package = provider_table().get(provider, {}).get("package")
+        hint = f" (pip install {package})" if package else ""
+        raise ModelConfigError(f"model {spec!r}: {str(error).splitlines()[0]}{hint}") from None
     except Exception as error:  # each provider raises its own type for bad names and missing credentials
         raise ModelConfigError(f"model {spec!r} cannot be used: {str(error).splitlines()[0]}") from None

@@ -30,7 +30,9 @@ def make_planner(role: Role, context: SessionContext):  # type: ignore[no-untype
             answer, usage = role.run(f"{REQUEST_MARKER}\n{state['prompt']}", config)
         except RoleFailed as error:
             context.note("planner", _intent(state), f"failed: {error}", "the session ends")
-            return Command(goto=DONE, update={"decision": "failed", "reason": str(error)})
+            return Command(
+                goto=DONE, update={"decision": "failed", "reason": str(error), "usage": {"planner": error.usage}}
+            )
         written = safe_files.is_file(context.workspace, "plan.md")
         refused = plan_front_matter(context.read_text("plan.md")).get("refused") if written else None
         if not written:

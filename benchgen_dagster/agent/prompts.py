@@ -9,9 +9,15 @@ REQUEST_MARKER = "REQUEST:"
 ROUND_MARKER = "ROUND:"
 PLAN_MARKER = "PLAN (plan.md):"
 FEEDBACK_MARKER = "FEEDBACK:"
-# The learner's workspace (see agent/learner.py): compressed journals in, proposed skills out.
-JOURNALS_PATH = "/journals/sessions.jsonl"
-LEARNED_DIR = "/learned"
+# Where every role's workspace is, in its file tools and inside the sandbox (`execute`) alike.
+WORKSPACE = "/workspace"
+# The learner's workspace (see agent/learner.py): compressed journals in, proposed skills out; the
+# paths as the learner names them, and relative to its workspace.
+JOURNALS = "journals/sessions.jsonl"
+LEARNED = "learned"
+JOURNALS_PATH = f"{WORKSPACE}/{JOURNALS}"
+LEARNED_DIR = f"{WORKSPACE}/{LEARNED}"
+SKILLS_DIR = f"{WORKSPACE}/skills/"
 
 PLANNER = """You are the planner of benchgen, which generates mechanical-engineering benchmarks (build123d
 geometry, MuJoCo physics). From the curator's request, write /plan.md with: YAML front matter

@@ -50,7 +50,9 @@ def make_reviewer(role: Role, context: SessionContext, with_images: bool):  # ty
             answer, usage = role.run(task, config)
         except RoleFailed as error:
             context.note("reviewer", "judge the benchmark", f"failed: {error}", "the session ends")
-            return Command(goto=DONE, update={"decision": "failed", "reason": str(error)})
+            return Command(
+                goto=DONE, update={"decision": "failed", "reason": str(error), "usage": {"reviewer": error.usage}}
+            )
         update: dict[str, Any] = {"usage": {"reviewer": usage}}
         try:
             decision, comments = read_review(context.read_text(review))

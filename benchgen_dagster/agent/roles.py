@@ -1,20 +1,36 @@
 """Building and running one role: a deepagents agent over the sandbox backend, with todos and worker tools."""
 
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 from deepagents import create_deep_agent
 from langchain.agents.middleware import TodoListMiddleware
+from langchain.agents.middleware.model_call_limit import ModelCallLimitExceededError
+from langchain.agents.middleware.tool_call_limit import ToolCallLimitExceededError
+from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from benchgen_dagster.agent.backend import SandboxFilesystemBackend
+from benchgen_dagster.agent.model_calls import (
+    CallBudget,
+    ModelCallMeter,
+    RoleUsage,
+    model_call_middleware,
+)
+from benchgen_dagster.agent.prompts import WORKSPACE
 from benchgen_dagster.agent.tools import SessionContext, worker_tools
 
 
 class RoleFailed(RuntimeError):
-    """The role's model failed after its retries; the message says why."""
+    """The role's model failed after its retries, or the role ran out of its budget; the message says why.
+
+    `usage` is what the role's model calls cost before it failed: failed sessions are paid for too."""
+
+    def __init__(self, message: str, usage: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.usage = usage or RoleUsage().model_dump()
 
 
 @dataclass
@@ -22,35 +38,60 @@ class Role:
     name: str
     agent: Runnable[Any, Any]
     context: SessionContext
+    budget: CallBudget
 
-    def run(self, task: str | list[dict[str, Any]], config: RunnableConfig) -> tuple[str, dict[str, int]]:
-        """The role's final answer and its token usage for this task."""
-        try:
-            result = self.agent.invoke({"messages": [{"role": "user", "content": task}]}, config)
-        except Exception as error:  # a provider error after the declared retries ends the session, not the process
-            first_line = str(error).splitlines()[0] if str(error) else ""
-            raise RoleFailed(f"{self.name}: {type(error).__name__}: {first_line}") from error
-        usage = usage_of(result["messages"])
+    def run(self, task: str | list[dict[str, Any]], config: RunnableConfig) -> tuple[str, dict[str, Any]]:
+        """The role's final answer and what its model calls cost for this task."""
+        meter = ModelCallMeter(self.context.config.model)
+        result = invoke_metered(self.name, self.agent, task, config, meter, self.budget)
         for message in result["messages"]:
             for call in getattr(message, "tool_calls", None) or []:
                 path = str(call.get("args", {}).get("file_path", ""))
-                if call.get("name") == "read_file" and path.startswith("/skills/") and path.endswith("/SKILL.md"):
-                    self.context.skills_read.add(path.split("/")[2])
+                if call.get("name") == "read_file" and (skill := skill_read(path)):
+                    self.context.skills_read.add(skill)
         if result.get("todos"):
             self.context.write_todos(self.name, result["todos"])
         final = result["messages"][-1]
-        return str(final.content), usage
+        return str(final.content), meter.usage.model_dump()
 
 
-def usage_of(messages: list[Any]) -> dict[str, int]:
-    """Input and output tokens and model calls over an agent's messages."""
-    usage = {"input_tokens": 0, "output_tokens": 0, "calls": 0}
-    for message in messages:
-        if isinstance(message, AIMessage) and message.usage_metadata:
-            usage["input_tokens"] += message.usage_metadata["input_tokens"]
-            usage["output_tokens"] += message.usage_metadata["output_tokens"]
-            usage["calls"] += 1
-    return usage
+def skill_read(path: str) -> str | None:
+    """The skill a read of `path` opens (`/workspace/skills/<name>/SKILL.md`, or `/skills/…` for short)."""
+    parts = PurePosixPath(path).parts
+    parts = parts[1:] if parts[:2] == ("/", WORKSPACE.strip("/")) else parts
+    if len(parts) == 4 and parts[:2] == ("/", "skills") and parts[3] == "SKILL.md":
+        return parts[2]
+    return None
+
+
+def invoke_metered(
+    name: str,
+    agent: Runnable[Any, Any],
+    task: str | list[dict[str, Any]],
+    config: RunnableConfig,
+    meter: ModelCallMeter,
+    budget: CallBudget,
+) -> dict[str, Any]:
+    """Run one turn of an agent with `meter` counting its model calls; failures become RoleFailed."""
+    callbacks = config.get("callbacks")
+    if isinstance(callbacks, BaseCallbackManager):  # inside a graph node: the graph's manager, copied
+        callbacks = callbacks.copy()
+        callbacks.add_handler(meter, inherit=True)
+    else:
+        callbacks = [*(callbacks or []), meter]
+    metered: RunnableConfig = {**config, "callbacks": callbacks, "recursion_limit": budget.recursion_limit()}
+    try:
+        result: dict[str, Any] = agent.invoke({"messages": [{"role": "user", "content": task}]}, metered)
+    except ToolCallLimitExceededError:
+        message = f"{name}: ran out of its budget of {budget.tool_calls} tool calls for one turn"
+        raise RoleFailed(message, meter.usage.model_dump()) from None
+    except ModelCallLimitExceededError:
+        message = f"{name}: ran out of its budget of {budget.model_calls} model calls for one turn"
+        raise RoleFailed(message, meter.usage.model_dump()) from None
+    except Exception as error:  # a provider error after the declared retries ends the session, not the process
+        first_line = str(error).splitlines()[0] if str(error) else ""
+        raise RoleFailed(f"{name}: {type(error).__name__}: {first_line}", meter.usage.model_dump()) from error
+    return result
 
 
 def build_role(
@@ -59,19 +100,17 @@ def build_role(
     system_prompt: str,
     backend: SandboxFilesystemBackend,
     context: SessionContext,
-    retries: int,
     skills: list[str] | None = None,
 ) -> Role:
+    settings = context.config
+    budget = settings.budgets.of(name)
     agent: Runnable[Any, Any] = create_deep_agent(
         model=model,
         tools=worker_tools(context),
         system_prompt=system_prompt,
         backend=backend,
-        middleware=[TodoListMiddleware()],
+        middleware=[TodoListMiddleware[Any, Any](), *model_call_middleware(budget, settings.retry)],
         skills=skills,
         name=name,
     )
-    if retries:
-        # Declared retry with exponential backoff and jitter around the whole role turn.
-        agent = agent.with_retry(stop_after_attempt=retries + 1, wait_exponential_jitter=True)
-    return Role(name=name, agent=agent, context=context)
+    return Role(name=name, agent=agent, context=context, budget=budget)

@@ -10,14 +10,12 @@ from pydantic import BaseModel
 from benchgen_dagster.agent.backend import SandboxFilesystemBackend, prepare_workspace
 from benchgen_dagster.agent.configuration import MAX_PROMPT_CHARS, SessionConfig
 from benchgen_dagster.agent.graph import build_graph
+from benchgen_dagster.agent.model_calls import usage_total
 from benchgen_dagster.agent.models import chat_model
 from benchgen_dagster.agent.state import ROLES
 from benchgen_dagster.agent.tools import SessionContext
 from benchgen_dagster.agent.tracing import tracing_callbacks
 from benchgen_dagster.paths import benchgen_home
-
-# USD per million tokens (input, output), by model-name prefix: an estimate, printed as such.
-PRICES = {"offline": (0.0, 0.0), "anthropic:claude": (3.0, 15.0), "openai:gpt": (2.5, 10.0)}
 
 
 class SessionInputError(ValueError):
@@ -31,9 +29,14 @@ class SessionResult(BaseModel):
     rounds: int
     checks_passed: bool
     failed_checks: list[str]
-    usage: dict[str, dict[str, int]]
-    estimated_cost_usd: float
+    # Per role: agent.model_calls.RoleUsage (tokens, model calls, cost, model seconds).
+    usage: dict[str, dict[str, Any]]
+    # From the price table, per call; None when the table does not know the model ("unknown").
+    estimated_cost_usd: float | None
     wall_s: float
+    # Of wall_s: waiting for the model, and running the sandbox (the judge's checks and renders, execute).
+    model_s: float = 0.0
+    sandbox_s: float = 0.0
     workspace: str
     # The skills the coder opened (SKILL.md read with read_file) in this session.
     skills_read: list[str] = []
@@ -70,11 +73,10 @@ def validate_inputs(config: SessionConfig) -> None:
             raise SessionInputError(f"cannot read the plan file {config.plan_file}: {error}") from None
 
 
-def estimated_cost(model: str, usage: dict[str, dict[str, int]]) -> float:
-    price_in, price_out = next((p for prefix, p in PRICES.items() if model.startswith(prefix)), (0.0, 0.0))
-    tokens_in = sum(u.get("input_tokens", 0) for u in usage.values())
-    tokens_out = sum(u.get("output_tokens", 0) for u in usage.values())
-    return round((tokens_in * price_in + tokens_out * price_out) / 1_000_000, 6)
+def estimated_cost(usage: dict[str, dict[str, Any]]) -> float | None:
+    """The session's cost over its roles; unknown (None) if any role's is."""
+    cost = usage_total(list(usage.values()))["cost_usd"]
+    return None if cost is None else round(cost, 6)
 
 
 def run_session(
@@ -117,6 +119,7 @@ def run_session(
         config={
             "callbacks": callbacks,
             "run_name": "benchgen-session",
+            # Graph steps (role turns); each role's agent has its own limit, from its budget.
             "recursion_limit": 100,
             "metadata": {"langfuse_session_id": session_id, "benchmark_id": session_id},
         },
@@ -135,8 +138,10 @@ def run_session(
         checks_passed=bool(summary.get("passed")),
         failed_checks=list(summary.get("failed_checks", [])),
         usage=usage,
-        estimated_cost_usd=estimated_cost(config.model, usage),
+        estimated_cost_usd=estimated_cost(usage),
         wall_s=time.perf_counter() - started,
+        model_s=round(sum(u.get("model_s", 0.0) for u in usage.values()), 3),
+        sandbox_s=round(context.sandbox_s + backend.sandbox_s, 3),
         workspace=str(workspace),
         skills_read=sorted(context.skills_read),
     )

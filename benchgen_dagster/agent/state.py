@@ -1,7 +1,9 @@
 """The graph's typed state: what one generation session carries from role to role."""
 
 import operator
-from typing import Annotated, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
+
+from benchgen_dagster.agent.model_calls import usage_total
 
 # "handed_off": a session that runs only some of the roles (the pipeline runs one per asset) ended its
 # part and hands the workspace to the next role.
@@ -11,13 +13,11 @@ ROLES = ("planner", "coder", "reviewer")
 DONE: Literal["__end__"] = "__end__"
 
 
-def merge_usage(left: dict[str, dict[str, int]], right: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
-    """Token usage per role, summed across every call the role made."""
-    merged = {role: dict(counts) for role, counts in left.items()}
-    for role, counts in right.items():
-        target = merged.setdefault(role, {})
-        for key, value in counts.items():
-            target[key] = target.get(key, 0) + value
+def merge_usage(left: dict[str, dict[str, Any]], right: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What each role's model calls cost (agent.model_calls.RoleUsage), summed over the role's turns."""
+    merged = dict(left)
+    for role, usage in right.items():
+        merged[role] = usage_total([merged[role], usage]) if role in merged else dict(usage)
     return merged
 
 
@@ -33,4 +33,4 @@ class SessionState(TypedDict, total=False):
     coder_feedback: str
     decision: Decision
     reason: str
-    usage: Annotated[dict[str, dict[str, int]], merge_usage]
+    usage: Annotated[dict[str, dict[str, Any]], merge_usage]

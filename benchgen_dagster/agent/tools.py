@@ -5,6 +5,7 @@ import io
 import json
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from langchain_core.tools import BaseTool, tool
 from langgraph.types import Command
 
 from benchgen_dagster.agent.configuration import RENDERED_SCRIPT, SessionConfig, rendered_marker
+from benchgen_dagster.agent.prompts import WORKSPACE
 from benchgen_dagster.agent.state import DONE, ROLES
 from benchgen_dagster.models.reports import CheckReport
 from benchgen_dagster.worker import safe_files
@@ -41,6 +43,8 @@ class SessionContext:
     roles: tuple[str, ...] = ROLES
     # The skills (names) the coder opened with read_file: what its scripts were written with.
     skills_read: set[str] = field(default_factory=set)
+    # Seconds spent in the judge's sandboxed checks and renders.
+    sandbox_s: float = 0.0
 
     def read_text(self, relative: str, limit: int = safe_files.DEFAULT_LIMIT) -> str:
         """A workspace file's text, "" when it is missing or not safely readable (a link, too big, binary)."""
@@ -100,7 +104,11 @@ class SessionContext:
         # The judge renders the first seed too (alone and with the solution), so the review's views and the
         # promotion's cost no further run.
         seeds = list(range(self.config.check_seeds))
-        report = self.checker.check(self.workspace / SCRIPT_NAME, seeds, views=self.config.render_size)
+        started = time.perf_counter()
+        try:
+            report = self.checker.check(self.workspace / SCRIPT_NAME, seeds, views=self.config.render_size)
+        finally:
+            self.sandbox_s += time.perf_counter() - started
         return self._record(report, digest)
 
     def _record(self, report: CheckReport, digest: str) -> dict[str, Any]:
@@ -136,7 +144,11 @@ class SessionContext:
         self.home.mkdir(parents=True, exist_ok=True)
         out = self.config.renders_dir or Path(tempfile.mkdtemp(prefix="renders-", dir=self.home))
         shutil.rmtree(out, ignore_errors=True)
-        _, written = self.checker.render(self.workspace / SCRIPT_NAME, seed, out, width, height, video=False)
+        started = time.perf_counter()
+        try:
+            _, written = self.checker.render(self.workspace / SCRIPT_NAME, seed, out, width, height, video=False)
+        finally:
+            self.sandbox_s += time.perf_counter() - started
         if self.config.renders_dir is not None:
             (out / RENDERED_SCRIPT).write_text(rendered_marker(digest or ""))
         for view in written:
@@ -144,7 +156,7 @@ class SessionContext:
         if self.config.renders_dir is None:
             shutil.rmtree(out, ignore_errors=True)
         self.rendered_digest = digest
-        return [f"/renders/{p.name}" for p in written]
+        return [f"{WORKSPACE}/renders/{p.name}" for p in written]
 
     def renders_current(self) -> bool:
         """Whether renders/ shows the script as it is now (not an earlier round's, nor the agent's own)."""
@@ -193,7 +205,7 @@ def _describe_view(path: Path) -> dict[str, Any]:
     red, green, blue = image[..., 0], image[..., 1], image[..., 2]
     total = red.size
     return {
-        "view": f"/renders/{path.name}",
+        "view": f"{WORKSPACE}/renders/{path.name}",
         "size": f"{image.shape[1]}x{image.shape[0]}",
         "goal_zone_share": round(float(np.mean((green - np.maximum(red, blue)) > 30)), 4),
         "forbid_zone_share": round(float(np.mean((red - np.maximum(green, blue)) > 40)), 4),

@@ -28,6 +28,7 @@ def agent_run(
     """Run one generation session: planner → coder ⇄ worker → reviewer."""
     from benchgen_dagster.agent.configuration import SessionConfig, default_model
     from benchgen_dagster.agent.models import ModelConfigError, chat_model
+    from benchgen_dagster.agent.prices import format_cost
     from benchgen_dagster.agent.session import SessionInputError, run_session, validate_inputs
     from benchgen_dagster.agent.state import ROLES
     from benchgen_dagster.runner import tracing_settings
@@ -60,12 +61,14 @@ def agent_run(
     else:
         colour = "green" if result.decision == "approved" else "red"
         tokens = ", ".join(
-            f"{role} {u.get('input_tokens', 0)}/{u.get('output_tokens', 0)}" for role, u in result.usage.items()
+            f"{role} {u.get('input_tokens', 0)}/{u.get('output_tokens', 0)} in {u.get('calls', 0)} calls"
+            for role, u in result.usage.items()
         )
         console.print(
             f"[bold {colour}]{result.decision}[/] after {result.rounds} round(s) · checks "
             f"{'passed' if result.checks_passed else 'failed: ' + ', '.join(result.failed_checks)} · "
-            f"tokens in/out {escape(tokens) or '-'} · est. ${result.estimated_cost_usd:.4f} · {result.wall_s:.0f} s",
+            f"tokens in/out {escape(tokens) or '-'} · est. {format_cost(result.estimated_cost_usd)} · "
+            f"{result.wall_s:.0f} s (model {result.model_s:.0f} s, sandbox {result.sandbox_s:.0f} s)",
             highlight=False,
             soft_wrap=True,
         )

@@ -89,13 +89,18 @@ def read_workspace_text(key: str, relative: str) -> str:
 
 
 def session_metadata(result: Any) -> dict[str, Any]:
-    """Tokens, cost and wall time of an agent session, as the UI shows them."""
+    """Tokens, model calls, cost and wall time (model and sandbox parts) of an agent session, as the UI
+    shows them; a cost the price table does not know is "unknown", not 0."""
     usage = result.usage
+    cost = result.estimated_cost_usd
     return {
         "tokens_in": sum(u.get("input_tokens", 0) for u in usage.values()),
         "tokens_out": sum(u.get("output_tokens", 0) for u in usage.values()),
-        "estimated_cost_usd": dg.MetadataValue.float(result.estimated_cost_usd),
+        "model_calls": sum(u.get("calls", 0) for u in usage.values()),
+        "estimated_cost_usd": dg.MetadataValue.float(cost) if cost is not None else "unknown",
         "agent_wall_s": dg.MetadataValue.float(round(result.wall_s, 2)),
+        "model_s": dg.MetadataValue.float(round(getattr(result, "model_s", 0.0), 2)),
+        "sandbox_s": dg.MetadataValue.float(round(getattr(result, "sandbox_s", 0.0), 2)),
         "decision": result.decision,
         "journal": dg.MetadataValue.path(str(Path(result.workspace) / "journal.md")),
     }

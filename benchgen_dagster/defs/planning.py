@@ -21,8 +21,14 @@ from benchgen_dagster.models.registry import CandidateStatus
 HANDED_OFF = "handed_off"
 
 
-class AgentSessionError(RuntimeError):
-    """The model failed mid-session (after its own retries); Dagster's retry policy may run the step again."""
+class AgentSessionError(dg.Failure):
+    """The model failed mid-session, after the retries of each model call (agent/model_calls.py).
+
+    Final for the step: Dagster's retry policy is for crashes of the step itself, and retrying a model
+    failure here too would multiply the retries and redo the sandbox work the session did."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description, allow_retries=False)
 
 
 def model_failed(result: Any) -> bool:
@@ -31,7 +37,7 @@ def model_failed(result: Any) -> bool:
 
 
 def finish_role(result: Any, key: str, stage: str, registry: RegistryResource) -> None:
-    """A role that did not hand off ends the candidate: refusals are final, model failures retryable."""
+    """A role that did not hand off ends the candidate: rejected for a refusal, failed for a model failure."""
     if result.decision == HANDED_OFF:
         return
     if model_failed(result):
@@ -64,7 +70,7 @@ def benchmark_plan(
     sandbox: SandboxResource,
 ) -> dg.Output[dict[str, Any]]:
     key = context.partition_key
-    # A retry after a model failure runs again: the candidate is running, not failed, until it ends.
+    # A run again after a crash of the step: the candidate is running, not failed, until it ends.
     registry.advance(key, "benchmark_plan", CandidateStatus.RUNNING, reason="")
     # The coder's first check comes next: its sandboxes warm up while the planner plans.
     sandbox.prewarm()

@@ -50,8 +50,10 @@ class AgentsResource(dg.ConfigurableResource):
     model: str = "offline"
     max_rounds: int = 3
     check_seeds: int = 8
-    # Retries inside one model call (LangChain's with_retry); Dagster's RetryPolicy retries the step.
-    model_retries: int = 1
+    # Retries of one model call, transient errors only (agent/model_calls.py); a model failure after them
+    # fails the stage for good, and Dagster's RetryPolicy only reruns a step that crashed.
+    model_retries: int = 2
+    retry_delay_s: float = 1.0
     tracing: TracingResource | None = None
 
     def run(
@@ -78,6 +80,7 @@ class AgentsResource(dg.ConfigurableResource):
             max_rounds=self.max_rounds,
             check_seeds=self.check_seeds,
             model_retries=self.model_retries,
+            retry_delay_s=self.retry_delay_s,
             renders_dir=renders_dir,
             tracing=self.tracing.settings() if self.tracing else None,
         )
@@ -87,7 +90,15 @@ class AgentsResource(dg.ConfigurableResource):
         """Run the skill learner over compressed journals; returns its LearnerResult (proposals, not yet published)."""
         from benchgen_dagster.agent.learner import run_learner
 
-        return run_learner(sessions, skills_dir, workspace, self.model, benchgen_home(), retries=self.model_retries)
+        return run_learner(
+            sessions,
+            skills_dir,
+            workspace,
+            self.model,
+            benchgen_home(),
+            retries=self.model_retries,
+            retry_delay_s=self.retry_delay_s,
+        )
 
 
 class SandboxResource(dg.ConfigurableResource):

@@ -187,8 +187,13 @@ def learned_skills(
     sessions = [SessionDigest.model_validate(row) for row in agent_journals]
     # Each run its own workspace: a weekly run and a sensor's run may overlap.
     workspace = benchgen_home() / "learner" / context.run.run_id
+    from benchgen_dagster.agent.roles import RoleFailed
+    from benchgen_dagster.defs.planning import AgentSessionError
+
     try:
         result = agents.learn(sessions, store.current_dir, workspace)
+    except RoleFailed as error:  # after the model call's own retries: final, as in every model stage
+        raise AgentSessionError(f"learned_skills: {error}") from error
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
     proposals = [store.propose(name, text, source=agents.model) for name, text in sorted(result.proposals.items())]

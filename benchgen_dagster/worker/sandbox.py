@@ -137,6 +137,9 @@ class SandboxJob:
     # Top-level folders of the workspace bound read-only from the host, never copied back.
     protected: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    # Where the workspace appears inside a bubblewrap sandbox (an agent's `/workspace`, the same path its
+    # file tools name); by default at its host path. Unsandboxed runs always see the host path.
+    mount_at: str | None = None
 
 
 @dataclass
@@ -219,15 +222,16 @@ class RunningSandbox:
             "NPROC": nproc,
         }
         workspace = job.workspace.resolve()
+        inside = Path(job.mount_at) if job.mount_at and sandbox.use_bubblewrap else workspace
         env = sandbox_env(job.env)
         if sandbox.use_bubblewrap and identity:
             # Another uid than the entry, in its own PID namespace: kill(-1) reaches only untrusted processes.
             env[KILL_ALL_SAFE] = "1"
         spec = {
             "command": job.command,
-            "cwd": str(workspace),
+            "cwd": str(inside),
             "env": env,
-            "workspace": str(workspace),
+            "workspace": str(inside),
             "seed_from": _SEED_MOUNT if job.seeded and sandbox.use_bubblewrap else None,
             "skip": job.protected,
             "uid": identity[0] if identity else None,
@@ -241,9 +245,9 @@ class RunningSandbox:
         entry = [sys.executable, "-m", "benchgen_dagster.worker.sandbox_entry", json.dumps(spec)]
         if not sandbox.use_bubblewrap:
             return entry
-        return self._bubblewrap(workspace) + entry
+        return self._bubblewrap(workspace, inside) + entry
 
-    def _bubblewrap(self, workspace: Path) -> list[str]:
+    def _bubblewrap(self, workspace: Path, inside: Path) -> list[str]:
         limits, job = self._sandbox.limits, self.job
         argv = [bubblewrap_path() or "bwrap", *namespace_flags(), "--die-with-parent", "--new-session"]
         argv += ["--proc", "/proc", "--dev", "/dev"]
@@ -254,17 +258,17 @@ class RunningSandbox:
             if Path(link).is_symlink():
                 argv += ["--symlink", target, link]
         read_only = [*read_only_binds(), *(p.resolve() for p in job.inputs if p.exists())]
-        for folder in ancestors([*read_only, workspace]):
+        for folder in ancestors([*read_only, inside]):
             argv += ["--perms", "0755", "--dir", str(folder)]
         for path in read_only:
             argv += ["--ro-bind", str(path), str(path)]
         if job.seeded:
             argv += ["--ro-bind", str(workspace), _SEED_MOUNT]
-        argv += ["--perms", "0755", "--size", str(limits.workspace_mb * 1024 * 1024), "--tmpfs", str(workspace)]
+        argv += ["--perms", "0755", "--size", str(limits.workspace_mb * 1024 * 1024), "--tmpfs", str(inside)]
         for name in job.protected:
             if (workspace / name).is_dir() and not (workspace / name).is_symlink():
-                argv += ["--ro-bind", str(workspace / name), str(workspace / name)]
-        argv += ["--remount-ro", "/", "--chdir", str(workspace), "--clearenv"]
+                argv += ["--ro-bind", str(workspace / name), str(inside / name)]
+        argv += ["--remount-ro", "/", "--chdir", str(inside), "--clearenv"]
         if os.geteuid() == 0:
             argv += ["--cap-drop", "ALL", *[a for cap in _ENTRY_CAPS for a in ("--cap-add", cap)]]
         return argv

@@ -180,7 +180,8 @@ class WarmSandbox:
             argv += ["--perms", "0755", "--dir", str(folder)]
         for path in read_only:
             argv += ["--ro-bind", str(path), str(path)]
-        argv += ["--perms", "0755", "--dir", "/job", "--remount-ro", "/", "--chdir", "/", "--clearenv"]
+        argv += ["--perms", "0755", "--dir", "/job", "--dir", "/workspace", "--remount-ro", "/", "--chdir", "/"]
+        argv += ["--clearenv"]
         for key, value in sorted(sandbox_env().items()):
             argv += ["--setenv", key, value]
         return [*argv, "--cap-drop", "ALL", *[a for cap in _ZYGOTE_CAPS for a in ("--cap-add", cap)]]

@@ -25,6 +25,7 @@ import builtins
 import ctypes
 import json
 import os
+import runpy
 import select
 import signal
 import socket
@@ -43,6 +44,8 @@ CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x2, 0x4, 0x20, 0x1000, 0x4000, 0x40000
 PR_SET_NO_NEW_PRIVS = 38
 JOB_ROOT = Path("/job")
+# Where an agent program (`execute`) sees its workspace: the path its file tools name too.
+AGENT_WORKSPACE = Path("/workspace")
 _KILL_TIMEOUT_S = 2.0
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -73,10 +76,11 @@ def _isolate(job: dict[str, Any], source: int) -> Path:
         _mount_tmpfs(JOB_ROOT / folder, size, mode)
     _call(_libc.mount(b"none", b"/tmp", None, MS_REMOUNT | MS_BIND | MS_RDONLY, None), "/tmp read-only")
     _mount_tmpfs(Path("/dev/shm"), job["tmp_bytes"], "1777")
+    if job["kind"] == "execute":
+        _mount_tmpfs(AGENT_WORKSPACE, job["workspace_bytes"], "0700")
+        return _agent_workspace(job, source, AGENT_WORKSPACE)
     work = JOB_ROOT / "work"
     work.mkdir(mode=0o700)
-    if job["kind"] == "execute":
-        return _agent_workspace(job, source, work)
     with os.fdopen(source, "rb") as handle:
         if job["kind"] == "build":
             script = JOB_ROOT / "input" / "script.py"
@@ -168,7 +172,7 @@ def _run_as_job(job: dict[str, Any], work: Path, result: int) -> NoReturn:
         os.environ.clear()
         os.environ.update(job["env"])
         if job["kind"] == "execute":
-            os._exit(_execute(json.loads(job["job"])["command"]))
+            os._exit(_execute(json.loads(job["job"])))
         if job["kind"] == "build":
             from benchgen_dagster.worker.builder import BuildJob, build_all
 
@@ -186,13 +190,22 @@ def _run_as_job(job: dict[str, Any], work: Path, result: int) -> NoReturn:
     os._exit(code)
 
 
-def _execute(command: str) -> int:
-    """`python -c COMMAND` in this interpreter, whose imports are paid: an agent's program, as its uid.
-    Its exit status is what `python -c` would give."""
-    sys.argv = ["-c"]
-    sys.path[0] = ""  # the working folder first, as `python -c` has it
+def _execute(program: dict[str, Any]) -> int:
+    """An agent's command, as its uid: a shell command through /bin/sh, or (the fast path the host
+    chose for `python -c CODE` and `python FILE.py`, see worker/commands.py) Python run in this
+    interpreter, whose imports are paid. Its exit status is what the shell would give."""
+    if "shell" in program:
+        os.execve("/bin/sh", ["sh", "-c", program["shell"]], dict(os.environ))
+    argv = [str(a) for a in program.get("argv", [])]
     try:
-        exec(compile(command, "<string>", "exec"), {"__name__": "__main__", "__builtins__": builtins})
+        if "script" in program:
+            sys.argv = [program["script"], *argv]
+            sys.path[0] = os.path.dirname(os.path.abspath(program["script"]))
+            runpy.run_path(program["script"], run_name="__main__")
+        else:
+            sys.argv = ["-c", *argv]
+            sys.path[0] = ""  # the working folder first, as `python -c` has it
+            exec(compile(program["code"], "<string>", "exec"), {"__name__": "__main__", "__builtins__": builtins})
         code = 0
     except SystemExit as leaving:
         if leaving.code is None or isinstance(leaving.code, int):

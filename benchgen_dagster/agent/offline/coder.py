@@ -85,7 +85,7 @@ def coder_step(
     if isinstance(plan, Refusal):
         return AIMessage(content=f"Nothing to build: {plan.reason}")
     if "read_file" not in called:
-        return call("read_file", {"file_path": "/plan.md"}, n)
+        return call("read_file", {"file_path": "/workspace/plan.md"}, n)
     # Skills about this family, as the skills middleware lists them: read each before writing.
     skills = [path for path, name in SKILL_PATH_RE.findall(system) if name.startswith(skill_slug(plan.family))]
     unread = [path for path in skills if path not in reads]
@@ -94,9 +94,9 @@ def coder_step(
     # The values this round writes: the plan's, within the skills' limits, moved back after failures.
     plan, changes = revise(plan, task_round(task), bool(section(task, FEEDBACK_MARKER)), reads)
     if "write_file" not in called:
-        return call("write_file", {"file_path": "/script.py", "content": parameterized_source(plan)}, n)
+        return call("write_file", {"file_path": "/workspace/script.py", "content": parameterized_source(plan)}, n)
     if "execute" not in called:
-        return call("execute", {"command": "from utils import simulate\nprint(simulate(seeds=2))"}, n)
+        return call("execute", {"command": "python -c 'from utils import simulate; print(simulate(seeds=2))'"}, n)
     if "check_script" not in called:
         return call("check_script", {}, n)
     if '"passed": false' in results.get("check_script", ""):

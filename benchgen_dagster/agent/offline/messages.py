@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from benchgen_dagster.agent.prompts import ROUND_MARKER
 
 # How deepagents' skills middleware points at a skill in the system prompt.
-SKILL_PATH_RE = re.compile(r"`(/skills/([a-z0-9-]+)/SKILL\.md)`")
+SKILL_PATH_RE = re.compile(r"`((?:/workspace)?/skills/([a-z0-9-]+)/SKILL\.md)`")
 _NUMBERED_LINE_RE = re.compile(r"^\s*\d+(\.\d+)?  (.*)$")
 # "@@ lines 1-20 of 45 @@" or "@@ lines 1-20 of 45 | next offset 20 @@", possibly after a truncation notice.
 _SHOWN_HEADER_RE = re.compile(r"^@@ lines (\d+)-(\d+)(?: of (\d+))?(?: \| next offset (\d+))? @@\n", re.M)

@@ -56,7 +56,7 @@ def planner_step(task: str, called: list[str], n: int) -> AIMessage:
         ]
         return call("write_todos", {"todos": todos}, n)
     if "write_file" not in called:
-        return call("write_file", {"file_path": "/plan.md", "content": plan_markdown(plan, prompt)}, n)
+        return call("write_file", {"file_path": "/workspace/plan.md", "content": plan_markdown(plan, prompt)}, n)
     if isinstance(plan, Refusal):
         return AIMessage(content=f"REFUSED: {plan.reason}")
     return AIMessage(content=f"PLAN READY: {plan.family} with overrides {plan.overrides}")

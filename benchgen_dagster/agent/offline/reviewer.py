@@ -16,7 +16,7 @@ def reviewer_step(task: str, called: list[str], results: dict[str, str], n: int)
     """The reviewer's next message, given the task, the tools called so far and what each last returned."""
     review_round = (section(task, ROUND_MARKER).splitlines() or ["1"])[0].strip()
     if "read_file" not in called:
-        return call("read_file", {"file_path": "/reports/summary.json"}, n)
+        return call("read_file", {"file_path": "/workspace/reports/summary.json"}, n)
     if "view_renders" not in called:
         return call("view_renders", {}, n)
     if "write_file" not in called:
@@ -44,5 +44,5 @@ def reviewer_step(task: str, called: list[str], results: dict[str, str], n: int)
             )
         body = yaml.safe_dump({"decision": decision, "comments": comments}, sort_keys=False)
         review = f"---\n{body}---\n# Review, round {review_round}\n\n" + "\n".join(f"- {c}" for c in comments) + "\n"
-        return call("write_file", {"file_path": f"/reviews/{review_round}.md", "content": review}, n)
-    return AIMessage(content=f"REVIEW WRITTEN: /reviews/{review_round}.md")
+        return call("write_file", {"file_path": f"/workspace/reviews/{review_round}.md", "content": review}, n)
+    return AIMessage(content=f"REVIEW WRITTEN: /workspace/reviews/{review_round}.md")
