@@ -115,7 +115,7 @@ MAKE_RUN_DIGESTS: dict[str, tuple[str, ...]] = {
         "b91175a91d497ce4d0d8dcbf8ba5c5fac88d4a28d75190e18648fac9d9c9d644",
     ),
     "a box must pass under a low bar (tier 1)": (
-        "fbcb2a385cb9a0e02ce96750073d0cc541285ef759e26a911cc9a72ff5d345c5",
+        "68cff6bcaf4bde1143c45d3d7230658d3a5eaf4135fc27b3c94869d84d1df4a8",
         "f8b68d276a179fbccc536324b04291480181a7459cbf8afd3d706add2917f3ad",
         "f8b68d276a179fbccc536324b04291480181a7459cbf8afd3d706add2917f3ad",
         "f8b68d276a179fbccc536324b04291480181a7459cbf8afd3d706add2917f3ad",
@@ -206,23 +206,23 @@ WIDER_DIGESTS: dict[str, tuple[str, ...]] = {
         "b0287d870b6d8a70ba366dab59db7988d2ad184cd7336178c707e83aa9933c6b",
     ),
     "a 60 mm cube must cross a 180 mm gap. Candidate 1 of 5.": (
-        "0f3f78787353e495ed7c26fd53d2e7ded08befb616b4dec4f1d32a43493dd00c",
+        "61a011f4fe581d37c076739087d4969c6bc4bcf4d8766e13242eb9ceee0a573c",
         "a0bc7de0db2b4613748a501436580852302f80e0d2d5f6b304ec37de4ea1a66c",
     ),
     "a 60 mm cube must cross a 180 mm gap. Candidate 2 of 5.": (
-        "ab4bc954abb44c27d3f0620f5ea3e889732cc66f0fa4059f1119d2358bd6de5c",
+        "ddc2135ed65690dea0a88303b3fc7eda752faf42f8b2b0cab98da8f113eb0512",
         "de5aab2e05591d04ca2b7d571836384e491c33ada7090f05914c16226374993e",
     ),
     "a 60 mm cube must cross a 180 mm gap. Candidate 3 of 5.": (
-        "2cdce285208814d48485cf416daacf7ee0de69429387ae3ebe0ef61103d1f379",
+        "1867c1bbc5e8a043f7976ec8db880f2bdc524fe33a6f8c5eae90a931141b7c89",
         "793481767c56bd8f912500338b04abb7b69bf5ed7c1efbfc3e94948380017366",
     ),
     "a 60 mm cube must cross a 180 mm gap. Candidate 4 of 5.": (
-        "85ac14b1f8fd03a3a0686988fb888987f1cdb7e91319a8530f158f9e163af988",
+        "f584520331a4d14f4dd768bb307b9e0c93ce0d2be248ba9749d434f6ef8e5ccd",
         "d4c0d52f0beabfc1c6e3919bb1f56d4a6906662e849a0640c27a71b324148eeb",
     ),
     "a 60 mm cube must cross a 180 mm gap. Candidate 5 of 5.": (
-        "8a3a5e79359ce189d3765654f00f1307a65b09c76c7329f0f8138323ecf6e556",
+        "75365e6ea6b98c6b5f89c1c37531fc19771cb9e6a1bc2127180ef49697bad508",
         "57f6eca1b8c6df14fa616cea64f0b4eea0c80edafa92fd75181593652bf82545",
     ),
     "push a ball through a self-closing gate 200 mm wide. Candidate 1 of 5.": (
@@ -322,43 +322,43 @@ WIDER_DIGESTS: dict[str, tuple[str, ...]] = {
         "fdf2e4fd1cad671f37cefae9d627c0358e6594f681ff28cff8f966b9edf0d145",
     ),
     "pass a 60 mm block through a window in a wall. Candidate 1 of 5.": (
-        "2ecb7d5012fbb378fea6ab1725f87fd855f22d4bd09a2e51274c15047d36c2fa",
+        "2126a1177f5964c7b07ca2d23765e51b57280307f768f76672ecf8a15eaa6f8a",
         "c8e02c6b38ac9ef0164b83c2459801f2fd8822bda0843816bb1a61b4c7a6ed36",
     ),
     "pass a 60 mm block through a window in a wall. Candidate 2 of 5.": (
-        "cd73939d158d6478f3183af283ddde1f5087d398d05e29dc41502ee0456cb40b",
+        "722cbd3730ff7417540eb0e98955c47555025bb0f0534f48a1bafea5f1fd75d0",
         "0e3dd4fec7c7d1c900f5e722eaa83e9c9555a49b72e4c07350d0af31ef6af364",
     ),
     "pass a 60 mm block through a window in a wall. Candidate 3 of 5.": (
-        "51ebf9c594e1b8fef5fcc264974efe1de8f4c9f3ed209119a2d0a028d9890e7e",
+        "f95f921096a76ca5bc751e04911f035ca2f16a80c2d6a21309d7aa19e72701ca",
         "c3bb171069b4dbe47ecfd410763cf0289947634a4779b1ab10685e066a4d4888",
     ),
     "pass a 60 mm block through a window in a wall. Candidate 4 of 5.": (
-        "563894869b9a61dcca63d521c1d15337794a1fc6e0802d0bfb622b746a0501a8",
+        "5cd2be2c3d1ff14b463d55622020158b47130e224250363fe3407c59f3d3ee47",
         "e506baf1eaa0a4e8813687ca563e7af43852a27b29dda842ea5ce0b43f9b282f",
     ),
     "pass a 60 mm block through a window in a wall. Candidate 5 of 5.": (
-        "dd9cde24f75319dc9589ed3a53a007f9bb0ca935efca9159c75334d70a65f45b",
+        "dc4806a9e6ebc3b8ce3fe70707e09d6aed6c92efc5680d7ac4707789ae2d70bd",
         "d4a8f3169d14799fc0f82647929079a8cc9522d9b0dd26b5bb63d0d8799a391d",
     ),
     "tier 1: push a crate under a low bar 70 mm high. Candidate 1 of 5.": (
-        "3edc4fbbafd8d2df63762fd8d1a74b7f66c1c8fe3fcec89eda11bfc951827144",
+        "8812adf2cc8c441762999a4c929782ae75947ca985cebfbc6206d2eed8a99587",
         "0744b954f540923d20e85580b460c8780b4e3c598b532ea2dee1a6775a6c5ca1",
     ),
     "tier 1: push a crate under a low bar 70 mm high. Candidate 2 of 5.": (
-        "f81ba148b730777839f9556628a12bd87ec44ed526a9d5d13de6e53d2336f45a",
+        "07ecb2f875ad291524cfe66e3f2800360bbd2398e35d45bd3070bf8602cf0edd",
         "0c69145ceb9c3e1e90850b23d48339e827280a30be24494414d7db90056ebf30",
     ),
     "tier 1: push a crate under a low bar 70 mm high. Candidate 3 of 5.": (
-        "11b81b49f959a217a0d180c4cb587f36e9ed155b8675104235ba4811f73fb007",
+        "190bd0369fecc918f656152cf4c72ec76e0b1bc1b8945e0c453850090eaded18",
         "d0cadc025b9b82e5b92975234b8d0313407d1aa570a1ba6eafe2d69d9abced5d",
     ),
     "tier 1: push a crate under a low bar 70 mm high. Candidate 4 of 5.": (
-        "3f43c2762382d4ad5a798427b605f6b0b5922b5ddb1d1aa752d1fbdc1dde7229",
+        "36adec1acac8c188afc7faddf7711aa284794200a80b0b77c30db2fd0c22a43b",
         "dcb967c96f42123fc7fd5ae3fd524bb00d6179d8b41e9f8be3ad77319fdaffba",
     ),
     "tier 1: push a crate under a low bar 70 mm high. Candidate 5 of 5.": (
-        "cccbb39f8133b579eb2f103ec17c96da5c4c4ee02b69f26d82cfa3134e22f998",
+        "30e53249ae6b246181a9a8affc193de44a416ee01ac0e6303f5a8d3bc6e866e4",
         "ba512189804a5ffc7b29dfe9d14f0008ee0f4367989b174d1989e715b8714538",
     ),
     "a gearbox with 5 meshing helical gears": ("c540518e3e62b79aa61e67d4acfef794a00a7e3a5216f4d2da9c2271f4cd5c65", "-"),

@@ -1,11 +1,13 @@
 """The agents' filesystem: a deepagents backend over the session workspace.
 
-`skills/` and `utils/` are read-only to the agents (the file tools refuse, and the sandbox mounts
-them read-only for `execute`); `renders/` and `reports/` are written by our tools; everything else
-is theirs. Every host access goes through `worker.safe_files` (no link followed, bounded, atomic).
-`execute` runs Python only through the worker's sandbox, never in this process: as an unprivileged
-uid, on a size-limited copy of the workspace whose regular files alone are synced back (a link the
-program plants never reaches the host).
+The workspace is `/workspace`, in the file tools and inside the sandbox alike (a path written with
+write_file is the path a command run with execute opens). `skills/`, `utils/`, `docs/` and
+`library/` are read-only to the agents (the file tools refuse, and the sandbox mounts them read-only
+for `execute`); `renders/` and `reports/` are written by our tools; everything else is theirs. Every
+host access goes through `worker.safe_files` (no link followed, bounded, atomic). `execute` runs shell
+commands only through the worker's sandbox, never in this process: as an unprivileged uid, on a
+size-limited copy of the workspace whose regular files alone are synced back (a link the program
+plants never reaches the host).
 """
 
 import json
@@ -26,6 +28,7 @@ from deepagents.backends.protocol import (
 )
 from deepagents.backends.utils import perform_string_replacement
 
+from benchgen_dagster.agent.contract import DOCS_DIR, LIBRARY_DIR, contract_files
 from benchgen_dagster.agent.prompts import WORKSPACE
 from benchgen_dagster.models.settings import SandboxLimits
 from benchgen_dagster.worker import safe_files
@@ -40,17 +43,18 @@ SANDBOX_FOLDERS = frozenset(
     ("bin", "boot", "dev", "etc", "home", "job", "lib", "lib64", "media", "mnt", "opt", "proc")
     + ("root", "run", "sbin", "srv", "sys", "tmp", "usr", "var")
 )
-READ_ONLY_DIRS = ("skills", "utils")
+READ_ONLY_DIRS = ("skills", "utils", DOCS_DIR, LIBRARY_DIR)
 TOOL_WRITTEN_DIRS = ("renders", "reports")
 MAX_AGENT_FILE = 2 * 1024 * 1024
 
-UTILS_SOURCE = '''"""Worker utilities for your own Python, run with the execute tool (inside the sandbox).
+UTILS_SOURCE = '''"""Worker utilities for your own Python, run with the execute tool (inside the sandbox), e.g.
+`python -c "from utils import simulate; print(simulate(seeds=2))"` or a verify.py of your own.
 
     from utils import validate, simulate, render, submit_for_review
-    print(validate(seeds=2))      # geometry checks of /script.py, per seed
+    print(validate(seeds=2))      # geometry checks of /workspace/script.py, per seed
     print(simulate(seeds=2))      # geometry + 2 s of physics, per seed
     print(render(seed=0))         # PNG views of one seed (the paths)
-    print(submit_for_review())    # marks /script.py ready for the reviewer
+    print(submit_for_review())    # marks /workspace/script.py ready for the reviewer
 """
 
 from benchgen_dagster.agent.workspace_utils import render, simulate, submit_for_review, validate
@@ -67,6 +71,8 @@ def prepare_workspace(workspace: Path, skills_dir: Path | None = None) -> list[s
     for name in (*READ_ONLY_DIRS, *TOOL_WRITTEN_DIRS, "reviews"):
         safe_files.make_dirs(workspace, name)
     safe_files.write_text(workspace, "utils/__init__.py", UTILS_SOURCE)
+    for relative, text in contract_files().items():
+        safe_files.write_text(workspace, relative, text)
     return copy_skills(skills_dir, workspace, "skills")
 
 

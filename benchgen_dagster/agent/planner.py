@@ -5,12 +5,18 @@ from typing import Literal
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
-from benchgen_dagster.agent.prompts import REQUEST_MARKER
+from benchgen_dagster.agent.contract import library_summary
+from benchgen_dagster.agent.prompts import LIBRARY_MARKER, REQUEST_MARKER
 from benchgen_dagster.agent.roles import Role, RoleFailed
 from benchgen_dagster.agent.state import DONE, SessionState
 from benchgen_dagster.agent.tools import SessionContext
 from benchgen_dagster.models.plans import plan_front_matter
 from benchgen_dagster.worker import safe_files
+
+
+def planner_task(state: SessionState) -> str:
+    """The request, and the library the plan may build on (or `family: new` where nothing fits)."""
+    return f"{REQUEST_MARKER}\n{state['prompt']}\n\n{LIBRARY_MARKER}\n{library_summary()}"
 
 
 def make_planner(role: Role, context: SessionContext):  # type: ignore[no-untyped-def]
@@ -27,7 +33,7 @@ def make_planner(role: Role, context: SessionContext):  # type: ignore[no-untype
             )
             return context.hand_off("coder", {"round": 1})
         try:
-            answer, usage = role.run(f"{REQUEST_MARKER}\n{state['prompt']}", config)
+            answer, usage = role.run(planner_task(state), config)
         except RoleFailed as error:
             context.note("planner", _intent(state), f"failed: {error}", "the session ends")
             return Command(

@@ -9,6 +9,7 @@ REQUEST_MARKER = "REQUEST:"
 ROUND_MARKER = "ROUND:"
 PLAN_MARKER = "PLAN (plan.md):"
 FEEDBACK_MARKER = "FEEDBACK:"
+LIBRARY_MARKER = "LIBRARY:"
 # Where every role's workspace is, in its file tools and inside the sandbox (`execute`) alike.
 WORKSPACE = "/workspace"
 # The learner's workspace (see agent/learner.py): compressed journals in, proposed skills out; the
@@ -20,43 +21,60 @@ LEARNED_DIR = f"{WORKSPACE}/{LEARNED}"
 SKILLS_DIR = f"{WORKSPACE}/skills/"
 
 PLANNER = """You are the planner of benchgen, which generates mechanical-engineering benchmarks (build123d
-geometry, MuJoCo physics). From the curator's request, write /plan.md with: YAML front matter
-(`family` if you build on a library family, `overrides` of its parameters), learning objectives,
+geometry, MuJoCo physics). Your workspace is /workspace (the script contract is in
+/workspace/docs/, the built-in families' scripts in /workspace/library/; the task lists the
+families). From the curator's request, write /workspace/plan.md with: YAML front matter
+(`family`: a library family from the list, or `new` for a mechanism no family covers; `overrides`
+of the family's parameters), learning objectives,
 the geometry and kinematic chain, the randomization strategy (what varies and by how much, at least
 ±40 % of nominal), the objectives (moved object; goal, build and forbid zones) and constraints
 (max_unit_cost, max_weight in grams, target_quantity), the reference solution that will prove it
 solvable (what the coder builds in the build zone, within the weight and cost limits), and how the
-coder will self-verify. Keep a
-todo list with write_todos. If the request cannot be met, write a plan.md whose front matter says
-`refused: <reason>` and answer "REFUSED: <reason>"."""
+coder will self-verify. Keep the curator's numbers; where you must change one, say which, to what and
+why. Keep a todo list with write_todos. If the request cannot be met, write a plan.md whose front
+matter says `refused: <reason>` and answer "REFUSED: <reason>"."""
 
-CODER = """You are the coder of benchgen. Write /script.py: a module with `build(seed: int, scale: float
-= 1.0) -> Scene` using build123d and `benchgen_dagster.scene` (Part, Scene, Zone, sampler), in
-millimetres and grams, following /plan.md, and a reference `solution(seed: int, scale: float = 1.0)
--> list[Part]` that proves it solvable: the parts a solver could build (a ramp, a pusher, a lever arm,
-a guide; hinged or sliding parts may declare `drive=` mm/s or deg/s, a motor that runs to the joint's
-limit), fitted to the seed's drawn values (`build(seed, scale).value(name)`), inside the build zone,
-clear of forbid zones, within max_weight and max_unit_cost (weight × price per kg from the materials
-table, plus a motor per drive); with it the moved object must rest in the goal within 4 s, and without it
-it must not. Skills in /skills/ hold lessons from earlier sessions.
-Verify by executing Python that imports the worker utilities (`from utils import validate, simulate,
-render, submit_for_review`), then call check_script: every check must pass for every seed. Fix what
-fails. When it passes, call render_views and submit_for_review. /skills/ and /utils/ are read-only."""
+CODER = """You are the coder of benchgen. Your workspace is /workspace: the file tools and the execute
+tool both see it there (execute runs shell commands in a sandbox, with /workspace as the working
+folder and `python` the interpreter that has build123d and benchgen_dagster).
 
-REVIEWER = """You are the reviewer of benchgen. Read /plan.md and /reports/summary.json (and
-/reports/validation.json for detail), and look at the renders with view_renders before you decide.
+Write /workspace/script.py, following /workspace/plan.md: a module with `build(seed: int, scale: float
+= 1.0) -> Scene` built with build123d and `benchgen_dagster.scene` (Part, Scene, Zone, sampler), in
+millimetres and grams, and a reference `solution(seed: int, scale: float = 1.0) -> list[Part]` that
+proves it solvable. Read these first:
+- /workspace/docs/benchmark-script.md: the script contract, a complete example, what every check
+  demands; /workspace/docs/api.md: every signature (Part roles and joints, axis/anchor/limits/drive,
+  materials and their prices, Scene.objectives/constraints/value, the sampler) and the checks' names;
+- /workspace/library/<family>.py: working scripts (build and solution) of the built-in families;
+  start from the plan's family, if it names one (copy it to /workspace/script.py and edit it);
+- /workspace/skills/: lessons from earlier sessions.
+The solution is what a solver could build (a ramp, a pusher, a lever arm, a guide; hinged or sliding
+parts may declare `drive=` mm/s or deg/s, a motor that runs to the joint's limit), fitted to the
+seed's drawn values (`build(seed, scale).value(name)`), inside the build zone, clear of forbid zones,
+within max_weight and max_unit_cost; with it the moved object must rest in the goal within 4 s, and
+without it it must not.
+Verify as you go: `python -c "from utils import validate, simulate; print(simulate(seeds=2))"` (or a
+verify.py of your own) runs the worker's checks inside the sandbox; then call check_script, the
+judge's full check: every check must pass for every seed. Fix what fails and check again. When it
+passes, call render_views and submit_for_review. /workspace/skills/, /workspace/utils/,
+/workspace/docs/ and /workspace/library/ are read-only; /workspace/renders/ and /workspace/reports/
+are written by the tools."""
+
+REVIEWER = """You are the reviewer of benchgen. Your workspace is /workspace. Read /workspace/plan.md and
+/workspace/reports/summary.json (and /workspace/reports/validation.json for detail), and look at the
+renders with view_renders before you decide.
 Approve only a benchmark whose checks all pass (its reference solution, when it has one, included:
 `solvability` in the summary), that matches the plan and is not trivial. Say in a comment when
 solvability is unproven; whether such a benchmark may be promoted is the pipeline's policy. Write
-/reviews/<round>.md with YAML front matter `decision: approved` or `decision: rejected` and
+/workspace/reviews/<round>.md with YAML front matter `decision: approved` or `decision: rejected` and
 `comments` (a list), then stop."""
 
-LEARNER = """You are the skill learner of benchgen. /journals/sessions.jsonl holds the compressed journals of
+LEARNER = """You are the skill learner of benchgen. /workspace/journals/sessions.jsonl holds the compressed journals of
 earlier generation sessions, one JSON object per line: the request (`intent`), the library `family`
 if any, each coder round's nominal `parameters` and the `failures` (check and message) it met, the
 `fixes` that made the checks pass, and the `outcome`. Read it in pages (read_file with offset and
-limit). /skills/ holds the current skills (read-only). Write a skill only where the journals show a
-lesson: a failure that came back, and what fixed it. For each, write /learned/<name>/SKILL.md with
+limit). /workspace/skills/ holds the current skills (read-only). Write a skill only where the journals show a
+lesson: a failure that came back, and what fixed it. For each, write /workspace/learned/<name>/SKILL.md with
 YAML front matter (`name` equal to the folder name: lowercase letters, digits and hyphens;
 `description`: when to use it, one or two sentences; `metadata` with string values: `evidence`, the
 candidate ids it was learned from, space-separated, and for limits on a library family's parameters

@@ -172,25 +172,25 @@ def worker_tools(context: SessionContext) -> list[BaseTool]:
 
     @tool
     def check_script() -> str:
-        """Run the worker's full sandboxed check of /script.py (all seeds: geometry, randomization,
-        stability, non-triviality). Returns JSON with `passed` and `failures`; also written to /reports/."""
+        """Run the worker's full sandboxed check of /workspace/script.py (all seeds: geometry, randomization,
+        stability, non-triviality). Returns JSON with `passed` and `failures`; also written to /workspace/reports/."""
         return json.dumps(context.check())
 
     @tool
     def render_views(seed: int = 0) -> str:
-        """Render 24 views of /script.py's scene for `seed` into /renders/ (zones drawn). Returns the paths."""
+        """Render 24 views of /workspace/script.py's scene for `seed` into /workspace/renders/ (zones drawn). Returns the paths."""
         return json.dumps(context.render(seed))
 
     @tool
     def view_renders() -> str:
-        """Look at the renders in /renders/: what each view shows (size, how much of the goal, forbid and
+        """Look at the renders in /workspace/renders/: what each view shows (size, how much of the goal, forbid and
         build zones and of the parts is visible). Vision models also get the images themselves."""
         context.renders_viewed = True
         return json.dumps([_describe_view(path) for path in context.rendered()])
 
     @tool
     def submit_for_review(note: str = "") -> str:
-        """Hand /script.py to the reviewer, with an optional note."""
+        """Hand /workspace/script.py to the reviewer, with an optional note."""
         safe_files.write_text(context.workspace, "submitted.json", json.dumps({"note": note}))
         return "submitted"
 

@@ -6,6 +6,7 @@ as source text too, never imported by the host to learn about them: `benchgen li
 the script a user or an agent starts from, and `Family.script` writes it with other nominal values.
 """
 
+import ast
 import importlib
 import math
 import pkgutil
@@ -74,10 +75,11 @@ class Family:
 
 
 def _declared(path: Path, name: str) -> str:
-    # Read the constants from the source, so listing the library does not import build123d.
-    for line in path.read_text().splitlines():
-        if line.startswith(f"{name} = "):
-            return line.split("=", 1)[1].strip().strip("\"'")
+    # Read the constants from the source (parsed, never run), so listing the library does not import
+    # build123d; a constant may span lines (a parenthesised string).
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return str(ast.literal_eval(node.value))
     raise ValueError(f"library module {path.name} does not declare {name}")
 
 
