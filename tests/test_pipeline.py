@@ -47,6 +47,7 @@ def test_the_definitions_hold_every_asset_check_job_sensor_and_schedule() -> Non
     assert {s.name for s in defs.sensors or []} == {
         "request_files_sensor",
         "candidate_run_failure_sensor",
+        "review_revision_sensor",
         "benchgen_automation_sensor",
         "skill_learning_sensor",
     }
