@@ -141,6 +141,7 @@ def test_a_candidate_that_repeats_a_promoted_benchmarks_meshes_is_a_duplicate(_b
         (["generate", "a ball into a bin", "--count", "0"], "count"),
         (["generate", "a ball into a bin", "--count", "10000"], "count"),
         (["generate", "a ball into a bin", "--tier", "7"], "tier"),
+        (["generate", "a ball into a bin", "--max-rounds", "0"], "max_rounds"),
         (["generate"], "either a PROMPT or --batch"),
         (["generate", "--batch", "no/such/batch.yaml"], "cannot read"),
         (["show", "no-such-id"], "no candidate or benchmark with id 'no-such-id'"),
