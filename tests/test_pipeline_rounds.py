@@ -9,7 +9,7 @@ import pytest
 from benchgen_dagster import runner
 from benchgen_dagster.agent.session import SessionResult
 from benchgen_dagster.definitions import build_definitions
-from benchgen_dagster.defs.requests import GENERATE_JOB, new_candidates
+from benchgen_dagster.defs.requests import GENERATE_JOB, candidate_run_failure_sensor, new_candidates
 from benchgen_dagster.defs.resources import AgentsResource, RegistryResource
 from benchgen_dagster.defs.review import REVISION_ASSETS, review_revision_sensor
 from benchgen_dagster.models.registry import BenchmarkRequest
@@ -126,7 +126,8 @@ def test_the_revision_sensor_sends_it_back_until_max_rounds_and_then_the_rejecti
 
     with dg.instance_for_test() as instance:
         key = _candidate(registry, instance, max_rounds=2)
-        assert not job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False).success
+        first = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False)
+        assert not first.success
         waiting = registry.get(key)
         assert waiting is not None and waiting.status == "revising"
         (revision,) = tick()
@@ -134,6 +135,15 @@ def test_the_revision_sensor_sends_it_back_until_max_rounds_and_then_the_rejecti
         assert revision.run_config == {"ops": {"cad_script": {"config": {"round": 2, "review": COMMENT}}}}
         assert [k.to_user_string() for k in revision.asset_selection or []] == list(REVISION_ASSETS)
         assert tick() == []  # claimed: one run per round, however many ticks or processes look
+        # Round 1's run failed on its review, which recorded the verdict: the run failure sensor, late
+        # or not, leaves the claimed round alone.
+        failure = first.get_run_failure_event()
+        late = dg.build_run_status_sensor_context(
+            "candidate_run_failure_sensor", failure, instance, first.dagster_run, resources={"registry": registry}
+        ).for_run_failure()
+        candidate_run_failure_sensor(late)
+        claimed = registry.get(key)
+        assert claimed is not None and claimed.status == "running"
         second = job.execute_in_process(
             partition_key=key,
             instance=instance,
