@@ -97,10 +97,8 @@ def benchmark_review(
         verdict = f"approved in round {review_round}"
     elif revision is not None:
         verdict = f"rejected in round {review_round}: {result.reason}; back to the coder for round {revision.round}"
-        registry.advance(key, "benchmark_review", CandidateStatus.REVISING, reason=f"review {verdict}")
     else:
         verdict = f"rejected in round {review_round}, the last of {max_rounds}: {result.reason}"
-        registry.advance(key, "benchmark_review", CandidateStatus.REJECTED, reason=f"review {verdict}")
     metadata: dict[str, Any] = {
         "round": review_round,
         "max_rounds": max_rounds,
@@ -128,6 +126,10 @@ def benchmark_review(
         data_version=text_version(review + result.decision),
         metadata=metadata,
     )
+    if not approved:
+        # After the output: `revising` sends whoever claims the round to this materialization's next_round.
+        status = CandidateStatus.REVISING if revision is not None else CandidateStatus.REJECTED
+        registry.advance(key, "benchmark_review", status, reason=f"review {verdict}")
     yield dg.AssetCheckResult(
         check_name="review_approved",
         passed=approved,
