@@ -185,6 +185,7 @@ def build_definitions(resource_overrides: dict[str, object] | None = None) -> dg
         sensors=[
             requests.request_files_sensor,
             requests.candidate_run_failure_sensor,
+            review.review_revision_sensor,
             skills.build_skill_learning_sensor(learn_after()),
             # Declarative automation runs only while this sensor does: on by default, not left to the UI.
             dg.AutomationConditionSensorDefinition(

@@ -32,7 +32,13 @@ FINISHED = {
     CandidateStatus.FAILED,
 }
 # How a status is shown, here and in the tables `benchgen list` and `generate` print.
-STATUS_COLOURS = {"promoted": "green", "awaiting_approval": "yellow", "running": "cyan", "queued": "dim"}
+STATUS_COLOURS = {
+    "promoted": "green",
+    "awaiting_approval": "yellow",
+    "running": "cyan",
+    "revising": "cyan",
+    "queued": "dim",
+}
 
 
 class _BatchRemaining(ProgressColumn):

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack, suppress
 
 import dagster as dg
@@ -145,17 +145,38 @@ class RunQueue:
     def __exit__(self, *exc: object) -> None:
         self._exit.close()
 
-    def submit(self, job_name: str, partition_key: str, run_config: Mapping[str, object]) -> str:
-        """Queue one run of `job_name` for `partition_key`; returns its run id."""
+    def submit(
+        self,
+        job_name: str,
+        partition_key: str,
+        run_config: Mapping[str, object],
+        asset_selection: Sequence[dg.AssetKey] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
+        """Queue one run of `job_name` for `partition_key` (only `asset_selection` of its assets, when
+        given, as a sensor's run request has it); returns its run id."""
+        from dagster._core.definitions.selector import JobSubsetSelector
         from dagster._core.workspace.context import BaseWorkspaceRequestContext
 
         workspace = self._workspace
         assert isinstance(workspace, BaseWorkspaceRequestContext), "submit inside `with RunQueue(...)`"
         location = workspace.get_code_location(LOCATION)
         repository = next(iter(location.get_repositories().values()))
-        remote_job = repository.get_full_job(job_name)
+        if asset_selection is None:
+            remote_job = repository.get_full_job(job_name)
+        else:
+            remote_job = location.get_job(
+                JobSubsetSelector(
+                    location_name=location.name,
+                    repository_name=repository.name,
+                    job_name=job_name,
+                    op_selection=None,
+                    asset_selection=list(asset_selection),
+                )
+            )
         # Every candidate's run has the same plan: it is computed once a batch.
-        key = (job_name, json.dumps(run_config, sort_keys=True, default=str))
+        selected = sorted(k.to_user_string() for k in asset_selection or [])
+        key = (job_name, json.dumps([run_config, selected], sort_keys=True, default=str))
         plan = self._plans.get(key)
         if plan is None:
             self._plans[key] = plan = location.get_execution_plan(
@@ -171,28 +192,30 @@ class RunQueue:
             status=None,
             root_run_id=None,
             parent_run_id=None,
-            tags={**remote_job.tags, "dagster/partition": partition_key, "benchgen/origin": "generate"},
+            tags={**remote_job.tags, **(tags or {}), "dagster/partition": partition_key, "benchgen/origin": "generate"},
             job_snapshot=remote_job.job_snapshot,
             execution_plan_snapshot=plan.execution_plan_snapshot,  # type: ignore[attr-defined]
             parent_job_snapshot=remote_job.parent_job_snapshot,
             remote_job_origin=remote_job.get_remote_origin(),
             job_code_origin=remote_job.get_python_origin(),
-            asset_selection=None,
+            asset_selection=frozenset(asset_selection) if asset_selection is not None else None,
             asset_check_selection=None,
             asset_graph=repository.asset_graph,
         )
         self.instance.submit_run(run.run_id, workspace)
         return run.run_id
 
-    def wait(self, run_ids: list[str]) -> dict[str, dg.DagsterRun]:
-        """Wait until every run has finished; raises RunQueueError when no daemon is left to start them."""
+    def wait(self, run_ids: list[str], first: bool = False) -> dict[str, dg.DagsterRun]:
+        """Wait until every run has finished (with `first`, until one has: the finished ones are returned);
+        raises RunQueueError when no daemon is left to start them."""
         last_change = time.monotonic()
         seen: dict[str, dg.DagsterRunStatus | None] = {}
         while True:
             runs = {run_id: self.instance.get_run_by_id(run_id) for run_id in run_ids}
             statuses = {run_id: run.status if run else None for run_id, run in runs.items()}
-            if all(status in FINISHED for status in statuses.values()):
-                return {run_id: run for run_id, run in runs.items() if run is not None}
+            finished = {run_id: run for run_id, run in runs.items() if run is not None and run.status in FINISHED}
+            if len(finished) == len(run_ids) or (first and finished):
+                return finished
             if statuses != seen:
                 last_change, seen = time.monotonic(), statuses
             if time.monotonic() - self._daemon_checked > _DAEMON_CHECK_S:

@@ -170,9 +170,22 @@ def submit(requests: list[BenchmarkRequest], instance: dg.DagsterInstance, origi
 
 
 def materialize_candidate(key: str, instance: dg.DagsterInstance) -> bool:
-    """Run one candidate from request to promotion in this process; a failing step ends this candidate only."""
+    """Run one candidate from request to promotion in this process, each round a rejected review sends
+    back to the coder included; a failing step ends this candidate only."""
+    from benchgen_dagster.defs.review import claim_revision
+
     job = definitions().resolve_job_def(GENERATE_JOB)
     result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET)
+    # What review_revision_sensor launches under the daemon: the next round, from cad_script on.
+    while not result.success and (revision := claim_revision(instance, registry(), key)) is not None:
+        result = job.execute_in_process(
+            partition_key=key,
+            instance=instance,
+            asset_selection=list(revision.asset_selection or []),
+            run_config={**QUIET, **revision.run_config},
+            tags=revision.tags,
+            raise_on_error=False,
+        )
     if not result.success:
         # What the run failure sensor does for runs the daemon watches, for this in-process run.
         record_run_failure(registry(), key, _failure_reason(result))
@@ -181,21 +194,38 @@ def materialize_candidate(key: str, instance: dg.DagsterInstance) -> bool:
 
 def materialize_side_by_side(keys: list[str], instance: dg.DagsterInstance, limit: int) -> None:
     """Run the candidates as queued runs, `limit` at a time, and wait for them all."""
+    from benchgen_dagster.defs.review import claim_revision
     from benchgen_dagster.run_queue import RunQueue, run_events
 
+    failed: dict[str, str] = {}  # the run that ended each candidate that did not succeed
     with RunQueue(instance, limit) as queue:
         run_ids: dict[str, str] = {}
         try:
-            for key in keys:
-                run_ids[queue.submit(GENERATE_JOB, key, QUIET)] = key
-            runs = queue.wait(list(run_ids))
+            waiting = [queue.submit(GENERATE_JOB, key, QUIET) for key in keys]
+            run_ids.update(zip(waiting, keys, strict=True))
+            while waiting:
+                # A candidate a rejected review sent back is queued again as soon as its run ends, from
+                # cad_script on (what review_revision_sensor launches under the daemon).
+                ended = queue.wait(waiting, first=True)
+                waiting = [run_id for run_id in waiting if run_id not in ended]
+                for run_id, run in ended.items():
+                    key = run_ids[run_id]
+                    if run.status == dg.DagsterRunStatus.SUCCESS:
+                        continue
+                    revision = claim_revision(instance, registry(), key)
+                    if revision is None:
+                        failed[key] = run_id
+                        continue
+                    config = {**QUIET, **revision.run_config}
+                    again = queue.submit(GENERATE_JOB, key, config, revision.asset_selection, revision.tags)
+                    run_ids[again] = key
+                    waiting.append(again)
         except BaseException:
             queue.cancel(list(run_ids))
             raise
-    for run_id, run in runs.items():
-        if run.status != dg.DagsterRunStatus.SUCCESS:
-            # What the run failure sensor does under a full daemon; this batch's daemon runs the queue only.
-            record_run_failure(registry(), run_ids[run_id], _failure_reason(run_events(instance, run_id)))
+    for key, run_id in failed.items():
+        # What the run failure sensor does under a full daemon; this batch's daemon runs the queue only.
+        record_run_failure(registry(), key, _failure_reason(run_events(instance, run_id)))
 
 
 def _failure_reason(result: dg.ExecuteInProcessResult | list[dg.DagsterEvent]) -> str:

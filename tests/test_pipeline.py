@@ -47,6 +47,7 @@ def test_the_definitions_hold_every_asset_check_job_sensor_and_schedule() -> Non
     assert {s.name for s in defs.sensors or []} == {
         "request_files_sensor",
         "candidate_run_failure_sensor",
+        "review_revision_sensor",
         "benchgen_automation_sensor",
         "skill_learning_sensor",
     }
@@ -140,6 +141,7 @@ def test_a_candidate_that_repeats_a_promoted_benchmarks_meshes_is_a_duplicate(_b
         (["generate", "a ball into a bin", "--count", "0"], "count"),
         (["generate", "a ball into a bin", "--count", "10000"], "count"),
         (["generate", "a ball into a bin", "--tier", "7"], "tier"),
+        (["generate", "a ball into a bin", "--max-rounds", "0"], "max_rounds"),
         (["generate"], "either a PROMPT or --batch"),
         (["generate", "--batch", "no/such/batch.yaml"], "cannot read"),
         (["show", "no-such-id"], "no candidate or benchmark with id 'no-such-id'"),

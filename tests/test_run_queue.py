@@ -166,3 +166,33 @@ def test_the_embedded_event_log_keeps_its_engines_and_reads_the_history_dagsters
         # ...and only the last few kept.
         assert len(instance.event_log_storage._engines) <= embedded_storage._ENGINES_KEPT
         assert len(instance.all_logs(runs[0].run_id)) == 4
+
+
+def test_a_revision_round_is_queued_as_a_run_of_the_script_and_the_stages_after_it(
+    embedded: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchgen_dagster.defs.review import REVISION_ASSETS
+
+    class NoDaemon:  # the run stays queued: only what was queued is looked at
+        def __init__(self, *_: object, **__: object) -> None:
+            self.pid = 0
+
+        def poll(self) -> int | None:
+            return None
+
+        def wait(self) -> int:
+            return 0
+
+    monkeypatch.setattr(run_queue.subprocess, "Popen", NoDaemon)
+    embedded.add_dynamic_partitions("benchmark_candidates", ["r1-v1"])
+    selection = [dg.AssetKey(name) for name in REVISION_ASSETS]
+    config = {"ops": {"cad_script": {"config": {"round": 2, "review": "make the goal larger"}}}}
+    with run_queue.RunQueue(embedded, 2) as queue:
+        run_id = queue.submit("generate_benchmarks", "r1-v1", config, selection, {"benchgen/round": "2"})
+        run = embedded.get_run_by_id(run_id)
+        assert run is not None and run.status == dg.DagsterRunStatus.QUEUED
+        assert run.asset_selection == set(selection) and run.run_config == config
+        assert run.tags["dagster/partition"] == "r1-v1" and run.tags["benchgen/round"] == "2"
+        plan = embedded.get_execution_plan_snapshot(run.execution_plan_snapshot_id or "")
+        assert {step.key for step in plan.steps} == set(REVISION_ASSETS)
+        queue.cancel([run_id])

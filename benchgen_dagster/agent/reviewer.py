@@ -63,7 +63,11 @@ def make_reviewer(role: Role, context: SessionContext, with_images: bool):  # ty
         context.note("reviewer", "judge the benchmark", f"{decision}: {'; '.join(comments)}", answer)
         if decision == "approved":
             return Command(goto=DONE, update={**update, "decision": "approved", "reason": "; ".join(comments)})
-        if state["round"] >= state["max_rounds"] or "coder" not in context.roles:
+        if "coder" not in context.roles:
+            # The session does not hold the coder (the pipeline's review stage): its caller decides
+            # whether another round follows, so the reason is the review's comments alone.
+            return Command(goto=DONE, update={**update, "decision": "rejected", "reason": "; ".join(comments)})
+        if state["round"] >= state["max_rounds"]:
             reason = f"rejected after {state['round']} rounds: {'; '.join(comments)}"
             return Command(goto=DONE, update={**update, "decision": "rejected", "reason": reason})
         return Command(

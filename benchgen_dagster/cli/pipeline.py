@@ -53,6 +53,14 @@ def generate(
     require_approval: Annotated[
         bool, typer.Option("--require-approval", help="Hold candidates that pass for `benchgen promote`.")
     ] = False,
+    max_rounds: Annotated[
+        int | None,
+        typer.Option(
+            "--max-rounds",
+            help="Coder rounds per candidate (a failed check or a rejected review costs one; default 3); "
+            "with --batch, for the requests that do not say.",
+        ),
+    ] = None,
 ) -> None:
     """Generate benchmarks: every candidate runs through the Dagster assets, request to promotion."""
     from pydantic import ValidationError
@@ -70,6 +78,11 @@ def generate(
         else:
             requests = [
                 BenchmarkRequest(prompt=prompt, count=count, tier=tier, model=model, require_approval=require_approval)
+            ]
+        if max_rounds is not None:
+            requests = [
+                BenchmarkRequest.model_validate({"max_rounds": max_rounds, **r.model_dump(exclude_none=True)})
+                for r in requests
             ]
     except ValidationError as error:
         first = error.errors(include_input=False)[0]

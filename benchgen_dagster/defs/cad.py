@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from pydantic import Field
 
 from benchgen_dagster.defs.candidates import (
     AGENT_CODE,
@@ -17,20 +18,23 @@ from benchgen_dagster.defs.candidates import (
     REFRESH_WHEN_STALE,
     SANDBOX_CODE,
     SANDBOX_RETRY,
-    UntrustedWorkspaceFile,
     candidate_dir,
     candidate_partitions,
     check_result,
     code_version,
     is_workspace_file,
-    read_workspace_text,
     seed_table,
     session_metadata,
     text_version,
     workspace_of,
 )
 from benchgen_dagster.defs.planning import finish_role, model_failed, workspace_text
-from benchgen_dagster.defs.resources import AgentsResource, RegistryResource, SandboxResource
+from benchgen_dagster.defs.resources import (
+    AgentsResource,
+    CandidateClosedError,
+    RegistryResource,
+    SandboxResource,
+)
 from benchgen_dagster.defs.skills import skill_store
 from benchgen_dagster.models.registry import CandidateStatus
 from benchgen_dagster.models.reports import Check, CheckReport
@@ -48,19 +52,16 @@ GEOMETRY_CHECKS = [
 RANDOMIZATION_CHECKS = [Check.RANDOMIZATION_COVERAGE.value, Check.GEOMETRIC_VARIETY.value]
 
 
-def _last_review_feedback(key: str) -> str:
-    from benchgen_dagster.agent.reviewer import ReviewError, read_review
-    from benchgen_dagster.worker import safe_files
+class CoderRound(dg.Config):
+    """Which round of the coder a materialization of cad_script begins in, and the comments of the
+    rejected review that sent the script back: the revision run's config (see defs/review.py)."""
 
-    names = [n for n in safe_files.list_files(workspace_of(key), "reviews", suffix=".md") if n[:-3].isdigit()]
-    if not names:
-        return ""
-    latest = max(names, key=lambda n: int(n[:-3]))
-    try:
-        decision, comments = read_review(read_workspace_text(key, f"reviews/{latest}"))
-    except (ReviewError, UntrustedWorkspaceFile):
-        return ""
-    return "Review of the previous script: " + "; ".join(comments) if decision == "rejected" else ""
+    round: int = Field(default=1, ge=1, le=10)
+    review: str = ""
+
+    def feedback(self) -> str:
+        """What the coder is told: the review of the round before, in the reviewer's words."""
+        return f"Review of round {self.round - 1}: {self.review}" if self.review else ""
 
 
 @dg.asset(
@@ -75,23 +76,30 @@ def _last_review_feedback(key: str) -> str:
 )
 def cad_script(
     context: dg.AssetExecutionContext,
+    config: CoderRound,
     benchmark_request: dict[str, Any],
     benchmark_plan: dict[str, Any],
     agents: AgentsResource,
     registry: RegistryResource,
 ) -> dg.Output[dict[str, Any]]:
     key = context.partition_key
-    registry.advance(key, "cad_script", CandidateStatus.RUNNING)
+    try:
+        registry.advance(key, "cad_script", CandidateStatus.RUNNING)
+    except CandidateClosedError as error:  # a curator rejected it while its revision was queued
+        raise dg.Failure(str(error), allow_retries=False) from None
     workspace = workspace_of(key)
     store = skill_store()
     versions = store.labels()
+    feedback = config.feedback()
     result = agents.run(
         ("coder",),
         benchmark_request["prompt"],
         workspace,
         model=benchmark_request["model"],
-        feedback=_last_review_feedback(key),
+        feedback=feedback,
         skills_dir=store.current_dir if versions else None,
+        start_round=config.round,
+        max_rounds=agents.max_rounds_for(benchmark_request),
         renders_dir=trusted_renders_dir(key),
     )
     if model_failed(result):
@@ -108,7 +116,9 @@ def cad_script(
         {
             "script": script,
             "script_sha256": digest,
+            # The round the script was handed on in (the review's round); `first_round` the one it began in.
             "rounds": result.rounds,
+            "first_round": config.round,
             "agent_checks_passed": result.checks_passed,
             "skills": versions,
             "skills_read": {name: versions.get(name, "unknown") for name in result.skills_read},
@@ -118,7 +128,9 @@ def cad_script(
         metadata={
             "script": dg.MetadataValue.md(f"```python\n{script}\n```"),
             "script_sha256": digest[:16],
-            "rounds": result.rounds,
+            "round": result.rounds,
+            "first_round": config.round,
+            "review_feedback": dg.MetadataValue.md(feedback or "none: the first round"),
             "agent_gate": "passed" if result.checks_passed else "failed: " + ", ".join(result.failed_checks),
             "skill_versions": dg.MetadataValue.json(versions),
             "skills_read": dg.MetadataValue.md(
@@ -196,12 +208,14 @@ def compiled_scenes(
             "digests": digests,
             "parameters": parameters,
             "script_sha256": cad_script["script_sha256"],
+            "round": cad_script.get("rounds", 1),
             "judge": judge_version(),
             # The whole verdict, physics included: simulation_report gates on it, without asking again.
             "report": report.model_dump_json(),
         },
         data_version=text_version(json.dumps(digests, sort_keys=True)),
         metadata={
+            "round": cad_script.get("rounds", 1),
             "seeds": len(report.seeds),
             "compiled_seeds": len(folders),
             "distinct_mesh_sets": len({o.scene_digest for o in report.outcomes if o.scene_digest}),

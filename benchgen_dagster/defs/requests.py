@@ -214,5 +214,15 @@ def record_run_failure(registry: RegistryResource, key: str, reason: str) -> Non
 )
 def candidate_run_failure_sensor(context: dg.RunFailureSensorContext, registry: RegistryResource) -> None:
     key = context.dagster_run.tags.get("dagster/partition")
-    if key:
+    # A run stopped by a failed blocking check ended on a verdict its step recorded (for a rejected review
+    # with rounds left, the next round may already be running): only a crash is the run's to record.
+    if key and not _failed_a_check(context.instance, context.dagster_run.run_id):
         record_run_failure(registry, key, f"the run failed: {context.failure_event.message or 'no message'}")
+
+
+def _failed_a_check(instance: dg.DagsterInstance, run_id: str) -> bool:
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = entry.dagster_event.event_specific_data if entry.dagster_event else None
+        if isinstance(evaluation, dg.AssetCheckEvaluation) and not evaluation.passed:
+            return True
+    return False

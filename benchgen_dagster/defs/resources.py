@@ -65,9 +65,11 @@ class AgentsResource(dg.ConfigurableResource):
         feedback: str = "",
         skills_dir: Path | None = None,
         start_round: int = 0,
+        max_rounds: int | None = None,
         renders_dir: Path | None = None,
     ) -> Any:
-        """Run `roles` of one generation session in `workspace`; returns the agent's SessionResult."""
+        """Run `roles` of one generation session in `workspace`, from `start_round` up to `max_rounds`
+        (this resource's when unset); returns the agent's SessionResult."""
         from benchgen_dagster.agent.configuration import SessionConfig
         from benchgen_dagster.agent.session import run_session
 
@@ -77,7 +79,7 @@ class AgentsResource(dg.ConfigurableResource):
             model=model or self.model,
             feedback=feedback,
             skills_dir=skills_dir,
-            max_rounds=self.max_rounds,
+            max_rounds=max_rounds or self.max_rounds,
             check_seeds=self.check_seeds,
             model_retries=self.model_retries,
             retry_delay_s=self.retry_delay_s,
@@ -85,6 +87,10 @@ class AgentsResource(dg.ConfigurableResource):
             tracing=self.tracing.settings() if self.tracing else None,
         )
         return run_session(config, home=benchgen_home(), roles=roles, start_round=start_round)
+
+    def max_rounds_for(self, benchmark_request: dict[str, Any]) -> int:
+        """A candidate's round cap: its request's `max_rounds` (`generate --max-rounds`), else this resource's."""
+        return int((benchmark_request.get("request") or {}).get("max_rounds") or self.max_rounds)
 
     def learn(self, sessions: list[Any], skills_dir: Path, workspace: Path) -> Any:
         """Run the skill learner over compressed journals; returns its LearnerResult (proposals, not yet published)."""
@@ -287,6 +293,22 @@ class RegistryResource(dg.ConfigurableResource):
             query = query.where(candidates_table.c.request_id == request_id)
         with self._begin() as db:
             return [candidate_from_row(row) for row in db.execute(query)]
+
+    def in_status(self, status: CandidateStatus) -> list[Candidate]:
+        query = candidates_table.select().where(candidates_table.c.status == status.value)
+        with self._begin() as db:
+            return [candidate_from_row(row) for row in db.execute(query.order_by(candidates_table.c.key))]
+
+    def claim(self, key: str, expected: CandidateStatus, status: CandidateStatus, **fields: Any) -> bool:
+        """Move a candidate from `expected` to `status` (and set `fields`) in one statement; False when it
+        was not in `expected` (another process claimed it first, or a curator closed it)."""
+        with self._begin() as db:
+            moved = db.execute(
+                candidates_table.update()
+                .where(candidates_table.c.key == key, candidates_table.c.status == expected.value)
+                .values(**fields, status=status.value, updated_at=datetime.now(UTC))
+            )
+        return bool(moved.rowcount == 1)
 
     def update(self, key: str, **fields: Any) -> None:
         """Set fields of a candidate as they are (a curator's commands use this)."""

@@ -132,6 +132,7 @@ def simulation_report(
             json.dumps([summary["failed_checks"], summary["passed"]]) + compiled_scenes["script_sha256"]
         ),
         metadata={
+            "round": compiled_scenes.get("round", 1),
             "passed": summary["passed"],
             "checks_by_seed": seed_table(report, [c.value for c in _all_checks()]),
             "trajectories": _trace_table(report),

@@ -30,6 +30,8 @@ CANDIDATE_STAGES = (
 class CandidateStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
+    # A review rejected the script with rounds left: the coder's next round is due (defs/review.py).
+    REVISING = "revising"
     AWAITING_APPROVAL = "awaiting_approval"
     PROMOTED = "promoted"
     REJECTED = "rejected"
@@ -48,6 +50,9 @@ class BenchmarkRequest(BaseModel):
     # Extra constraints handed to the agents with the prompt (e.g. max_unit_cost: 20).
     constraints: dict[str, float | int | str] = Field(default_factory=dict)
     require_approval: bool = False
+    # Coder rounds before a rejection is final (a failed check or a rejected review each cost one);
+    # unset: the agents' default (AgentsResource.max_rounds).
+    max_rounds: int | None = Field(default=None, ge=1, le=10)
 
     @field_validator("prompt")
     @classmethod
