@@ -172,6 +172,11 @@ def test_an_edit_summary_names_what_changed_and_reads_back_from_the_journal() ->
         "- return Box(WIDTH, 2, 3)",
         "+ return Box(WIDTH, 2, 4)",
     ]
+    # Changed code comes before changed comments, whatever the order in the script.
+    commented = script_edit("# nominal 10\nWIDTH = 10\n", "# nominal 12\nWIDTH = 12\n")
+    assert commented.lines == ["- WIDTH = 10", "+ WIDTH = 12"]
+    apart = script_edit("# nominal 10\nX = 1\nWIDTH = 10\n", "# nominal 12\nX = 1\nWIDTH = 12\n")
+    assert apart.lines == ["- WIDTH = 10", "+ WIDTH = 12", "- # nominal 10", "+ # nominal 12"]
     # A script that does not even parse still gets a summary.
     assert script_edit("def build(:\n", "def build(seed):\n").names == ["build"]
     assert parse_edit(UNCHANGED) is not None and not parse_edit(UNCHANGED).changed

@@ -65,11 +65,16 @@ def _shown(sign: str, line: str, start: int = 0) -> str:
     return text if len(text) <= MAX_EDIT_LINE_CHARS else text[: MAX_EDIT_LINE_CHARS - 1] + "…"
 
 
+def _first_code(lines: list[str]) -> str | None:
+    """The first line that is code, else the first that is not blank, else None."""
+    filled = [line for line in lines if line.strip()]
+    return next((line for line in filled if not line.lstrip().startswith("#")), filled[0] if filled else None)
+
+
 def _shown_change(taken: list[str], put: list[str]) -> list[str]:
-    """The first line taken out and the first put in; where both are long, shown from a little before
-    where they differ, so the changed value is in view."""
-    old = next((line for line in taken if line.strip()), None)
-    new = next((line for line in put if line.strip()), None)
+    """The first line of code taken out and the first put in; where both are long, shown from a little
+    before where they differ, so the changed value is in view."""
+    old, new = _first_code(taken), _first_code(put)
     start = 0
     if old is not None and new is not None:
         a, b = " ".join(old.split()), " ".join(new.split())
@@ -81,13 +86,14 @@ def _shown_change(taken: list[str], put: list[str]) -> list[str]:
 
 def script_edit(before: str, after: str) -> ScriptEdit:
     """How `after` differs from `before`: lines removed and added, the top-level names they belong to, and
-    up to MAX_EDIT_LINES changed lines (the first of each change, the old line before the new)."""
+    up to MAX_EDIT_LINES changed lines (the first of each change, the old line before the new; changed
+    code before changed comments)."""
     old = before.splitlines()[:MAX_DIFF_LINES]
     new = after.splitlines()[:MAX_DIFF_LINES]
     old_owners, new_owners = _owners(old), _owners(new)
     added = removed = 0
     names: list[str] = []
-    shown: list[str] = []
+    shown: list[list[str]] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
         if tag == "equal":
             continue
@@ -96,8 +102,11 @@ def script_edit(before: str, after: str) -> ScriptEdit:
         for owner in [*old_owners[i1:i2], *new_owners[j1:j2]]:
             if owner not in names:
                 names.append(owner)
-        shown.extend(_shown_change(old[i1:i2], new[j1:j2]))
-    return ScriptEdit(added=added, removed=removed, names=names[:MAX_EDIT_NAMES], lines=shown[:MAX_EDIT_LINES])
+        shown.append(_shown_change(old[i1:i2], new[j1:j2]))
+    # Changed code before changed comments: a fix is in the code.
+    shown.sort(key=lambda change: all(line[2:].lstrip("…").startswith("#") for line in change))
+    lines = [line for change in shown for line in change]
+    return ScriptEdit(added=added, removed=removed, names=names[:MAX_EDIT_NAMES], lines=lines[:MAX_EDIT_LINES])
 
 
 def describe(edit: ScriptEdit) -> str:
