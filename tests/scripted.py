@@ -16,7 +16,8 @@ from pydantic import Field, PrivateAttr
 
 
 class ScriptedChatModel(BaseChatModel):
-    """Each call returns the next scripted step: an AIMessage (tool calls allowed), a str, or an Exception to raise."""
+    """Each call returns the next scripted step: an AIMessage (tool calls allowed), a str, an Exception to raise,
+    or a callable given the messages so far that returns one of those (a step that answers what it was shown)."""
 
     script: list[Any]
     # The system prompts this model was given, for tests that check what a role was offered.
@@ -40,6 +41,8 @@ class ScriptedChatModel(BaseChatModel):
         with self._lock:
             step = self.script[self._index] if self._index < len(self.script) else "script exhausted"
             self._index += 1
+        if callable(step):
+            step = step(messages)
         if isinstance(step, Exception):
             raise step
         message = AIMessage(content=step) if isinstance(step, str) else step.model_copy()

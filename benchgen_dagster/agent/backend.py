@@ -40,8 +40,28 @@ from benchgen_dagster.worker.warm import BUILDER, WarmSandbox
 AGENT_PATH = f"{Path(sys.executable).parent}:/usr/bin:/bin"
 # Top-level folders of the sandbox's own (and the machine's): a path there is never the workspace's.
 SANDBOX_FOLDERS = frozenset(
-    ("bin", "boot", "dev", "etc", "home", "job", "lib", "lib64", "media", "mnt", "opt", "proc")
-    + ("root", "run", "sbin", "srv", "sys", "tmp", "usr", "var")
+    [
+        "bin",
+        "boot",
+        "dev",
+        "etc",
+        "home",
+        "job",
+        "lib",
+        "lib64",
+        "media",
+        "mnt",
+        "opt",
+        "proc",
+        "root",
+        "run",
+        "sbin",
+        "srv",
+        "sys",
+        "tmp",
+        "usr",
+        "var",
+    ]
 )
 READ_ONLY_DIRS = ("skills", "utils", DOCS_DIR, LIBRARY_DIR)
 TOOL_WRITTEN_DIRS = ("renders", "reports")

@@ -44,6 +44,8 @@ def make_coder(role: Role, context: SessionContext):  # type: ignore[no-untyped-
         facts = {
             "parameters": ", ".join(f"{k}={v:g}" for k, v in sorted(summary.get("nominal", {}).items())),
             "skills": ", ".join(sorted(context.skills_read)),
+            # What the gate judged: the script's digest and its edit since the check before.
+            **context.last_check_facts,
         }
         intent = "write and verify script.py"
         if summary["passed"]:

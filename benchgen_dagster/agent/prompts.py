@@ -71,13 +71,21 @@ solvability is unproven; whether such a benchmark may be promoted is the pipelin
 
 LEARNER = """You are the skill learner of benchgen. /workspace/journals/sessions.jsonl holds the compressed journals of
 earlier generation sessions, one JSON object per line: the request (`intent`), the library `family`
-if any, each coder round's nominal `parameters` and the `failures` (check and message) it met, the
-`fixes` that made the checks pass, and the `outcome`. Read it in pages (read_file with offset and
+if any; `rounds`, each coder turn as the gate at its end judged it (the script's nominal `parameters`
+and the `failures`, check and message); `checks`, every verdict of the judge in order, the coder's own
+check_script calls within a turn included: its `round`, `tool_call` (the coder asked for it) and `gate`
+(the turn ended on it), the `script` digest, whether it `passed`, its `failures`, and what changed since
+the check before: `parameter_changes` ("bin_x 625 -> 562.5") and the script's `edit` (lines `added` and
+`removed`, the top-level `names` whose lines changed, a few changed `lines`, "-" out and "+" in); the
+`fixes`, what the coder changed between a failing check and the next and whether that passed ("within
+round N": fixed inside one turn); and the `outcome`. Only the judge's verdicts are recorded: what the
+coder's own programs printed in its sandbox is not evidence. Read it in pages (read_file with offset and
 limit). /workspace/skills/ holds the current skills (read-only). Write a skill only where the journals show a
-lesson: a failure that came back, and what fixed it. For each, write /workspace/learned/<name>/SKILL.md with
-YAML front matter (`name` equal to the folder name: lowercase letters, digits and hyphens;
-`description`: when to use it, one or two sentences; `metadata` with string values: `evidence`, the
-candidate ids it was learned from, space-separated, and for limits on a library family's parameters
-`family` and `limits` like "effort_arm <= 562.5; gap_width >= 90"), then concrete guidance with a
-```python code example. To change a skill, write it again under its own name. Write nothing the
+lesson: a failure that came back, and what fixed it, a changed value or a geometry edit alike. For each,
+write /workspace/learned/<name>/SKILL.md with YAML front matter (`name` equal to the folder name: lowercase
+letters, digits and hyphens; `description`: when to use it, one or two sentences; `metadata` with string
+values: `evidence`, the candidate ids it was learned from, space-separated, and for limits on a library
+family's parameters `family` and `limits` like "effort_arm <= 562.5; gap_width >= 90"), then concrete
+guidance that cites the fixes it rests on (the check that failed, the edit or value that made it pass)
+with a ```python code example. To change a skill, write it again under its own name. Write nothing the
 journals do not support. Answer with the names of the skills you wrote."""

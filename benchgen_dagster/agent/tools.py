@@ -5,15 +5,19 @@ import io
 import json
 import shutil
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, tool
 from langgraph.types import Command
 
 from benchgen_dagster.agent.configuration import RENDERED_SCRIPT, SessionConfig, rendered_marker
+from benchgen_dagster.agent.edits import edit_facts, script_edit
 from benchgen_dagster.agent.prompts import WORKSPACE
 from benchgen_dagster.agent.state import DONE, ROLES
 from benchgen_dagster.models.reports import CheckReport
@@ -22,6 +26,12 @@ from benchgen_dagster.worker.check import MAX_SCRIPT_BYTES, Checker
 
 SCRIPT_NAME = "script.py"
 SUMMARY_PATH = Path("reports") / "summary.json"
+# The texts the judge checked that a session keeps (the latest), what a check's edit is measured against.
+MAX_KEPT_SCRIPTS = 8
+# How much of a check_script verdict the journal keeps: the first failures, each message shortened.
+MAX_JOURNALLED_FAILURES = 8
+MAX_JOURNALLED_MESSAGE_CHARS = 300
+DIGEST_PREFIX = 12
 
 
 @dataclass
@@ -45,6 +55,15 @@ class SessionContext:
     skills_read: set[str] = field(default_factory=set)
     # Seconds spent in the judge's sandboxed checks and renders.
     sandbox_s: float = 0.0
+    # The texts the judge checked, by sha256 (the latest MAX_KEPT_SCRIPTS), and the digest of the last one:
+    # each check's edit is the diff from the text checked before it. Kept by the host, in memory: the
+    # workspace's script.py may have been rewritten since, so it cannot say what was checked.
+    checked_scripts: OrderedDict[str, str] = field(default_factory=OrderedDict)
+    last_checked: str | None = None
+    # The journal fields of the last check (script digest, edits), for the gate's note.
+    last_check_facts: dict[str, str] = field(default_factory=dict)
+    # Tool calls of one model message run side by side: one check at a time keeps the story in order.
+    _check_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def read_text(self, relative: str, limit: int = safe_files.DEFAULT_LIMIT) -> str:
         """A workspace file's text, "" when it is missing or not safely readable (a link, too big, binary)."""
@@ -61,7 +80,11 @@ class SessionContext:
 
     def note(self, role: str, intent: str, result: str, reflection: str, **facts: str) -> None:
         """Append a step to journal.md: what the role meant to do, what came of it, what it means next,
-        and any `facts` (e.g. the script's parameters) as further `- name: value` lines."""
+        and any `facts` (e.g. the script's parameters) as further `- name: value` lines.
+
+        Only the host writes it: the nodes' gates and answers, and every check_script verdict (`check`).
+        What a role's own programs printed (`execute` running utils.validate or utils.simulate in the
+        sandbox) is never journalled: that is output of code the agent wrote, so it is no evidence."""
         round_label = f" · round {self.round}" if self.round else ""
         extra = "".join(f"- {name}: {value}\n" for name, value in facts.items() if value)
         self.journal.append(
@@ -87,11 +110,22 @@ class SessionContext:
         except safe_files.UnsafeFileError:
             return None
 
-    def check(self) -> dict[str, Any]:
-        """The full sandboxed check of script.py, reusing the last one if the script has not changed."""
-        digest = self.script_digest()
-        if digest is None:
-            return {
+    def check(self, by: str | None = None) -> dict[str, Any]:
+        """The full sandboxed check of script.py, reusing the last one if the script has not changed.
+
+        `by` names the role whose check_script call this is: that verdict is journalled here, with the
+        script's digest and its edit since the check before (the gate's check goes in the coder's note)."""
+        with self._check_lock:
+            summary, self.last_check_facts = self._check_script()
+            if by is not None:
+                self._note_check(by, summary)
+            return summary
+
+    def _check_script(self) -> tuple[dict[str, Any], dict[str, str]]:
+        try:
+            source = safe_files.read_bytes(self.workspace, SCRIPT_NAME, MAX_SCRIPT_BYTES)
+        except safe_files.UnsafeFileError:
+            missing = {
                 "passed": False,
                 "script_sha256": None,
                 "failed_checks": ["script_runs"],
@@ -99,17 +133,50 @@ class SessionContext:
                     {"check": "script_runs", "seed": None, "message": "no /script.py was written (as a regular file)"}
                 ],
             }
+            return missing, {"script": "none"}
+        # One read: the bytes digested are the bytes judged, and the text kept is the text judged.
+        digest = hashlib.sha256(source).hexdigest()
+        text = source.decode("utf-8", errors="replace")
+        before = self.checked_scripts.get(self.last_checked or "")
+        facts = {"script": digest[:DIGEST_PREFIX], **edit_facts(None if before is None else script_edit(before, text))}
+        self.checked_scripts[digest] = text
+        self.checked_scripts.move_to_end(digest)
+        while len(self.checked_scripts) > MAX_KEPT_SCRIPTS:
+            self.checked_scripts.popitem(last=False)
+        self.last_checked = digest
         if self.last_summary and self.last_summary["script_sha256"] == digest:
-            return self.last_summary
+            return self.last_summary, facts
         # The judge renders the first seed too (alone and with the solution), so the review's views and the
         # promotion's cost no further run.
         seeds = list(range(self.config.check_seeds))
+        self.home.mkdir(parents=True, exist_ok=True)
+        staged = Path(tempfile.mkdtemp(prefix="checked-", dir=self.home))
         started = time.perf_counter()
         try:
-            report = self.checker.check(self.workspace / SCRIPT_NAME, seeds, views=self.config.render_size)
+            (staged / SCRIPT_NAME).write_bytes(source)
+            report = self.checker.check(staged / SCRIPT_NAME, seeds, views=self.config.render_size)
         finally:
             self.sandbox_s += time.perf_counter() - started
-        return self._record(report, digest)
+            shutil.rmtree(staged, ignore_errors=True)
+        report = report.model_copy(update={"script": str(self.workspace / SCRIPT_NAME)})
+        return self._record(report, digest), facts
+
+    def _note_check(self, by: str, summary: dict[str, Any]) -> None:
+        """Journal one check_script verdict: its failures (bounded) or "all checks pass", and the script."""
+        failures = summary["failures"]
+        if summary["passed"]:
+            result, reflection = "all checks pass", f"passed; solvability {summary.get('solvability', 'unproven')}"
+        else:
+            shown = [
+                f"{f['check']} (seed {f['seed']}): {' '.join(str(f['message']).split())[:MAX_JOURNALLED_MESSAGE_CHARS]}"
+                for f in failures[:MAX_JOURNALLED_FAILURES]
+            ]
+            more = len(failures) - len(shown)
+            result = "; ".join(shown) + (f" (and {more} more failures)" if more > 0 else "")
+            reflection = f"failed: {', '.join(summary['failed_checks'])}"
+        nominal = ", ".join(f"{k}={v:g}" for k, v in sorted(summary.get("nominal", {}).items()))
+        intent = f"check_script, called by the {by}"
+        self.note("check", intent, result, reflection, **self.last_check_facts, parameters=nominal)
 
     def _record(self, report: CheckReport, digest: str) -> dict[str, Any]:
         safe_files.write_text(
@@ -171,14 +238,18 @@ def worker_tools(context: SessionContext) -> list[BaseTool]:
     """check_script, render_views, view_renders, submit_for_review, bound to this session."""
 
     @tool
-    def check_script() -> str:
+    def check_script(config: RunnableConfig) -> str:
         """Run the worker's full sandboxed check of /workspace/script.py (all seeds: geometry, randomization,
-        stability, non-triviality). Returns JSON with `passed` and `failures`; also written to /workspace/reports/."""
-        return json.dumps(context.check())
+        stability, non-triviality). Returns JSON with `passed` and `failures`; also written to
+        /workspace/reports/."""
+        # The judge's verdict, journalled for the learner; the role's own sandboxed self-checks are not.
+        by = str((config.get("metadata") or {}).get("lc_agent_name") or "agent")
+        return json.dumps(context.check(by=by))
 
     @tool
     def render_views(seed: int = 0) -> str:
-        """Render 24 views of /workspace/script.py's scene for `seed` into /workspace/renders/ (zones drawn). Returns the paths."""
+        """Render 24 views of /workspace/script.py's scene for `seed` into /workspace/renders/ (zones
+        drawn). Returns the paths."""
         return json.dumps(context.render(seed))
 
     @tool

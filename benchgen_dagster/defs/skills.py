@@ -84,16 +84,23 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _checks_failed(session: SessionDigest) -> set[str]:
+    failures = [f for r in session.rounds for f in r.failures] + [f for c in session.checks for f in c.failures]
+    return {f.split(" ", 1)[0] for f in failures}
+
+
 def journal_table(sessions: list[SessionDigest]) -> dg.TableMetadataValue:
-    """The last MAX_TABLE_ROWS sessions: rounds, whether the first attempt passed, failures met and fixes."""
+    """The last MAX_TABLE_ROWS sessions: rounds and checks, whether the first attempt passed, failures met and
+    fixes."""
     shown = sessions[-MAX_TABLE_ROWS:]
     which = f"the last {len(shown)} of {len(sessions)}; all are in journals/sessions.jsonl"
     columns = [
         dg.TableColumn("candidate", description=which if len(shown) < len(sessions) else None),
         dg.TableColumn("family"),
         dg.TableColumn("rounds", "int"),
+        dg.TableColumn("checks", "int", description="the judge's verdicts: check_script calls and gates"),
         dg.TableColumn("first attempt"),
-        dg.TableColumn("failures met", description="the checks that failed in any round"),
+        dg.TableColumn("failures met", description="the checks that failed in any round or check_script call"),
         dg.TableColumn("fixes"),
         dg.TableColumn("outcome"),
     ]
@@ -102,8 +109,9 @@ def journal_table(sessions: list[SessionDigest]) -> dg.TableMetadataValue:
             "candidate": s.candidate,
             "family": s.family or "—",
             "rounds": len(s.rounds),
+            "checks": len(s.checks),
             "first attempt": "passed" if s.first_attempt_passed else "failed",
-            "failures met": ", ".join(sorted({f.split(" ", 1)[0] for r in s.rounds for f in r.failures})) or "—",
+            "failures met": ", ".join(sorted(_checks_failed(s))) or "—",
             "fixes": "; ".join(s.fixes) or "—",
             "outcome": s.outcome,
         }

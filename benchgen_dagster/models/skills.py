@@ -133,6 +133,38 @@ class JournalRound(BaseModel):
     said: str = ""
 
 
+class ScriptEdit(BaseModel):
+    """How a checked script differs from the one the judge checked before it (agent/edits.py makes it)."""
+
+    added: int = 0
+    removed: int = 0
+    # The top-level names (functions, classes, assignments) whose lines changed, in the script's order.
+    names: list[str] = Field(default_factory=list)
+    # A few of the changed lines, "-" for a line taken out and "+" for one put in, each shortened.
+    lines: list[str] = Field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed)
+
+
+class JournalCheck(BaseModel):
+    """One verdict of the judge on the script: the coder's own check_script call within its turn, or the
+    gate that ends the turn (`tool_call` and `gate` both, when the gate judged the script just checked)."""
+
+    round: int
+    tool_call: bool = False
+    gate: bool = False
+    # The sha256 prefix of the text the judge checked ("" in journals written before checks were journalled).
+    script: str = ""
+    passed: bool
+    failures: list[str] = Field(default_factory=list)
+    # What changed since the check before: nominal values ("bin_x 625 -> 562.5") and the script's text
+    # (None: unknown, for the first check of a session or an older journal).
+    parameter_changes: list[str] = Field(default_factory=list)
+    edit: ScriptEdit | None = None
+
+
 def changed_parameters(before: JournalRound, after: JournalRound) -> list[str]:
     """The parameters both rounds declare whose nominal value differs, by name."""
     return sorted(
@@ -147,7 +179,10 @@ class SessionDigest(BaseModel):
     intent: str
     family: str | None = None
     rounds: list[JournalRound] = Field(default_factory=list)
-    # What fixed the failures: each parameter the coder changed between a failing round and the passing one.
+    # Every verdict of the judge in order, the coder's check_script calls within a turn included.
+    checks: list[JournalCheck] = Field(default_factory=list)
+    # What fixed the failures: what the coder changed (nominal values, script edits) between a failing
+    # check and the next one, and whether that one passed.
     fixes: list[str] = Field(default_factory=list)
     outcome: str
     reviews: list[str] = Field(default_factory=list)

@@ -22,8 +22,9 @@ from benchgen_dagster.agent.prompts import JOURNALS_PATH, LEARNED_DIR
 from benchgen_dagster.models.skills import ParamLimit, SessionDigest, changed_parameters, format_limits
 
 LEARNED_SUFFIX = "-limits"
-# Pages small enough that read_file's result stays under its size budget: a digest line is at most about
-# 6 KB (agent/journals.py bounds it), so 8 lines stay well under deepagents' 80 KB.
+# Pages small enough that read_file's result stays under its size budget: a digest line is a few KB, checks
+# and edits included (agent/journals.py bounds it, to about 40 KB for the most verbose journal possible),
+# so 8 lines of real sessions stay well under deepagents' 80 KB.
 JOURNAL_PAGE_LINES = 8
 
 
