@@ -15,7 +15,7 @@ in an untrusted workspace, so everything taken from it is bounded and plain text
 import re
 from itertools import pairwise
 
-from benchgen_dagster.models.plans import plan_front_matter
+from benchgen_dagster.models.plans import plan_fields
 from benchgen_dagster.models.skills import JournalRound, SessionDigest, changed_parameters
 
 _HEADING_RE = re.compile(r"^## (\w+)(?: · round (\d+))?\s*$")
@@ -112,11 +112,11 @@ def compress(candidate: str, journal: str, plan: str = "") -> SessionDigest:
         outcome = finishes[-1].split(":")[0]
     else:
         outcome = "unfinished"
-    family = plan_front_matter(plan).get("family")
+    family = plan_fields(plan).family
     return SessionDigest(
         candidate=candidate,
         intent=_short(request or intent),
-        family=str(family) if family else None,
+        family=family,
         rounds=rounds,
         fixes=_fixes(rounds),
         outcome=outcome,
