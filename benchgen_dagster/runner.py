@@ -275,6 +275,24 @@ def generate(
     return [registry().get(c.key) or c for c in candidates]
 
 
+def plan_deviations(keys: list[str], instance: dg.DagsterInstance | None = None) -> dict[str, list[str]]:
+    """Each candidate's deviations from its request, one line each, as its latest plan's metadata lists them
+    (`defs.planning.benchmark_plan`); [] for a candidate whose plan lists none or was never made."""
+    from benchgen_dagster.models.plans import Deviation
+
+    instance = instance or dagster_instance()
+    found: dict[str, list[str]] = {}
+    for key in keys:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("benchmark_plan"), asset_partitions=[key]), limit=1
+        ).records
+        materialization = records[0].asset_materialization if records else None
+        listed = materialization.metadata.get("deviations") if materialization else None
+        rows = listed.records if isinstance(listed, dg.TableMetadataValue) else []
+        found[key] = [Deviation.model_validate(row.data).summary() for row in rows]
+    return found
+
+
 def learn(instance: dg.DagsterInstance) -> tuple[bool, dict[str, object]]:
     """Materialize agent_journals and learned_skills now; returns success and learned_skills' metadata."""
     from benchgen_dagster.defs.skills import LEARN_JOB

@@ -2,10 +2,14 @@
 the round cap, the stop on a repeated failure, and a model that keeps failing."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from langchain_core.messages import BaseMessage
+from pydantic import Field
 
 from benchgen_dagster.agent.configuration import SessionConfig
+from benchgen_dagster.agent.planner import PLAN_FIXES
 from benchgen_dagster.agent.reviewer import ReviewError, read_review
 from benchgen_dagster.agent.session import run_session
 from tests.conftest import SCRIPTS
@@ -147,6 +151,47 @@ def test_a_plan_left_in_a_reused_workspace_is_not_this_sessions_plan(tmp_path: P
     (tmp_path / "ws" / "plan.md").write_text(PLAN)
     result = session(tmp_path, ["I have no plan"], coder=[], reviewer=[])
     assert result.decision == "refused" and "no plan.md" in result.reason
+
+
+class RecordingChatModel(ScriptedChatModel):
+    """A scripted model that keeps the tasks (human messages) it was given."""
+
+    tasks: list[str] = Field(default_factory=list)
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+        self.tasks.extend(str(m.content) for m in messages if m.type == "human" and str(m.content) not in self.tasks)
+        return super()._generate(messages, stop, run_manager, **kwargs)
+
+
+BAD_PLAN = "---\nfamily: ball_over_wall\ntier: 1\noverrides:\n  bin_x: 700 mm\n---\n# Plan\n"
+
+
+def test_a_planner_whose_front_matter_does_not_validate_is_told_why_and_rewrites_it(tmp_path: Path) -> None:
+    planner = RecordingChatModel(script=[write("/plan.md", BAD_PLAN), "planned", write("/plan.md", PLAN), "fixed"])
+    models = {"planner": planner, "coder": ScriptedChatModel(script=[]), "reviewer": ScriptedChatModel(script=[])}
+    config = SessionConfig(prompt="push a box into a goal", workspace=tmp_path / "ws", model_retries=0)
+    result = run_session(config, models=models, home=tmp_path / "home", roles=("planner",))
+    assert result.decision == "handed_off" and result.usage["planner"]["calls"] == 4
+    problem = "plan.md front matter: overrides.bin_x: Input should be a valid number"
+    assert len(planner.tasks) == 2 and problem in planner.tasks[1] and "PLAN PROBLEM:" in planner.tasks[1]
+    journal = (tmp_path / "ws" / "journal.md").read_text()
+    assert f"{problem}, unable to parse string as a number; the planner is told and writes plan.md again" in journal
+    assert "plan ready for the coder" in journal
+
+
+def test_a_planner_that_never_writes_valid_front_matter_ends_the_session_failed_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    planner = ScriptedChatModel(script=[write("/plan.md", BAD_PLAN), "planned"] * (PLAN_FIXES + 1))
+    result = session(tmp_path, [], [], [], models={"planner": planner, "coder": planner, "reviewer": planner})
+    problem = (
+        "plan.md front matter: overrides.bin_x: Input should be a valid number, unable to parse string as a number"
+    )
+    assert result.decision == "failed" and result.reason == problem
+    assert result.usage["planner"]["calls"] == 2 * (PLAN_FIXES + 1)
+    journal = (tmp_path / "ws" / "journal.md").read_text()
+    assert f"- result: failed: {problem}\n- reflection: the session ends" in journal
+    assert "## coder" not in journal
 
 
 def test_a_text_only_reviewer_must_view_the_renders_before_approving(tmp_path: Path) -> None:

@@ -99,6 +99,18 @@ def test_bad_input_is_one_line_and_exit_2_before_any_work(tmp_path: Path, args: 
     assert not (tmp_path / "ws" / "plan.md").exists()
 
 
+def test_a_curators_plan_whose_front_matter_does_not_validate_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.md"
+    plan.write_text("---\nfamily: ball_over_wall\noverrides:\n  bin_radius: 40\n---\n# My plan\n")
+    result = agent("a ball into a bin", tmp_path / "ws", "--plan", str(plan))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().endswith(
+        "plan.md front matter: overrides: bin_radius is not a parameter of ball_over_wall "
+        "(its parameters: ball_radius, bin_x, wall_height)"
+    )
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "ws" / "plan.md").exists()
+
+
 def test_a_failure_mid_session_is_one_line_and_exit_1(tmp_path: Path) -> None:
     workspace = tmp_path / "ws"
     (workspace / "journal.md").mkdir(parents=True)  # the first journal write fails mid-session

@@ -109,25 +109,25 @@ def _assert_pinned(prompts: list[str], recorded: dict[str, tuple[str, ...]], rou
 # prompt -> (plan.md, script.py of round 1, of round 2 after a failed round 1, of round 3): their sha256.
 MAKE_RUN_DIGESTS: dict[str, tuple[str, ...]] = {
     "a steel ball of radius 40 mm must be moved 1 m sideways (tier 1)": (
-        "4d2849100a9d9cce7bcdf528c47beb79a6262c1ca2097a07ea1442cfbc84056f",
+        "f8d133a235578bbea2ba8831571324137e31505497ae66cb3ffb3e79af646e65",
         "8a4bf4905ce8ccf19150d77d185008d4a2d50512eb325bcd19f3e41e380a0dbe",
         "9c3b41063f10b741f7bebf235b8c2e83ab23d027bd77213937a4101b5777299a",
         "b91175a91d497ce4d0d8dcbf8ba5c5fac88d4a28d75190e18648fac9d9c9d644",
     ),
     "a box must pass under a low bar (tier 1)": (
-        "68cff6bcaf4bde1143c45d3d7230658d3a5eaf4135fc27b3c94869d84d1df4a8",
+        "80a3349abfb5b317566c82c59a96c995cdeabf260765a00eda27e53e860810b2",
         "f8b68d276a179fbccc536324b04291480181a7459cbf8afd3d706add2917f3ad",
         "f8b68d276a179fbccc536324b04291480181a7459cbf8afd3d706add2917f3ad",
         "f8b68d276a179fbccc536324b04291480181a7459cbf8afd3d706add2917f3ad",
     ),
     "class-1 lever where the fulcrum position varies (tier 2)": (
-        "d674a03207a74fa65e924d4c65d88de41d6ee76cbe66b0e15cd7aff9a8a31f2f",
+        "bc73edcef4a0b339bd0e0c1f8a7753479c5a911f5ea16e0c382c609764b4b535",
         "62ee579e6241e6eacc9745fe1a00741dc342ec2d1dad8bc0b6004e32eb136295",
         "62ee579e6241e6eacc9745fe1a00741dc342ec2d1dad8bc0b6004e32eb136295",
         "62ee579e6241e6eacc9745fe1a00741dc342ec2d1dad8bc0b6004e32eb136295",
     ),
     "a drawer that must be pulled open (tier 2)": (
-        "f854af68837886c17c2fa69c81209993d2724365a2530eaacf7139aa0ab8651b",
+        "29b25362581c6bf32b317642685e0d4fe76ce6100056cc2b0351352737e53937",
         "10adf514e372d9bb515a43e0f6837ad6f425c2d8834d4a6a8731e781097a8a91",
         "10adf514e372d9bb515a43e0f6837ad6f425c2d8834d4a6a8731e781097a8a91",
         "10adf514e372d9bb515a43e0f6837ad6f425c2d8834d4a6a8731e781097a8a91",
@@ -154,224 +154,224 @@ WIDER_REQUESTS = [
 # prompt -> (plan.md, script.py of round 1).
 WIDER_DIGESTS: dict[str, tuple[str, ...]] = {
     "throw a ball over a 150 mm wall into a bin. Candidate 1 of 4.": (
-        "8a2e5c3743c278ee1cb5dde1f7350514d79afdd96c6a39abb0720b76aa999bc3",
+        "775cd5983b224517b0da769704226a2efca7ba2f0e6817a7cee327832f8cb67c",
         "4b368b01788196f73f1f2212339bb3c377e323997aadb1a9db6a1e8f79a61f26",
     ),
     "throw a ball over a 150 mm wall into a bin. Candidate 2 of 4.": (
-        "52a44138f2240319418f67a99b816fdd4d6be5588f66b0e65a25efea51a836e0",
+        "6fce7f2f3ff5f58f0399cc972a4a281331ee8a3b6bb96fc31a1c311da994ed4f",
         "4d36e258588d30ead6f683f1dbf106413c7982d1c729569a32ddec7d16274e8a",
     ),
     "throw a ball over a 150 mm wall into a bin. Candidate 3 of 4.": (
-        "e3696399a7268afeb328349f954661d793629121d4c3c731fd9e9bedc9d05c08",
+        "0563f827a282a0f9e64936536db0a6a6d793e8ba9e1ae23def17d925689921d4",
         "c6f845aa4e239ed6ea474d0cf6a219683e1570adae25f88628c2c11ebd40dd0c",
     ),
     "throw a ball over a 150 mm wall into a bin. Candidate 4 of 4.": (
-        "c0c2c4b92f3e8cd9bc63313a20012f74454d65008c02646d398571629b6a39d7",
+        "bd5549d01fc257bc783bb4719c78b5285a340ec2c90c34dfcc37ab47e786e7c0",
         "acd4986c28db501853f607ea30955103efd8df972d55b8db171c089bf43929e7",
     ),
     "move a box round the bend of an L-shaped corridor. Candidate 1 of 5.": (
-        "5b0ecfdc406b82ffaf988918bc7b6d3c927b7baafc36bcb05012459bcefd3ace",
+        "2b546b250c4d1d1034aa40741f4ca01cdf7f470faa5a4f490c75f252f3f7b2c1",
         "a5983acfe702a67c9c69dba149065a3e69b478b36bac7bb5081fbec07ae6eba7",
     ),
     "move a box round the bend of an L-shaped corridor. Candidate 2 of 5.": (
-        "4e3ebb58d076502e017006de60cd468dc7022fa950449202e0dca1eb372a12a8",
+        "be41f10855a7c79b5150b507896a67642c55363cc8f7b55be59353d99e0066c9",
         "3f438915cf6d3debb3e9f516eee80170894f2acd9cc5b59636411f49325c0c00",
     ),
     "move a box round the bend of an L-shaped corridor. Candidate 3 of 5.": (
-        "1603cbab99b8334016522957a47a646370ebe0feaa8a4b82f8046acbade1f29e",
+        "7c0df9319d83d2ae971e016a0f09ff34bcce20f24b9fbd53a8209273ff29f67d",
         "f8a9d2327ebc49ec9a6e662706fe0468b78284056b6dd831526cccc5a299c91a",
     ),
     "move a box round the bend of an L-shaped corridor. Candidate 4 of 5.": (
-        "4bb89b6c8d31d736450e4e86f959725fa481a92003ff5821513bbe51855df9b6",
+        "8a1962c5195274e3c11874238912d22c40f94a43c4f4edec219f68c3cd673958",
         "93d163e846f383d295bd8d3c4bc9caa09419429ef54f087043b674902e85a364",
     ),
     "move a box round the bend of an L-shaped corridor. Candidate 5 of 5.": (
-        "a1e546a0f654dd447183bc409788ef71b8385c18f65cfb5776998ed00ee0dff9",
+        "81aa2d09f7a6432570b011e4669c2a738dfc37665dd80d1160426b708f950e87",
         "3a66a653f13a1a2d9d590729a6405c1afd276e879e1680fe3e3329e80a23e3f9",
     ),
     "turn a crank to raise a weight 50 mm. Candidate 1 of 4.": (
-        "e9c667f83d76b9dca7001e42d043e3f1dc0e05aa7a5ea7c9324f442a6c19a188",
+        "218037f2f1bccb7a56bdea26e39bd47ff81014dd4f320fa37cb5c20cb065cfde",
         "9d604b74405989633bea08b2a4c2ff3414d5b39ddb4238ef786b3d31eee5700d",
     ),
     "turn a crank to raise a weight 50 mm. Candidate 2 of 4.": (
-        "2c5e65ff4ce24025cab06b1022387d6e798beaca945fa644389653185d16d69c",
+        "0429d64d8b893e40c8b4d6c41425b580b87abc3d5f2b7aa318161abdf84b04e5",
         "2e274382f35789fcc68f9aa42db8d32cd895b4bb369fbb17628343e08e6dbdcd",
     ),
     "turn a crank to raise a weight 50 mm. Candidate 3 of 4.": (
-        "cbe727a521501fd2f45c3d82f4611940a3f20c317dde4052a658aab9cd90818b",
+        "a03866e79f82144bca417d168ac0578cd140b92741ec87a065b3bbe16967ff7f",
         "678d900a5a2ffc9dec46a4a37f6c869faf7c6c79e7b88e920cc1839440bf469e",
     ),
     "turn a crank to raise a weight 50 mm. Candidate 4 of 4.": (
-        "c824780ce37b247ca0c02c73d95ea5fadebbe364e7a257b5d29152d7a2d1eb35",
+        "9005b1e57a659c318a0328d60cc326b34964a72822d82e0471e5d5b985601b2e",
         "b0287d870b6d8a70ba366dab59db7988d2ad184cd7336178c707e83aa9933c6b",
     ),
     "a 60 mm cube must cross a 180 mm gap. Candidate 1 of 5.": (
-        "61a011f4fe581d37c076739087d4969c6bc4bcf4d8766e13242eb9ceee0a573c",
+        "daf0978bedd6b943bf426f42d0316280ebebb7616810d44e30e10d8fa08600bd",
         "a0bc7de0db2b4613748a501436580852302f80e0d2d5f6b304ec37de4ea1a66c",
     ),
     "a 60 mm cube must cross a 180 mm gap. Candidate 2 of 5.": (
-        "ddc2135ed65690dea0a88303b3fc7eda752faf42f8b2b0cab98da8f113eb0512",
+        "f4d29b7935e877a8a06270912759760988c61ff9c17618e0e1f4a03883d76cdf",
         "de5aab2e05591d04ca2b7d571836384e491c33ada7090f05914c16226374993e",
     ),
     "a 60 mm cube must cross a 180 mm gap. Candidate 3 of 5.": (
-        "1867c1bbc5e8a043f7976ec8db880f2bdc524fe33a6f8c5eae90a931141b7c89",
+        "edc5d0a2a0886f0f5c1586cb357b4d064a60953f9794ad7315fead3ba535d0c7",
         "793481767c56bd8f912500338b04abb7b69bf5ed7c1efbfc3e94948380017366",
     ),
     "a 60 mm cube must cross a 180 mm gap. Candidate 4 of 5.": (
-        "f584520331a4d14f4dd768bb307b9e0c93ce0d2be248ba9749d434f6ef8e5ccd",
+        "08d07e735c2829c838acd381e92e0d8c10c71861b3e8e7130388f47ff061901b",
         "d4c0d52f0beabfc1c6e3919bb1f56d4a6906662e849a0640c27a71b324148eeb",
     ),
     "a 60 mm cube must cross a 180 mm gap. Candidate 5 of 5.": (
-        "75365e6ea6b98c6b5f89c1c37531fc19771cb9e6a1bc2127180ef49697bad508",
+        "d4f1b59f13a3935aa4162941516d03544379676bd0df64b09fc612175df3657c",
         "57f6eca1b8c6df14fa616cea64f0b4eea0c80edafa92fd75181593652bf82545",
     ),
     "push a ball through a self-closing gate 200 mm wide. Candidate 1 of 5.": (
-        "de583cca6bd83d8b409abef1fbfe354e59cc88257b3241e7fd49b02d07d2c9bc",
+        "3656dba3d1c5c774af07a41de119d2060fb99959aed14ee2c1928cd29ce09e5a",
         "6721308c457c562f61a6d227f4e21590ae796e198890c89b64ace78ced02e2b0",
     ),
     "push a ball through a self-closing gate 200 mm wide. Candidate 2 of 5.": (
-        "7aef37667812a0783cf6222b94af912b12b4fa0f8903d2eccd41ad67db0575b9",
+        "8dd065d311063f611de33735101afa3a9ab112ce2d3ec438051e0756cdf0560a",
         "99fd8e89cff9fefa37d62358f4b973aab528860fddf34b3ecee7aa0685babed4",
     ),
     "push a ball through a self-closing gate 200 mm wide. Candidate 3 of 5.": (
-        "063fb6d2f2670e0244e54e4a3b1239410869871b4583530afd5b8552891c434a",
+        "006e6464778551ac38536429a10fbed7f14899ca37fafc829b0a29a9cf54eb21",
         "7540736a02d3c9191ea2006a719a0256ceafdd6f92c79d651f13e581e6463403",
     ),
     "push a ball through a self-closing gate 200 mm wide. Candidate 4 of 5.": (
-        "d02cad06b039bc9808b493756c30c5f4ddf6da4290fe2ebbe01acd027beec8ad",
+        "9e5e473f9642cbca962a281077d578d8326bb898745d74b5a9221307ce7e774c",
         "b82ffabd305686ea5fd842902b55e5a82c1b9bcc436f408fd7b7710b07277040",
     ),
     "push a ball through a self-closing gate 200 mm wide. Candidate 5 of 5.": (
-        "bf0b4b74a1efc1331512f767278645ca9e4b809e49d23e14c615b88da602f3b6",
+        "db94d8db194809d896ad4721dfe6e593bb5175423d675c46287103ba92a0de84",
         "af9904b2d2e392f259a6e81e0c3302b2951976d502790a0212e09fbcb31ca39c",
     ),
     "10 class-1 lever puzzles where the fulcrum moves. Candidate 1 of 4.": (
-        "8cbfed15aff230677871f073292a6e2b5aa5bdfc8f4d0b8f4efab7c4fa947dcb",
+        "d5cea93d880ad05b3ab93af615be2a913a137c81678d4dd1f5a2015072cb9cb9",
         "77316a17888e10400bf97c6e046e60b8992aeeb202d211381cad37a92de4c335",
     ),
     "10 class-1 lever puzzles where the fulcrum moves. Candidate 2 of 4.": (
-        "bf8278aeeadb820d6d9f9f9a0c02e602964d8f180cbfb4caf38d0603a7acdeb6",
+        "87bb970281e24c19b44e3d2fb6da994ea15d4399534baec915aa2db92f31d780",
         "b7740e89ae9549d4baa23d1f64d4c06ddace4f0b4db1b404dd3c44bf35469d57",
     ),
     "10 class-1 lever puzzles where the fulcrum moves. Candidate 3 of 4.": (
-        "a65c06b145591c127c4b94dced8cc7021357acc9a9a0e12f20626796ca650823",
+        "25ebad0c8218eb64c6dc47346e82361410f50f4b19e5ef493f8a2235f51925de",
         "6c39d0a73c3587a2e3b56c12a15745b77d0cae911ad1d2bc35d2a279e0980cb3",
     ),
     "10 class-1 lever puzzles where the fulcrum moves. Candidate 4 of 4.": (
-        "99fbe465c0a501e48cf3e68addb471f4e2841b9c4aad814a2a1806c8703f5716",
+        "b2c89253a4269676126fe53e2d132036678e00e95c15c7ec489a54c1e1336732",
         "625417ccde0be1fc1cf453e2b9b667ad3332c2c5f76281034af89992bfc44582",
     ),
     "lift a wooden box 20 cm up onto a shelf. Candidate 1 of 5.": (
-        "2466844512d1db6997e1ad49495d5bcff25548afdcf8bdf7cd61c21d0d1bf9a8",
+        "0c590e25bc42149e521b2bcf35a57b29791c0f6d8a0524453cb40125abda2c03",
         "6fd45e46c45273fcb71ed4e184c8613f60374bbf8ea565bb5da15a96a931f769",
     ),
     "lift a wooden box 20 cm up onto a shelf. Candidate 2 of 5.": (
-        "00945d95522fce003f78d2e95eb8589f7ef520b425e0436f6c1b0e6d72ce34c0",
+        "4c62e7f4f3b29baf795a882dee33a1f93d8b3f129d648dad34587fdcbc6a34ae",
         "ddd1d887d46cb115c489aa6773c027b627dd5d0ec98c219f6a533140f3d646a1",
     ),
     "lift a wooden box 20 cm up onto a shelf. Candidate 3 of 5.": (
-        "425aec7e79e5295e5737271d3b3f79a3c3fc4edf59bfd1621c7409e1094f2518",
+        "72b54376e94710aa08b087f5174dbb56573d4d9511ac3e8e443fd0fc56f83ea5",
         "3a9efc63c6e594d7857cfc171af71bad280e39a146ead465a25216e7372fd901",
     ),
     "lift a wooden box 20 cm up onto a shelf. Candidate 4 of 5.": (
-        "ef80e47960a1dcf0a32ace3845be3d26816002b9055a8817545c2b26ae52cc18",
+        "70ae16cd0260ea6829cf3a19fbd4aaedf32b96efd6f8bb1f99fc74ef8771dc1b",
         "a885a3afb2bf950443b58774bbcfabb45751de7709f389d6fe880385793b3b32",
     ),
     "lift a wooden box 20 cm up onto a shelf. Candidate 5 of 5.": (
-        "0208a822427b0a9087c829acca47d0dd6d416d3ed01b70e2abb1458ef23db44c",
+        "89bc98298234f0568c0294415ae7863cdc28676b5e92d6bd0e7348210d5d3114",
         "1bd7eb970d7e8a3af516df7d9170f8a50d41ff3954428b4c3e84129b74c97587",
     ),
     "insert a 25 mm square peg into a hole 60 mm deep. Candidate 1 of 5.": (
-        "3f8e3028e68b833ca8140c32d98304ad00bdb29b8c362f15a86333f64c818c63",
+        "b3197dbd44d9c88207b5e1bbe837d5f2fc574e28501c7986a43042ed94c791e9",
         "eabc236029377b2e4e09d685f4a650d73bd7dec89e268722ae7b0b0e25d361ae",
     ),
     "insert a 25 mm square peg into a hole 60 mm deep. Candidate 2 of 5.": (
-        "99cae93ca165c29b84a81e76060eb31f04a88a4ecddda7b20cd38fa44012151e",
+        "da8b3ab023eaf80b28edbbdd70594c9bcd83ff720f47797a626fcf6237c3d5ed",
         "66ac305f5f2af42cda0a4061fe95e80ea24b410aae05409ec86f182602dbe5c8",
     ),
     "insert a 25 mm square peg into a hole 60 mm deep. Candidate 3 of 5.": (
-        "d3bd810dea1e6c630d36112f1db6920e73eea3701df98f02fab43edf596d9a58",
+        "54dcfedb7e439c358b8b4e63f631d41ff2dec623c668f07fcdd588e48affaf06",
         "3fdf14839f448d8f75b7a55432114c872f7a92dd6a613deb97aa804c680feb0f",
     ),
     "insert a 25 mm square peg into a hole 60 mm deep. Candidate 4 of 5.": (
-        "1ddee7c804eafe89619406f231c719d568767eba426a2db6c71926f028366f78",
+        "d1870241c299968d76b1d9f8186c1e566f501869825d741f3598450708519317",
         "7cdea0f974e2ac57eb29c1da07fd12fcaa27d149d00168c0ef85aee178e0da09",
     ),
     "insert a 25 mm square peg into a hole 60 mm deep. Candidate 5 of 5.": (
-        "e0acf61f5420f9ee8896d91309c0c9493959b76031830b432b495c65cc8e66bb",
+        "12535b79319648ef2a3433e01e08112176447f34264d986241c176cd0b2841a3",
         "2d9bdbaf48eea3c0c03338ae1c631002dcccb173263292aa5b4f8c21cc551771",
     ),
     "a drawer that must be pulled open (tier 2). Candidate 1 of 5.": (
-        "10d9cdb5032e1a2d64aa036d965bc8fb46d4480d159020526ad980b8c210b247",
+        "21ff656365e7dac6ed2eedb9d5d37137e8577b248a3dc577f49eaaf2f6be6517",
         "29a033bb34a3a157da48a943ca87536cdd939b1701af7e66dc7b1f80bde73667",
     ),
     "a drawer that must be pulled open (tier 2). Candidate 2 of 5.": (
-        "f5613ec08f1185e379726dcf21c8937d4fb6daa73de1711d424097cf1ba9daee",
+        "e94b49385bc2552035116212a66b0058f6285dab25229156702c6f7d619cb8c2",
         "2791f1e717004504ebb44612e2f106830c15ae9e80f35e575adaedfeb67d88e0",
     ),
     "a drawer that must be pulled open (tier 2). Candidate 3 of 5.": (
-        "093285e2a244254dc75e9aeed408ac9a66d36be615facc5e703ce04be026b219",
+        "62bafd61aa5fdcb8c9adb46972c83759b50d8fea705ee659a11820215d03dc28",
         "2fab00f745e166faabe410ae751665b584fe96da5dc5253c723215bf4055b906",
     ),
     "a drawer that must be pulled open (tier 2). Candidate 4 of 5.": (
-        "a76fe708187667dc7049d33d79066d8f998103d495f7223a0ad7ad570d1c00c4",
+        "0db3440647a579aa91f876abbd10689a68ac839734101996cd3b0f6ac7d57f3f",
         "51b88350cbbc5157dbad5e3f6c3de7f8178b8aef0083acad6ecff9a73ce7a5bc",
     ),
     "a drawer that must be pulled open (tier 2). Candidate 5 of 5.": (
-        "4d2860ac30bc5176d342ccc62fc23ab36705e40f33a02eca79ba8e7be4ce15a3",
+        "ba5aff3d15016961eb503123c185c542cf2550293e517d68c20570e7a4f69766",
         "fdf2e4fd1cad671f37cefae9d627c0358e6594f681ff28cff8f966b9edf0d145",
     ),
     "pass a 60 mm block through a window in a wall. Candidate 1 of 5.": (
-        "2126a1177f5964c7b07ca2d23765e51b57280307f768f76672ecf8a15eaa6f8a",
+        "6c7337b034c1ccb1a5d2f126dd4fd3f5f32aa1ab122f1748d4cfbd25e30c0c1a",
         "c8e02c6b38ac9ef0164b83c2459801f2fd8822bda0843816bb1a61b4c7a6ed36",
     ),
     "pass a 60 mm block through a window in a wall. Candidate 2 of 5.": (
-        "722cbd3730ff7417540eb0e98955c47555025bb0f0534f48a1bafea5f1fd75d0",
+        "31457f93f7c51c383f03cbdc302713ca6a550393f64c7d117affaa1b3456ea74",
         "0e3dd4fec7c7d1c900f5e722eaa83e9c9555a49b72e4c07350d0af31ef6af364",
     ),
     "pass a 60 mm block through a window in a wall. Candidate 3 of 5.": (
-        "f95f921096a76ca5bc751e04911f035ca2f16a80c2d6a21309d7aa19e72701ca",
+        "65797d63f5fd1e13df902828257093a802d6d98b56011bdbd4dc0af954488309",
         "c3bb171069b4dbe47ecfd410763cf0289947634a4779b1ab10685e066a4d4888",
     ),
     "pass a 60 mm block through a window in a wall. Candidate 4 of 5.": (
-        "5cd2be2c3d1ff14b463d55622020158b47130e224250363fe3407c59f3d3ee47",
+        "3d6aa7ced7b1296c9d5c51db1330c76d5ee02a462c419d49ea05070ebe9ab440",
         "e506baf1eaa0a4e8813687ca563e7af43852a27b29dda842ea5ce0b43f9b282f",
     ),
     "pass a 60 mm block through a window in a wall. Candidate 5 of 5.": (
-        "dc4806a9e6ebc3b8ce3fe70707e09d6aed6c92efc5680d7ac4707789ae2d70bd",
+        "2c1482f2ed36ce6585a9b24d310faa4b58edd81983c3815d6a7c59e02b0a2431",
         "d4a8f3169d14799fc0f82647929079a8cc9522d9b0dd26b5bb63d0d8799a391d",
     ),
     "tier 1: push a crate under a low bar 70 mm high. Candidate 1 of 5.": (
-        "8812adf2cc8c441762999a4c929782ae75947ca985cebfbc6206d2eed8a99587",
+        "97190555ad0bebea7cf23f2006c815a2d4a921e0a411f440e6a8cb5eaba096a4",
         "0744b954f540923d20e85580b460c8780b4e3c598b532ea2dee1a6775a6c5ca1",
     ),
     "tier 1: push a crate under a low bar 70 mm high. Candidate 2 of 5.": (
-        "07ecb2f875ad291524cfe66e3f2800360bbd2398e35d45bd3070bf8602cf0edd",
+        "54fed8b0212a8e4c180d0c8e03e447f50e4627d1ae1793015b217c449b522445",
         "0c69145ceb9c3e1e90850b23d48339e827280a30be24494414d7db90056ebf30",
     ),
     "tier 1: push a crate under a low bar 70 mm high. Candidate 3 of 5.": (
-        "190bd0369fecc918f656152cf4c72ec76e0b1bc1b8945e0c453850090eaded18",
+        "4ebd56990c4e50f00a430eeb0678fdda2d8e2468fa6b7e6e889b9c06a7c84d5a",
         "d0cadc025b9b82e5b92975234b8d0313407d1aa570a1ba6eafe2d69d9abced5d",
     ),
     "tier 1: push a crate under a low bar 70 mm high. Candidate 4 of 5.": (
-        "36adec1acac8c188afc7faddf7711aa284794200a80b0b77c30db2fd0c22a43b",
+        "9901709a5925c352e3bf1cffc4d7dc573811b75f19662e8b5374b1a8aa467a16",
         "dcb967c96f42123fc7fd5ae3fd524bb00d6179d8b41e9f8be3ad77319fdaffba",
     ),
     "tier 1: push a crate under a low bar 70 mm high. Candidate 5 of 5.": (
-        "30e53249ae6b246181a9a8affc193de44a416ee01ac0e6303f5a8d3bc6e866e4",
+        "9fa10493d69a2ff01dd4fbfb27d6d4ca63f966135827d866754146cb26423e32",
         "ba512189804a5ffc7b29dfe9d14f0008ee0f4367989b174d1989e715b8714538",
     ),
     "a gearbox with 5 meshing helical gears": ("c540518e3e62b79aa61e67d4acfef794a00a7e3a5216f4d2da9c2271f4cd5c65", "-"),
     "a steel ball of radius 40 mm must be moved 1 m sideways (tier 1). Candidate 1 of 3.": (
-        "355874dd45b7092bcb5221d2b9a3cb1564a906373bd98e415e64b2702f2ebecd",
+        "91c0f4528c4f37da24e729cdb21f269b1555838e6d8c9b263398a61ecb5c6924",
         "bd9659bc1472ee1a8c9ecde51ba6ae3dca44560a8a504d4ff21bde258199c0cd",
     ),
     "a steel ball of radius 40 mm must be moved 1 m sideways (tier 1). Candidate 2 of 3.": (
-        "01960818d16b8962f19aba059bc995e132436cb0a8adb9bd5685eede73b3a503",
+        "8783daa367d189a32a7a891a2aaca1b9982ea44af1a352492761c453d75ee567",
         "b40a72cd5427ea2d06e94a448f3043ac03697013651e854d97c18fa999e08e87",
     ),
     "a steel ball of radius 40 mm must be moved 1 m sideways (tier 1). Candidate 3 of 3.": (
-        "e80fc8a0b290acc9524528e950b1638baa565507a48472274b3a9f6a944af8ed",
+        "7c247692300285c2e79d7c1a23d2469883ab0e549df38653d00d2768867b1bc5",
         "2743e0c9122a726e94acf9c3896c150d72eb5a0380685f988c6403be0c786fec",
     ),
 }

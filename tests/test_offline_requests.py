@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from benchgen_dagster.agent.offline.planner import plan_markdown
 from benchgen_dagster.agent.offline.planning import OfflinePlan, Refusal, bounds, plan_request
 from benchgen_dagster.agent.offline.profiles import PROFILES
 from benchgen_dagster.agent.offline.reading import RequestReading, read_request
 from benchgen_dagster.agent.offline.scripts import parameterized_source
-from benchgen_dagster.library import families
+from benchgen_dagster.library import catalogue, families
 from benchgen_dagster.library import family as library_family
+from benchgen_dagster.models.plans import read_plan
 
 STEEL_BALL = "a steel ball of radius 40 mm must be moved 1 m sideways"
 CUBE_GAP = "a 60 mm cube must cross a 180 mm gap"
@@ -101,6 +103,52 @@ def test_the_steel_ball_plan_says_it_clamped_the_travel() -> None:
     assert plan.reading.sizes_mm == {"radius": 40.0}
     assert plan.reading.distances_mm == {"sideways": 1000.0}
     assert "clamped" in plan.rationale and "bin_x" in plan.rationale
+
+
+def test_the_steel_ball_plans_front_matter_lists_the_clamped_travel_as_a_deviation() -> None:
+    plan = plan_request(STEEL_BALL)
+    assert isinstance(plan, OfflinePlan)
+    front = read_plan(plan_markdown(plan, STEEL_BALL), catalogue())
+    (travel,) = front.deviations
+    # The ball starts at x = -300, the bin's nominal x is held to 1.25 × 500 mm: 925 mm of the 1000 asked for.
+    assert (travel.quantity, travel.requested, travel.planned, travel.unit) == ("travel sideways", 1000, 925, "mm")
+    assert "bin_x within 0.6–1.25× its default 500 mm" in travel.reason
+    # What the request asked for and the plan builds as asked is no deviation: the 40 mm radius.
+    assert front.overrides == {"ball_radius": 40.0, "bin_x": 625.0}
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        (
+            "lift a 120 mm box 2 m up onto a shelf 500 mm deep",
+            [("rise", 2000, 250), ("depth (as shelf_depth)", 500, 240)],
+        ),
+        ("move a ball of radius 10 mm 10 cm sideways over a wall into a bin", [("travel sideways", 100, 600)]),
+        ("a 60 mm cube must cross a 180 mm gap", [("moved object", "cube", "a rubber ball")]),
+        ("a wooden ball must go over a wall into a bin", [("material", "wood", "steel")]),
+        ("throw a ball over a wall 150 mm high and 300 mm wide into a bin", [("width", 300, None)]),
+    ],
+)
+def test_every_requested_value_the_plan_changes_is_a_deviation(prompt: str, expected: list[tuple]) -> None:  # type: ignore[type-arg]
+    plan = plan_request(prompt)
+    assert isinstance(plan, OfflinePlan)
+    found = {(d.quantity, d.requested, d.planned) for d in read_plan(plan_markdown(plan, prompt)).deviations}
+    assert set(expected) <= found, found
+
+
+@pytest.mark.parametrize("prompt", list(PLANS))
+def test_every_offline_plan_carries_its_fields_in_front_matter_that_validates(prompt: str) -> None:
+    plan = plan_request(prompt)
+    assert isinstance(plan, OfflinePlan)
+    front = read_plan(plan_markdown(plan, prompt), catalogue())
+    assert (front.family, front.tier, front.overrides) == (plan.family, plan.tier, plan.overrides)
+    assert front.learning_objectives and front.deviations == plan.deviations
+    declared = library_family(plan.family).parameters()
+    assert {r.parameter for r in front.randomization} == {p.name for p in declared}
+    for randomized in front.randomization:
+        assert randomized.nominal is not None and randomized.range is not None and randomized.spread == 0.4
+        assert randomized.range[0] < randomized.nominal < randomized.range[1]
 
 
 def test_the_cube_plan_says_a_ball_stands_in() -> None:

@@ -212,13 +212,14 @@ class ScriptedAgents(AgentsResource):
     """A test double for the agents: writes a fixed plan and script, as the roles would."""
 
     script: str
+    plan: str = PLAN
     # The reviewer's verdict when it is asked for one.
     approve: bool = False
 
     def run(self, roles: tuple[str, ...], prompt: str, workspace: Path, **_: object) -> SessionResult:
         workspace.mkdir(parents=True, exist_ok=True)
         if "planner" in roles:
-            (workspace / "plan.md").write_text(PLAN)
+            (workspace / "plan.md").write_text(self.plan)
         if "coder" in roles:
             (workspace / "script.py").write_text(self.script)
         decision = "handed_off"
@@ -351,3 +352,66 @@ def test_checks_made_before_the_trusted_judge_are_never_promoted() -> None:
         )
     stored = registry.get(candidate.key)
     assert stored is not None and stored.status == "rejected" and "run the candidate again" in stored.reason
+
+
+def _plan_stage(plan: str, instance: dg.DagsterInstance) -> tuple[str, dg.ExecuteInProcessResult, RegistryResource]:
+    """The request and plan stages alone, for one candidate whose planner writes `plan`."""
+    from benchgen_dagster.defs.planning import benchmark_plan
+    from benchgen_dagster.defs.requests import benchmark_request
+    from benchgen_dagster.defs.resources import SandboxResource
+
+    registry = RegistryResource()
+    key = _candidate(registry, instance)
+    result = dg.materialize(
+        [benchmark_request, benchmark_plan],
+        partition_key=key,
+        instance=instance,
+        resources={"agents": ScriptedAgents(script="", plan=plan), "registry": registry, "sandbox": SandboxResource()},
+        raise_on_error=False,
+    )
+    return key, result, registry
+
+
+def test_a_plan_whose_front_matter_does_not_validate_rejects_the_candidate_in_one_line() -> None:
+    with dg.instance_for_test() as instance:
+        key, result, registry = _plan_stage("---\nfamily: ball_over_wall\ntier: 3\n---\n# Plan\n", instance)
+    assert not result.success
+    assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == {"benchmark_request"}
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_RESTARTED"]  # final, not retried
+    candidate = registry.get(key)
+    assert candidate is not None and candidate.status == "rejected"
+    assert candidate.reason == "benchmark_plan: plan.md front matter: tier: Input should be less than or equal to 2"
+
+
+def test_the_plan_stage_shows_the_plans_deviations_and_generate_reads_them_from_there() -> None:
+    from benchgen_dagster.runner import plan_deviations
+
+    plan = (
+        "---\nfamily: ball_over_wall\ntier: 1\noverrides: {bin_x: 625}\ndeviations:\n"
+        "- {quantity: travel sideways, requested: 1000, planned: 925, unit: mm, reason: the layout reaches 925 mm}\n"
+        "---\n# Ball\n\n## Learning objectives\n1. get a ball\n   over a wall\n"
+    )
+    with dg.instance_for_test() as instance:
+        key, result, _ = _plan_stage(plan, instance)
+        assert result.success
+        (planned,) = [e for e in result.get_asset_materialization_events() if e.asset_key.path == ["benchmark_plan"]]
+        metadata = planned.materialization.metadata
+        table = metadata["deviations"].value
+        assert isinstance(table, dg.TableMetadataValue)
+        assert [r.data for r in table.records] == [
+            {
+                "quantity": "travel sideways",
+                "requested": 1000.0,
+                "planned": 925.0,
+                "unit": "mm",
+                "reason": "the layout reaches 925 mm",
+            }
+        ]
+        assert metadata["deviation_count"].value == 1 and metadata["family"].value == "ball_over_wall"
+        assert "- get a ball over a wall" in str(metadata["learning_objectives"].value)
+        output = result.asset_value("benchmark_plan")
+        assert output["front_matter"]["deviations"][0]["planned"] == 925.0
+        assert plan_deviations([key, "never-planned"], instance) == {
+            key: ["travel sideways 1000 -> 925 mm (the layout reaches 925 mm)"],
+            "never-planned": [],
+        }

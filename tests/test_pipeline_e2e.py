@@ -134,3 +134,18 @@ def _processes_with(variable: str) -> list[int]:
         except OSError:
             continue
     return found
+
+
+@pytest.mark.sandbox
+@pytest.mark.usefixtures("require_bubblewrap")
+def test_generate_says_in_its_table_which_requested_value_the_plan_changed_and_why() -> None:
+    # A 1 m travel is more than ball_over_wall's layout reaches: the plan holds the bin at 625 mm and says so.
+    prompt = "a steel ball of radius 40 mm must be moved 1 m sideways"
+    generated = benchgen("generate", prompt, env={**os.environ, "COLUMNS": "400", "BENCHGEN_SEEDS": "2"})
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    (row,) = [line for line in generated.stdout.splitlines() if "-v1 " in line]
+    assert "promoted" in row and row.rstrip("│ ").endswith(
+        "travel sideways 1000 -> 925 mm (ball_over_wall keeps bin_x within 0.6–1.25× its default 500 mm, so its "
+        "layout's travel is 925 mm at most)"
+    )
+    assert "┃ deviations" in generated.stdout

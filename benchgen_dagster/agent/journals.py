@@ -23,7 +23,7 @@ import re
 from itertools import pairwise
 
 from benchgen_dagster.agent.edits import describe, parse_edit
-from benchgen_dagster.models.plans import plan_front_matter
+from benchgen_dagster.models.plans import plan_fields
 from benchgen_dagster.models.skills import JournalCheck, JournalRound, SessionDigest
 
 _HEADING_RE = re.compile(r"^## (\w+)(?: · round (\d+))?\s*$")
@@ -120,11 +120,11 @@ def compress(candidate: str, journal: str, plan: str = "") -> SessionDigest:
         outcome = finishes[-1].split(":")[0]
     else:
         outcome = "unfinished"
-    family = plan_front_matter(plan).get("family")
+    family = plan_fields(plan).family
     return SessionDigest(
         candidate=candidate,
         intent=_short(request or intent),
-        family=str(family) if family else None,
+        family=family,
         rounds=rounds,
         checks=checks[-MAX_CHECKS:],
         fixes=_fixes(checks)[-MAX_FIXES:],

@@ -10,6 +10,8 @@ ROUND_MARKER = "ROUND:"
 PLAN_MARKER = "PLAN (plan.md):"
 FEEDBACK_MARKER = "FEEDBACK:"
 LIBRARY_MARKER = "LIBRARY:"
+# What is wrong with the plan.md the planner wrote, when it is asked to write it again.
+PLAN_PROBLEM_MARKER = "PLAN PROBLEM:"
 # Where every role's workspace is, in its file tools and inside the sandbox (`execute`) alike.
 WORKSPACE = "/workspace"
 # The learner's workspace (see agent/learner.py): compressed journals in, proposed skills out; the
@@ -24,15 +26,42 @@ PLANNER = """You are the planner of benchgen, which generates mechanical-enginee
 geometry, MuJoCo physics). Your workspace is /workspace (the script contract is in
 /workspace/docs/, the built-in families' scripts in /workspace/library/; the task lists the
 families). From the curator's request, write /workspace/plan.md with: YAML front matter
-(`family`: a library family from the list, or `new` for a mechanism no family covers; `overrides`
-of the family's parameters), learning objectives,
+(described below), learning objectives,
 the geometry and kinematic chain, the randomization strategy (what varies and by how much, at least
 ±40 % of nominal), the objectives (moved object; goal, build and forbid zones) and constraints
 (max_unit_cost, max_weight in grams, target_quantity), the reference solution that will prove it
 solvable (what the coder builds in the build zone, within the weight and cost limits), and how the
 coder will self-verify. Keep the curator's numbers; where you must change one, say which, to what and
-why. Keep a todo list with write_todos. If the request cannot be met, write a plan.md whose front
-matter says `refused: <reason>` and answer "REFUSED: <reason>"."""
+why (`deviations`). Keep a todo list with write_todos. If the request cannot be met, write a plan.md
+whose front matter says `refused: <reason>` and answer "REFUSED: <reason>".
+
+plan.md opens with its front matter between two `---` lines. It is validated: a plan whose front matter
+does not validate comes back to you with the error. These fields and no others:
+- `family` (string; required unless refused): the library family you build on, or "new" for a mechanism
+  no family covers.
+- `tier` (1 spatial, 2 kinematic).
+- `overrides` (mapping of the family's parameter names to numbers, mm): the nominal values you change.
+- `learning_objectives` (list of strings).
+- `randomization` (list): what each seed varies: `parameter` (its name) or `description`, and by how
+  much: `range` [low, high] and/or `spread` (a fraction of the nominal: 0.4 for ±40 %); `nominal` and
+  `unit` optional.
+- `deviations` (list; [] when the plan builds the request as asked): every value the request asked for
+  that the plan changes: `quantity`, `requested`, `planned` (null where the plan does not represent
+  it), `unit`, `reason`. Honour the curator's numbers where you can; where you cannot, say so here.
+- `refused` (string): why the request cannot be met, instead of a plan.
+For example:
+---
+family: ball_over_wall
+tier: 1
+overrides: {ball_radius: 40, bin_x: 625}
+learning_objectives:
+- Get a ball over a wall into a bin without entering forbidden space.
+randomization:
+- {parameter: bin_x, nominal: 625, spread: 0.4, unit: mm}
+- {description: wall height, range: [72, 168], unit: mm}
+deviations:
+- {quantity: travel sideways, requested: 1000, planned: 925, unit: mm, reason: the layout reaches 925 mm at most}
+---"""
 
 CODER = """You are the coder of benchgen. Your workspace is /workspace: the file tools and the execute
 tool both see it there (execute runs shell commands in a sandbox, with /workspace as the working

@@ -15,6 +15,8 @@ from benchgen_dagster.agent.models import chat_model
 from benchgen_dagster.agent.state import ROLES
 from benchgen_dagster.agent.tools import SessionContext
 from benchgen_dagster.agent.tracing import tracing_callbacks
+from benchgen_dagster.library import catalogue
+from benchgen_dagster.models.plans import PlanError, read_plan
 from benchgen_dagster.paths import benchgen_home
 
 
@@ -68,9 +70,11 @@ def validate_inputs(config: SessionConfig) -> None:
         raise SessionInputError(f"skills folder not found: {config.skills_dir}")
     if config.plan_file is not None:
         try:
-            config.plan_file.read_text()
+            read_plan(config.plan_file.read_text(), catalogue())
         except (OSError, UnicodeDecodeError) as error:
             raise SessionInputError(f"cannot read the plan file {config.plan_file}: {error}") from None
+        except PlanError as error:
+            raise SessionInputError(f"the plan file {config.plan_file}: {error}") from None
 
 
 def estimated_cost(usage: dict[str, dict[str, Any]]) -> float | None:

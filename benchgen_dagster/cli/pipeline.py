@@ -30,15 +30,19 @@ def _candidate(identifier: str):  # type: ignore[no-untyped-def]
     return candidate
 
 
-def _status_table(candidates: list, title: str) -> Table:
+def _status_table(candidates: list, title: str, deviations: dict[str, list[str]] | None = None) -> Table:
+    """A row per candidate; with `deviations`, a column of what each plan changed from its request, and why."""
     from benchgen_dagster.progress import STATUS_COLOURS
 
     table = Table(title=title)
-    for column in ("candidate", "status", "stage", "benchmark", "reason"):
+    for column in ("candidate", "status", "stage", "benchmark", "reason", *(("deviations",) if deviations else ())):
         table.add_column(column, overflow="fold")
     for c in candidates:
         colour = STATUS_COLOURS.get(c.status.value, "red")
-        table.add_row(c.key, f"[{colour}]{c.status.value}[/]", c.stage, c.benchmark_id or "", escape(c.reason[:300]))
+        row = [c.key, f"[{colour}]{c.status.value}[/]", c.stage, c.benchmark_id or "", escape(c.reason[:300])]
+        if deviations:
+            row.append(escape("\n".join(deviations.get(c.key, [])) or "none"))
+        table.add_row(*row)
     return table
 
 
@@ -103,7 +107,7 @@ def generate(
     # The rows are there from the first second: loading the definitions and the services takes a while.
     with BatchProgress(console, labels_for(requests)) as board:
         require_services()
-        from benchgen_dagster.runner import dataset_paths, registry
+        from benchgen_dagster.runner import dataset_paths, plan_deviations, registry
         from benchgen_dagster.runner import generate as run_generate
 
         stop = threading.Event()
@@ -125,7 +129,12 @@ def generate(
             fail(f"generate failed: {one_line(error)}")
         finally:
             stop.set()
-    console.print(_status_table(final, "benchgen generate"))
+    try:
+        deviations = plan_deviations([c.key for c in final])
+    except Exception as error:  # the benchmarks are made; only the table's deviations column is missing
+        error_console.print(f"[yellow]warning:[/] the plans' deviations could not be read: {escape(one_line(error))}")
+        deviations = {}
+    console.print(_status_table(final, "benchgen generate", deviations if any(deviations.values()) else None))
     promoted = [c for c in final if c.status == CandidateStatus.PROMOTED]
     held = [c for c in final if c.status == CandidateStatus.AWAITING_APPROVAL]
     dataset, gallery = dataset_paths()

@@ -1,4 +1,10 @@
-"""Planning: the planner agent writes plan.md for the candidate."""
+"""Planning: the planner agent writes plan.md for the candidate, and its front matter is validated here.
+
+A plan whose front matter does not validate (`models.plans.read_plan`) rejects the candidate with the one
+line that says which field is wrong; it is not a model failure to retry. The stage's output and metadata
+carry the plan's structured fields, its deviations from the request among them (what `benchgen generate`'s
+table shows).
+"""
 
 from typing import Any
 
@@ -10,12 +16,16 @@ from benchgen_dagster.defs.candidates import (
     UntrustedWorkspaceFile,
     candidate_partitions,
     code_version,
+    is_workspace_file,
     read_workspace_text,
     session_metadata,
     text_version,
     workspace_of,
 )
+from benchgen_dagster.defs.metadata import table
 from benchgen_dagster.defs.resources import AgentsResource, RegistryResource, SandboxResource
+from benchgen_dagster.library import catalogue
+from benchgen_dagster.models.plans import Deviation, PlanError, PlanFrontMatter, read_plan
 from benchgen_dagster.models.registry import CandidateStatus
 
 HANDED_OFF = "handed_off"
@@ -47,6 +57,29 @@ def finish_role(result: Any, key: str, stage: str, registry: RegistryResource) -
     raise dg.Failure(f"{stage}: {result.decision}: {result.reason}", allow_retries=False)
 
 
+def validated_plan(key: str, plan: str, registry: RegistryResource) -> PlanFrontMatter:
+    """The plan's front matter, or the candidate rejected with the one line that says what is wrong with it."""
+    try:
+        return read_plan(plan, catalogue())
+    except PlanError as error:
+        reason = f"benchmark_plan: {error}"
+        registry.advance(key, "benchmark_plan", CandidateStatus.REJECTED, reason=reason)
+        raise dg.Failure(reason, allow_retries=False) from None
+
+
+DEVIATION_COLUMNS = [
+    dg.TableColumn("quantity", description="what the request asked for"),
+    dg.TableColumn("requested"),
+    dg.TableColumn("planned", description="empty: the plan does not represent it"),
+    dg.TableColumn("unit"),
+    dg.TableColumn("reason"),
+]
+
+
+def deviation_table(deviations: list[Deviation]) -> dg.TableMetadataValue:
+    return table(DEVIATION_COLUMNS, [d.model_dump() for d in deviations])
+
+
 def workspace_text(key: str, relative: str, stage: str) -> str:
     try:
         return read_workspace_text(key, relative)
@@ -75,10 +108,22 @@ def benchmark_plan(
     # The coder's first check comes next: its sandboxes warm up while the planner plans.
     sandbox.prewarm()
     result = agents.run(("planner",), benchmark_request["prompt"], workspace_of(key), model=benchmark_request["model"])
+    if result.decision == "failed" and is_workspace_file(key, "plan.md"):
+        # The planner ran out of tries at valid front matter: the candidate's plan is bad, not its model.
+        validated_plan(key, workspace_text(key, "plan.md", "benchmark_plan"), registry)
     finish_role(result, key, "benchmark_plan", registry)
     plan = workspace_text(key, "plan.md", "benchmark_plan")
+    front = validated_plan(key, plan, registry)
     return dg.Output(
-        {"plan": plan, "usage": result.usage},
+        {"plan": plan, "usage": result.usage, "front_matter": front.model_dump(mode="json")},
         data_version=text_version(plan),
-        metadata={"plan": dg.MetadataValue.md(plan), **session_metadata(result)},
+        metadata={
+            "plan": dg.MetadataValue.md(plan),
+            **({"family": front.family} if front.family else {}),
+            **({"tier": front.tier} if front.tier else {}),
+            "learning_objectives": dg.MetadataValue.md("".join(f"- {o}\n" for o in front.learning_objectives)),
+            "deviations": deviation_table(front.deviations),
+            "deviation_count": len(front.deviations),
+            **session_metadata(result),
+        },
     )

@@ -53,11 +53,6 @@ RENDER_SIZE = (320, 240)  # as the reviewer saw them
 RENDER_VIEWS = 24
 
 
-def _section(markdown: str, heading: str) -> list[str]:
-    match = re.search(rf"^## {heading}\s*\n(.*?)(?=^## |\Z)", markdown, re.S | re.M | re.I)
-    return [line[2:].strip() for line in (match.group(1).splitlines() if match else []) if line.startswith("- ")]
-
-
 def _title(plan: str, fallback: str) -> str:
     match = re.search(r"^# (.+)$", plan, re.M)
     return match.group(1).strip() if match else fallback
@@ -222,11 +217,11 @@ def promoted_benchmark(
         registry.advance(key, stage, CandidateStatus.AWAITING_APPROVAL)
         context.log.info(f"{key} waits for a curator: benchgen promote {key}")
         return
-    from benchgen_dagster.models.plans import plan_front_matter  # the planner's own reader, imported late
+    from benchgen_dagster.models.plans import NEW_FAMILY, plan_fields  # the planner's reader, imported late
 
     plan = benchmark_plan["plan"]
-    front = plan_front_matter(plan)
-    family = front.get("family") if isinstance(front.get("family"), str) else None
+    front = plan_fields(plan)
+    family = front.family if front.family != NEW_FAMILY else None  # a new mechanism is no library family
     bid = benchmark_id(cad_script["script_sha256"], family)
     duplicate = registry.duplicate_of(compiled_scenes["digests"], key, cad_script["script_sha256"])
     if duplicate:
@@ -236,8 +231,7 @@ def promoted_benchmark(
     simulation = json.loads(Path(simulation_report["report"]).read_text())
     compiled_report = json.loads((candidate_dir(key) / "compiled_report.json").read_text())
     ranges = parameter_ranges(compiled_report)
-    planned_tier = front.get("tier")
-    tier = planned_tier if planned_tier in (1, 2) else benchmark_request["tier"]
+    tier = front.tier or benchmark_request["tier"]
     solvability = solvability_entry(simulation_report, simulation)
     measured = difficulty_entry(simulation, compiled_report)
     manifest = BenchmarkManifest(
@@ -245,7 +239,7 @@ def promoted_benchmark(
         title=_title(plan, bid),
         tier=tier,
         family=family,
-        learning_objectives=_section(plan, "Learning objectives"),
+        learning_objectives=front.learning_objectives,
         parameters=ranges,
         seeds_checked=simulation_report["seeds"],
         checks=ChecksEntry(passed=True, failed=[]),

@@ -107,3 +107,9 @@ def family(name: str) -> Family:
             return candidate
     known = ", ".join(f.name for f in families())
     raise KeyError(f"no benchmark family named {name!r}; known families: {known}")
+
+
+def catalogue() -> dict[str, frozenset[str]]:
+    """Each family's name and its declared parameters' names: what a plan's `family` and `overrides` are
+    checked against (`models.plans.read_plan`)."""
+    return {f.name: frozenset(p.name for p in f.parameters()) for f in families()}

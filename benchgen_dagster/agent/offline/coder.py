@@ -11,7 +11,7 @@ from benchgen_dagster.agent.offline.planning import OfflinePlan, Refusal, plan_r
 from benchgen_dagster.agent.offline.scripts import parameterized_source
 from benchgen_dagster.agent.prompts import FEEDBACK_MARKER, PLAN_MARKER, REQUEST_MARKER
 from benchgen_dagster.library import family as library_family
-from benchgen_dagster.models.plans import plan_front_matter
+from benchgen_dagster.models.plans import NEW_FAMILY, plan_fields
 from benchgen_dagster.models.skills import SkillError, parse_skill
 
 
@@ -19,15 +19,14 @@ def chosen_plan(task: str) -> OfflinePlan | Refusal:
     """The plan the task hands the coder: plan.md's front matter where it names a family, else the request
     (with the plan's text) planned again."""
     prompt = section(task, REQUEST_MARKER)
-    front = plan_front_matter(section(task, PLAN_MARKER))
-    if front.get("family"):
-        overrides = {str(k): float(v) for k, v in (front.get("overrides") or {}).items()}
+    front = plan_fields(section(task, PLAN_MARKER))
+    if front.family and front.family != NEW_FAMILY:
         reading = plan_request(prompt).reading
         return OfflinePlan(
-            family=str(front["family"]),
-            tier=int(front.get("tier") or 1),
+            family=front.family,
+            tier=front.tier or 1,
             title=prompt[:80],
-            overrides=overrides,
+            overrides=front.overrides,
             rationale="as planned in plan.md",
             reading=reading,
         )

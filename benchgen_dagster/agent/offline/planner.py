@@ -9,24 +9,49 @@ from benchgen_dagster.agent.offline.messages import call, section
 from benchgen_dagster.agent.offline.planning import OfflinePlan, Refusal, plan_request
 from benchgen_dagster.agent.prompts import REQUEST_MARKER
 from benchgen_dagster.library import family as library_family
+from benchgen_dagster.models.plans import PlanFrontMatter, Randomized
 
 
 def plan_markdown(plan: OfflinePlan | Refusal, prompt: str) -> str:
-    """plan.md as the planner writes it: front matter for machines, sections for people."""
+    """plan.md as the planner writes it: front matter for machines (`models.plans.PlanFrontMatter`), sections
+    for people."""
     if isinstance(plan, Refusal):
         return f"---\nrefused: {json.dumps(plan.reason)}\n---\n# Refused\n\nRequest: {prompt}\n\n{plan.reason}\n"
-    defaults = library_family(plan.family).nominals()
-    nominal = {**defaults, **plan.overrides}
-    front = yaml.safe_dump({"family": plan.family, "tier": plan.tier, "overrides": plan.overrides}, sort_keys=True)
+    parameters = library_family(plan.family).parameters()
+    nominal = {p.name: plan.overrides.get(p.name, float(p.nominal)) for p in parameters}
+    objectives = _objectives(plan.tier)
+    front = PlanFrontMatter(
+        family=plan.family,
+        tier=plan.tier,
+        overrides=dict(sorted(plan.overrides.items())),
+        learning_objectives=objectives,
+        randomization=[
+            Randomized(
+                parameter=p.name,
+                nominal=nominal[p.name],
+                spread=p.spread,
+                range=(round(nominal[p.name] * (1 - p.spread), 3), round(nominal[p.name] * (1 + p.spread), 3)),
+                unit=p.unit,
+            )
+            for p in sorted(parameters, key=lambda p: p.name)
+        ],
+        deviations=plan.deviations,
+    )
+    fields = front.model_dump(mode="json", exclude={"refused"})
+    # What a seed varies says only what it has; a deviation says `planned: null` where nothing is planned.
+    fields["randomization"] = [r.model_dump(mode="json", exclude_none=True) for r in front.randomization]
+    head = yaml.safe_dump(fields, sort_keys=False, allow_unicode=True, width=100)
     ranges = "\n".join(
         f"- `{name}`: nominal {value:g}, drawn over ±40 % ({value * 0.6:g}..{value * 1.4:g}) by the seed"
         for name, value in sorted(nominal.items())
     )
+    deviations = "".join(f"- {d.summary()}\n" for d in plan.deviations)
     return (
-        f"---\n{front}---\n# {plan.title}\n\nRequest: {prompt}\n\n"
-        f"## Learning objectives\n{_objectives(plan.tier)}\n\n"
+        f"---\n{head}---\n# {plan.title}\n\nRequest: {prompt}\n\n"
+        "## Learning objectives\n" + "".join(f"- {o}\n" for o in objectives) + "\n"
         f"## Geometry and kinematic chain\nBuilt from the `{plan.family}` family of the library. {plan.rationale}\n\n"
-        f"## Randomization strategy\n{ranges}\n\n"
+        + (f"## Deviations from the request\n{deviations}\n" if deviations else "")
+        + f"## Randomization strategy\n{ranges}\n\n"
         "## Objectives and constraints\nThe family's goal, build and forbid zones, moved object and cost, weight "
         "and quantity constraints, scaled with the parameters above.\n\n"
         "## Self-verification\n1. `execute`: `from utils import simulate; print(simulate(seeds=2))`.\n"
@@ -34,10 +59,10 @@ def plan_markdown(plan: OfflinePlan | Refusal, prompt: str) -> str:
     )
 
 
-def _objectives(tier: int) -> str:
+def _objectives(tier: int) -> list[str]:
     if tier == 1:
-        return "- Spatial reasoning: get an object past obstacles into a goal zone without entering forbidden space."
-    return "- Kinematic reasoning: use a mechanism (lever, slide, hinge, crank) to produce the required motion."
+        return ["Spatial reasoning: get an object past obstacles into a goal zone without entering forbidden space."]
+    return ["Kinematic reasoning: use a mechanism (lever, slide, hinge, crank) to produce the required motion."]
 
 
 def planner_step(task: str, called: list[str], n: int) -> AIMessage:

@@ -10,6 +10,15 @@ range, the worker's checks say so, the coder backs off, and the skill learner tu
 the coder reads next time. The candidates the pipeline varies on its own (`_vary`) stay within the
 narrower ranges measured up front and declared with the family's parameters (`safe`, in
 `library/parameters.py`), so a batch's extra candidates do not fail.
+
+Every requested value the plan does not build as asked (a length clamped to those bounds, a quantity the
+family has no parameter for, a moved object or material the family stands in for) is a `Deviation`, with
+its reason, which the plan's front matter lists.
+
+A family's layout is not grown to reach a larger request: `build(seed, scale)` scales every solid, zone
+and joint, but the checks build at scale 1, and at other scales the families' weight limits and reference
+solutions no longer hold (measured: ball_over_wall and hinged_gate at 1.6× fail `solvable`), so a travel
+beyond the layout's reach is clamped and said so.
 """
 
 import math
@@ -17,7 +26,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
-from benchgen_dagster.agent.offline.profiles import PROFILES
+from benchgen_dagster.agent.offline.profiles import PROFILES, Profile
 from benchgen_dagster.agent.offline.reading import RequestReading, normalized, read_request
 from benchgen_dagster.agent.offline.vocabulary import (
     FAR_FACTOR,
@@ -29,6 +38,7 @@ from benchgen_dagster.agent.offline.vocabulary import (
 from benchgen_dagster.library import Family, families
 from benchgen_dagster.library import family as library_family
 from benchgen_dagster.library.parameters import format_nominal
+from benchgen_dagster.models.plans import Deviation
 
 # The bounds on a new nominal, as a factor of the family's default: what a request may ask for.
 MIN_FACTOR = 0.6
@@ -49,6 +59,7 @@ class OfflinePlan(BaseModel):
     overrides: dict[str, float] = Field(default_factory=dict)
     rationale: str
     reading: RequestReading
+    deviations: list[Deviation] = Field(default_factory=list)
 
 
 class Refusal(BaseModel):
@@ -83,6 +94,8 @@ class _Overrides:
     notes: list[str] = field(default_factory=list)
     far: list[str] = field(default_factory=list)  # quantities too far from the family to approximate
     used: set[str] = field(default_factory=set)  # reading keys that set a parameter
+    deviations: list[Deviation] = field(default_factory=list)
+    clamped: set[str] = field(default_factory=set)  # parameters held to their bounds
 
 
 def _apply(
@@ -111,12 +124,26 @@ def _apply(
     value = _round_toward(min(max(wanted, low * default), high * default), default)
     out.values[param] = value
     if abs(value - wanted) > 0.1 + 1e-9:
+        out.clamped.add(param)
         out.notes.append(
             f"{why} asks for {param} = {wanted:g} mm, but a nominal is kept within {low:g}–{high:g}× the "
             f"family's default {default:g} mm, so it is clamped to {value:g} mm"
         )
     else:
         out.notes.append(f"{why} sets {param} to {value:g} mm (default {default:g} mm)")
+
+
+def _held(family: str, params: tuple[str, ...] | list[str], defaults: dict[str, float]) -> str:
+    """Why a clamped value is where it is: "bin_x is kept within 0.6–1.25× its default 500 mm"."""
+    held = []
+    for param in params:
+        low, high = bounds(family, param)
+        held.append(f"{param} within {low:g}–{high:g}× its default {defaults[param]:g} mm")
+    return f"{family} keeps " + " and ".join(held)
+
+
+def _deviation(quantity: str, requested: float, planned: float, reason: str) -> Deviation:
+    return Deviation(quantity=quantity, requested=requested, planned=round(planned, 1), unit="mm", reason=reason)
 
 
 def _overrides(family: str, reading: RequestReading) -> _Overrides:
@@ -129,6 +156,10 @@ def _overrides(family: str, reading: RequestReading) -> _Overrides:
             _apply(
                 family, defaults, param, value * multiplier + addend, f"the {key} of {value:g} mm", out, motion=False
             )
+            if param in out.clamped and param in out.values:
+                planned = (out.values[param] - addend) / multiplier
+                reason = _held(family, [param], defaults)
+                out.deviations.append(_deviation(f"{key} (as {param})", value, planned, reason))
     horizontal = next((k for k in (*HORIZONTAL, "out") if k in reading.distances_mm and profile.travel), None)
     if horizontal is not None and profile.travel is not None:
         params, multiplier, offset = profile.travel
@@ -139,11 +170,19 @@ def _overrides(family: str, reading: RequestReading) -> _Overrides:
         out.used.add(f"distance:{horizontal}")
         for param in params:
             _apply(family, defaults, param, defaults[param] * factor, why, out, motion=True)
+        if out.clamped & set(params):
+            planned = multiplier * sum(out.values.get(p, defaults[p]) for p in params) + offset
+            reach = "at most" if planned < distance else "at least"
+            reason = f"{_held(family, params, defaults)}, so its layout's travel is {planned:g} mm {reach}"
+            out.deviations.append(_deviation(f"travel {horizontal}", distance, planned, reason))
     if "up" in reading.distances_mm and profile.rise is not None:
         param, multiplier, addend = profile.rise
         rise = reading.distances_mm["up"]
         out.used.add("distance:up")
         _apply(family, defaults, param, rise * multiplier + addend, f"the rise of {rise:g} mm", out, motion=True)
+        if param in out.clamped and param in out.values:
+            planned = (out.values[param] - addend) / multiplier
+            out.deviations.append(_deviation("rise", rise, planned, _held(family, [param], defaults)))
     return out
 
 
@@ -288,6 +327,7 @@ def plan_request(prompt: str) -> OfflinePlan | Refusal:
             f"The requested material ({reading.material}) is noted, but the family's {profile.moved} is "
             f"{profile.moved_material} in its source and only nominal values are changed."
         )
+    deviations = [*found.deviations, *_unrepresented(name, profile, reading, found)]
     if reading.count:
         parts.append(
             f"The {reading.count} benchmarks asked for are {reading.count} seeds of this one family: every "
@@ -308,4 +348,39 @@ def plan_request(prompt: str) -> OfflinePlan | Refusal:
         overrides=found.values,
         rationale=" ".join(parts),
         reading=reading,
+        deviations=deviations,
     )
+
+
+def _unrepresented(name: str, profile: Profile, reading: RequestReading, found: _Overrides) -> list[Deviation]:
+    """The requested things the family does not build as asked, beyond clamped lengths: a length it has no
+    parameter for, a moved object it stands in for, a material its moved part is not made of."""
+    why = f"{name} has no parameter for it"
+    missed = [
+        Deviation(quantity=key, requested=value, planned=None, unit="mm", reason=why)
+        for key, value in reading.sizes_mm.items()
+        if f"size:{key}" not in found.used
+    ] + [
+        Deviation(quantity=f"distance {key}", requested=value, planned=None, unit="mm", reason=why)
+        for key, value in reading.distances_mm.items()
+        if f"distance:{key}" not in found.used
+    ]
+    if reading.moved_object and reading.moved_object != profile.moved:
+        missed.append(
+            Deviation(
+                quantity="moved object",
+                requested=reading.moved_object,
+                planned=profile.stand_in or profile.moved,
+                reason=f"{name} moves {profile.stand_in or profile.moved}",
+            )
+        )
+    if reading.material and reading.material != profile.moved_material:
+        missed.append(
+            Deviation(
+                quantity="material",
+                requested=reading.material,
+                planned=profile.moved_material,
+                reason=f"{name}'s {profile.moved} is {profile.moved_material}; a plan changes nominal values only",
+            )
+        )
+    return missed
