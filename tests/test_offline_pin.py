@@ -115,7 +115,7 @@ MAKE_RUN_DIGESTS: dict[str, tuple[str, ...]] = {
         "b91175a91d497ce4d0d8dcbf8ba5c5fac88d4a28d75190e18648fac9d9c9d644",
     ),
     "a box must pass under a low bar (tier 1)": (
-        "80a3349abfb5b317566c82c59a96c995cdeabf260765a00eda27e53e860810b2",
+        "ad3952a36596f3b73f07e53a28803e351f5acb9972eebd4762cbf5a79858dd79",
         "f8b68d276a179fbccc536324b04291480181a7459cbf8afd3d706add2917f3ad",
         "f8b68d276a179fbccc536324b04291480181a7459cbf8afd3d706add2917f3ad",
         "f8b68d276a179fbccc536324b04291480181a7459cbf8afd3d706add2917f3ad",
@@ -206,23 +206,23 @@ WIDER_DIGESTS: dict[str, tuple[str, ...]] = {
         "b0287d870b6d8a70ba366dab59db7988d2ad184cd7336178c707e83aa9933c6b",
     ),
     "a 60 mm cube must cross a 180 mm gap. Candidate 1 of 5.": (
-        "daf0978bedd6b943bf426f42d0316280ebebb7616810d44e30e10d8fa08600bd",
+        "e411af4d82ffc171033da87cb14d6e8a24d901f6da233288b5d5f836ab289c9a",
         "a0bc7de0db2b4613748a501436580852302f80e0d2d5f6b304ec37de4ea1a66c",
     ),
     "a 60 mm cube must cross a 180 mm gap. Candidate 2 of 5.": (
-        "f4d29b7935e877a8a06270912759760988c61ff9c17618e0e1f4a03883d76cdf",
+        "ee7bca5a9f23684897901e3b48dcf6719a6cbf7200d94bed319d63770923500a",
         "de5aab2e05591d04ca2b7d571836384e491c33ada7090f05914c16226374993e",
     ),
     "a 60 mm cube must cross a 180 mm gap. Candidate 3 of 5.": (
-        "edc5d0a2a0886f0f5c1586cb357b4d064a60953f9794ad7315fead3ba535d0c7",
+        "edabc1e0a6d6e3cc5c2ebad0f0e1b473363baf1a312c2da8677934f0a38fc5b5",
         "793481767c56bd8f912500338b04abb7b69bf5ed7c1efbfc3e94948380017366",
     ),
     "a 60 mm cube must cross a 180 mm gap. Candidate 4 of 5.": (
-        "08d07e735c2829c838acd381e92e0d8c10c71861b3e8e7130388f47ff061901b",
+        "f708b33a90b70f805ebcce4c3ca31413656772c57b4c35d20ee025dd74deaaa9",
         "d4c0d52f0beabfc1c6e3919bb1f56d4a6906662e849a0640c27a71b324148eeb",
     ),
     "a 60 mm cube must cross a 180 mm gap. Candidate 5 of 5.": (
-        "d4f1b59f13a3935aa4162941516d03544379676bd0df64b09fc612175df3657c",
+        "616481076a4137280e4e1cc0e1fe2c0371f2ab621635f1bd206fa6029aee867d",
         "57f6eca1b8c6df14fa616cea64f0b4eea0c80edafa92fd75181593652bf82545",
     ),
     "push a ball through a self-closing gate 200 mm wide. Candidate 1 of 5.": (
@@ -322,43 +322,43 @@ WIDER_DIGESTS: dict[str, tuple[str, ...]] = {
         "fdf2e4fd1cad671f37cefae9d627c0358e6594f681ff28cff8f966b9edf0d145",
     ),
     "pass a 60 mm block through a window in a wall. Candidate 1 of 5.": (
-        "6c7337b034c1ccb1a5d2f126dd4fd3f5f32aa1ab122f1748d4cfbd25e30c0c1a",
+        "793fbf28ed14f184435d3f1fc69f6e72e610d8e5743b1b60449d1f9ee5b54f47",
         "c8e02c6b38ac9ef0164b83c2459801f2fd8822bda0843816bb1a61b4c7a6ed36",
     ),
     "pass a 60 mm block through a window in a wall. Candidate 2 of 5.": (
-        "31457f93f7c51c383f03cbdc302713ca6a550393f64c7d117affaa1b3456ea74",
+        "c5924fe074df10ef46c86304b609398877088a50e72a878b6be754667d92c958",
         "0e3dd4fec7c7d1c900f5e722eaa83e9c9555a49b72e4c07350d0af31ef6af364",
     ),
     "pass a 60 mm block through a window in a wall. Candidate 3 of 5.": (
-        "65797d63f5fd1e13df902828257093a802d6d98b56011bdbd4dc0af954488309",
+        "81a29cc098f89ac6fba4a6d590d6cddf49165866adc4e07a6b2cc7be9929169e",
         "c3bb171069b4dbe47ecfd410763cf0289947634a4779b1ab10685e066a4d4888",
     ),
     "pass a 60 mm block through a window in a wall. Candidate 4 of 5.": (
-        "3d6aa7ced7b1296c9d5c51db1330c76d5ee02a462c419d49ea05070ebe9ab440",
+        "5f9de3be9ef43a73da9bb9a32942f0175c1e56b1fea103bda2b3b6bd0399ce54",
         "e506baf1eaa0a4e8813687ca563e7af43852a27b29dda842ea5ce0b43f9b282f",
     ),
     "pass a 60 mm block through a window in a wall. Candidate 5 of 5.": (
-        "2c1482f2ed36ce6585a9b24d310faa4b58edd81983c3815d6a7c59e02b0a2431",
+        "ce0d72df3e4ddb6fce73efc52de40ad06d7ca100bc2c48204968307752495016",
         "d4a8f3169d14799fc0f82647929079a8cc9522d9b0dd26b5bb63d0d8799a391d",
     ),
     "tier 1: push a crate under a low bar 70 mm high. Candidate 1 of 5.": (
-        "97190555ad0bebea7cf23f2006c815a2d4a921e0a411f440e6a8cb5eaba096a4",
+        "44d6dec1567ca745809080403261072f962d626b2fcb7be75a638834c098b09c",
         "0744b954f540923d20e85580b460c8780b4e3c598b532ea2dee1a6775a6c5ca1",
     ),
     "tier 1: push a crate under a low bar 70 mm high. Candidate 2 of 5.": (
-        "54fed8b0212a8e4c180d0c8e03e447f50e4627d1ae1793015b217c449b522445",
+        "76be65747845cc9199e56d6ca89c4b7a394039301205a2b191d2de92462448f0",
         "0c69145ceb9c3e1e90850b23d48339e827280a30be24494414d7db90056ebf30",
     ),
     "tier 1: push a crate under a low bar 70 mm high. Candidate 3 of 5.": (
-        "4ebd56990c4e50f00a430eeb0678fdda2d8e2468fa6b7e6e889b9c06a7c84d5a",
+        "b2b5b35992a8232afa2096fece0b2c36695a8a4b0407e6d4796eab761cdf95fe",
         "d0cadc025b9b82e5b92975234b8d0313407d1aa570a1ba6eafe2d69d9abced5d",
     ),
     "tier 1: push a crate under a low bar 70 mm high. Candidate 4 of 5.": (
-        "9901709a5925c352e3bf1cffc4d7dc573811b75f19662e8b5374b1a8aa467a16",
+        "5e741f6f1908e2ab58284829c714d365c7ecba0ecb90cd206f2503e246eb36de",
         "dcb967c96f42123fc7fd5ae3fd524bb00d6179d8b41e9f8be3ad77319fdaffba",
     ),
     "tier 1: push a crate under a low bar 70 mm high. Candidate 5 of 5.": (
-        "9fa10493d69a2ff01dd4fbfb27d6d4ca63f966135827d866754146cb26423e32",
+        "6b42c69a24d86a9b9357cc5b4ea492561e275e2c598182e8e7dc8e8855b6d455",
         "ba512189804a5ffc7b29dfe9d14f0008ee0f4367989b174d1989e715b8714538",
     ),
     "a gearbox with 5 meshing helical gears": ("c540518e3e62b79aa61e67d4acfef794a00a7e3a5216f4d2da9c2271f4cd5c65", "-"),

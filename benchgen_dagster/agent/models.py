@@ -22,6 +22,10 @@ def provider_table() -> dict[str, dict[str, Any]]:
     return tomllib.loads(resources.files("benchgen_dagster.agent").joinpath("providers.toml").read_text())
 
 
+def examples() -> list[str]:
+    return [f"'{name}:{entry['example']}'" for name, entry in provider_table().items() if "example" in entry]
+
+
 class ModelConfigError(ValueError):
     """The model string cannot be used; the message says what to do."""
 
@@ -31,9 +35,7 @@ def chat_model(spec: str, role: str) -> BaseChatModel:
     if spec == OFFLINE_MODEL:
         return OfflinePolicyModel(role=role)
     if ":" not in spec:
-        raise ModelConfigError(
-            f"model {spec!r} must be 'offline' or 'provider:model', e.g. 'anthropic:claude-sonnet-4-5'"
-        )
+        raise ModelConfigError(f"model {spec!r} must be 'offline' or 'provider:model', e.g. {', '.join(examples())}")
     provider = spec.split(":", 1)[0]
     key = provider_table().get(provider, {}).get("key")
     if key and not os.environ.get(key):
