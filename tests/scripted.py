@@ -24,6 +24,8 @@ class ScriptedChatModel(BaseChatModel):
     system_prompts: list[str] = Field(default_factory=list)
     # Scripted models count as vision models (images attached for review) unless a test says otherwise.
     profile: dict[str, Any] | None = Field(default_factory=lambda: {"image_inputs": True})
+    # The names of the tools the agent bound, each time it bound them.
+    tools_offered: list[list[str]] = Field(default_factory=list)
     _index: int = PrivateAttr(default=0)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
@@ -32,6 +34,8 @@ class ScriptedChatModel(BaseChatModel):
         return "scripted"
 
     def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any) -> "ScriptedChatModel":
+        names = [str(t.get("name", "") if isinstance(t, dict) else getattr(t, "name", "")) for t in tools]
+        self.tools_offered.append(names)
         return self
 
     def _generate(
