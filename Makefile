@@ -8,7 +8,7 @@ SEEDS ?= 8
 # Debian packages: the sandbox (bubblewrap), headless rendering (EGL and OSMesa from Mesa, no GPU needed).
 SYSTEM_PACKAGES := python3-venv bubblewrap libegl1 libgl1-mesa-dri libosmesa6
 
-.PHONY: install system-deps run test lint typecheck unit bench-worker bench-pipeline bench-skills bench-quality clean
+.PHONY: install system-deps run test lint typecheck unit bench-worker bench-pipeline bench-skills bench-quality bench-providers clean
 
 $(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ bench-skills: install
 AUDIT_SEEDS ?= 16
 bench-quality: install
 	$(PY) bench/bench_quality.py --seeds $(SEEDS) --audit-seeds $(AUDIT_SEEDS)
+
+# One real-client session (langchain-openai) against the scripted provider server: calls, tokens, cost per
+# role, and the wall time split into model and sandbox time.
+bench-providers: install
+	$(PY) bench/bench_providers.py
 
 clean:
 	rm -rf $(VENV) .benchgen .pytest_cache .mypy_cache .ruff_cache
