@@ -65,7 +65,7 @@ bench-quality: install
 # One real-client session (langchain-openai) against the scripted provider server: calls, tokens, cost per
 # role, and the wall time split into model and sandbox time.
 bench-providers: install
-	$(PY) bench/bench_providers.py
+	$(PY) -m bench.bench_providers
 
 clean:
 	rm -rf $(VENV) .benchgen .pytest_cache .mypy_cache .ruff_cache

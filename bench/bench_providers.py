@@ -19,10 +19,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).parent.parent))
-
-from tests.competent_model import COMPETENT  # noqa: E402
-from tests.provider_servers import serve  # noqa: E402
+from tests.competent_model import COMPETENT
+from tests.provider_servers import serve
 
 PROMPT = "push a box along the floor into a goal zone"
 
