@@ -7,6 +7,7 @@ the script a user or an agent starts from, and `Family.script` writes it with ot
 """
 
 import ast
+import functools
 import importlib
 import math
 import pkgutil
@@ -75,12 +76,24 @@ class Family:
 
 
 def _declared(path: Path, name: str) -> str:
+    constants = _constants(path)
+    if name not in constants:
+        raise ValueError(f"library module {path.name} does not declare {name}")
+    return constants[name]
+
+
+@functools.cache
+def _constants(path: Path) -> dict[str, str]:
     # Read the constants from the source (parsed, never run), so listing the library does not import
-    # build123d; a constant may span lines (a parenthesised string).
+    # build123d; a constant may span lines (a parenthesised string). Once per module and process: the
+    # library is package data.
+    found = {}
     for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-            return str(ast.literal_eval(node.value))
-    raise ValueError(f"library module {path.name} does not declare {name}")
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id.isupper():
+                    found[target.id] = str(node.value.value)
+    return found
 
 
 def families() -> list[Family]:
