@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage
 
 from benchgen_dagster.agent import prompts
 from benchgen_dagster.agent.configuration import SessionConfig
@@ -27,6 +27,8 @@ from benchgen_dagster.agent.tools import MAX_KEPT_SCRIPTS, SessionContext
 from benchgen_dagster.models.reports import CheckReport, Failure
 from benchgen_dagster.models.skills import SessionDigest, parse_skill
 from tests.conftest import SCRIPTS
+from tests.provider_servers import Reply, Request, by_role, serve
+from tests.provider_servers import call as provider_call
 from tests.scripted import ScriptedChatModel, call, write
 
 GOOD = (SCRIPTS / "good_box.py").read_text()
@@ -211,14 +213,18 @@ def test_a_digest_of_many_checks_stays_bounded_and_keeps_the_latest() -> None:
     assert len(digest.model_dump_json()) < 24 * 1024
 
 
-def _learn_what_was_fixed_within_a_turn(messages: list[BaseMessage]) -> AIMessage:
-    """A scripted learner that reads what read_file showed it and writes a skill from the fixes made within
-    one turn, citing each and naming the sessions they came from."""
-    shown = next(str(m.content) for m in reversed(messages) if isinstance(m, ToolMessage))
+def _learn_what_was_fixed_within_a_turn(request: Request) -> Reply | str:
+    """A learner, played by the scripted provider server: it reads the journals page, then writes a skill
+    from the fixes made within one turn, citing each and naming the sessions they came from."""
+    if request.last_result is None:
+        return provider_call("read_file", file_path=prompts.JOURNALS_PATH, offset=0, limit=20)
+    if request.calls_of("write_file"):
+        return "wrote rest-free-parts-on-the-floor"
+    shown = request.results_of("read_file")[-1].text
     sessions = [SessionDigest.model_validate_json(line) for line in shown_file(shown)[0].splitlines() if line]
     fixed = {s.candidate: f for s in sessions for f in s.fixes if " within round " in f}
     if not fixed:
-        return AIMessage(content="nothing learned")
+        return "nothing learned"
     put = next(line[2:] for s in sessions for c in s.checks if c.edit for line in c.edit.lines if line[0] == "+")
     text = (
         "---\nname: rest-free-parts-on-the-floor\ndescription: Place free parts on the floor, not into it.\n"
@@ -226,12 +232,18 @@ def _learn_what_was_fixed_within_a_turn(messages: list[BaseMessage]) -> AIMessag
         + "".join(f"- `{candidate}`: {fix}\n" for candidate, fix in sorted(fixed.items()))
         + f"\n```python\n{put.lstrip('…')}\n```\n"
     )
-    return write("/learned/rest-free-parts-on-the-floor/SKILL.md", text)
+    return provider_call(
+        "write_file", file_path=f"{prompts.LEARNED_DIR}/rest-free-parts-on-the-floor/SKILL.md", content=text
+    )
 
 
 @pytest.mark.sandbox
 @pytest.mark.usefixtures("require_bubblewrap")
-def test_the_learner_learns_a_geometry_fix_made_within_one_turn_and_names_its_evidence(tmp_path: Path) -> None:
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_the_learner_learns_a_geometry_fix_made_within_one_turn_and_names_its_evidence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fixed = _fail_then_fix(tmp_path / "a", [])
     clean = _session(tmp_path / "b", [write("/script.py", GOOD), call("check_script"), "it passes"])
     sessions = [
@@ -239,16 +251,15 @@ def test_the_learner_learns_a_geometry_fix_made_within_one_turn_and_names_its_ev
         compress("clean-1", (clean / "journal.md").read_text(), PLAN),
     ]
     assert not sessions[1].fixes and [c.passed for c in sessions[1].checks] == [True]
-    learner = ScriptedChatModel(
-        script=[
-            call("read_file", file_path=prompts.JOURNALS_PATH, offset=0, limit=20),
-            _learn_what_was_fixed_within_a_turn,
-            "wrote rest-free-parts-on-the-floor",
-        ]
-    )
-    result = run_learner(sessions, None, tmp_path / "learner", "offline", tmp_path, chat=learner)
+    # The learner's model is a real client (langchain-openai) talking to a scripted provider on loopback.
+    with serve(by_role(skill_learner=_learn_what_was_fixed_within_a_turn)) as server:
+        for name, value in server.env("openai").items():
+            monkeypatch.setenv(name, value)
+        result = run_learner(sessions, None, tmp_path / "learner", "openai:gpt-4.1-mini", tmp_path)
+        system = server.requests[0].request.system
     # The learner was told what the checks and edits are.
-    assert "`checks`" in learner.system_prompts[0] and "`edit`" in learner.system_prompts[0]
+    assert "`checks`" in system and "`edit`" in system
+    assert result.usage["calls"] == 3 and result.usage["cost_usd"]
     skill = parse_skill(result.proposals["rest-free-parts-on-the-floor"], "rest-free-parts-on-the-floor")
     assert skill.evidence == ["fix-1"]
     assert "`fix-1`: inside_workspace, no_interpenetration, stability failed, then passed within round 1" in skill.body
