@@ -54,7 +54,7 @@ def main() -> None:
     console.print(
         f"wall {wall:.1f} s = model {model:.1f} s ({model / wall:.0%}) + sandbox {sandbox:.1f} s "
         f"({sandbox / wall:.0%}) + the rest {wall - model - sandbox:.1f} s; {requests} requests reached the server; "
-        f"estimated cost {session['estimated_cost_usd']}"
+        f"estimated cost {'unknown' if session['estimated_cost_usd'] is None else session['estimated_cost_usd']}"
     )
 
 

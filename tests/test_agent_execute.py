@@ -35,6 +35,9 @@ def test_the_file_tools_name_the_workspace_as_the_sandbox_does(backend: SandboxF
     refused = backend.write("/tmp/notes.txt", "x").error or ""
     assert "sandbox's own folder" in refused and "/workspace" in refused
     assert not (backend.workspace / "tmp").exists()
+    # Listed or searched, such a path is an answer to the model, not an error that ends its session.
+    assert "sandbox's own folder" in (backend.ls("/tmp").error or "")
+    assert "sandbox's own folder" in (backend.grep("x", "/usr").error or "")
 
 
 @pytest.mark.sandbox
@@ -81,6 +84,9 @@ def test_plain_python_runs_in_the_warm_sandbox_with_the_same_paths(backend: Sand
         ("python verify.py; ls", None),
         ("ls", None),
         ("python 'unbalanced", None),
+        # The shell and shlex read backslashes differently: the shell runs those.
+        ("python -c \"print('\\$HOME')\"", None),
+        ("python x.py \\\narg", None),
     ],
 )
 def test_only_plain_python_takes_the_fast_path(command: str, program: dict[str, object] | None) -> None:

@@ -59,7 +59,7 @@ def _session(tmp_path: Path, coder: list, **config: object):  # type: ignore[no-
 def test_a_role_that_runs_out_of_its_budget_ends_the_session_with_the_reason(tmp_path: Path) -> None:
     budgets = RoleBudgets(coder=CallBudget(tool_calls=3, model_calls=50))
     result, _ = _session(tmp_path, [call("ls", path="/workspace")] * 10, budgets=budgets)
-    assert result.decision == "failed"
+    assert result.decision == "failed" and result.model_failed
     assert "coder: ran out of its budget of 3 tool calls" in result.reason
     assert "ran out of its budget" in (tmp_path / "ws" / "journal.md").read_text()
     # What the role's calls cost before it ran out is counted.
@@ -101,3 +101,11 @@ def test_the_provider_table_is_data_and_the_docs_name_every_variable_in_it() -> 
     docs = (ROOT / "docs" / "agents.md").read_text()
     variables = {entry[field] for entry in table.values() for field in ("key", "base_url") if field in entry}
     assert variables and not {v for v in variables if v not in docs}
+
+
+def test_a_skill_read_is_known_by_its_workspace_path_or_the_short_one() -> None:
+    from benchgen_dagster.agent.roles import skill_read
+
+    assert skill_read("/workspace/skills/sliding-drawer-limits/SKILL.md") == "sliding-drawer-limits"
+    assert skill_read("/skills/sliding-drawer-limits/SKILL.md") == "sliding-drawer-limits"
+    assert skill_read("/workspace/plan.md") is None and skill_read("/workspace/skills/x/notes.md") is None

@@ -159,7 +159,7 @@ def test_checks_are_keyed_by_the_text_judged_bounded_and_journalled(tmp_path: Pa
     context.check(by="reviewer")
     missing = parse_entries((workspace / "journal.md").read_text())[-1]
     assert missing["intent"] == "check_script, called by the reviewer" and missing["script"] == "none"
-    assert missing["result"].startswith("script_runs (seed None): no /script.py")
+    assert missing["result"].startswith("script_runs (seed None): no /workspace/script.py")
 
 
 def test_an_edit_summary_names_what_changed_and_reads_back_from_the_journal() -> None:

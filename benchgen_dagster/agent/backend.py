@@ -11,9 +11,9 @@ plants never reaches the host).
 """
 
 import json
-import sys
 import time
 import uuid
+from functools import cache
 from pathlib import Path, PurePosixPath
 
 from deepagents.backends import FilesystemBackend
@@ -22,6 +22,8 @@ from deepagents.backends.protocol import (
     EditResult,
     ExecuteResponse,
     FileUploadResponse,
+    GrepResult,
+    LsResult,
     ReadResult,
     SandboxBackendProtocol,
     WriteResult,
@@ -32,12 +34,10 @@ from benchgen_dagster.agent.contract import DOCS_DIR, LIBRARY_DIR, contract_file
 from benchgen_dagster.agent.prompts import WORKSPACE
 from benchgen_dagster.models.settings import SandboxLimits
 from benchgen_dagster.worker import safe_files
-from benchgen_dagster.worker.commands import python_program
+from benchgen_dagster.worker.commands import AGENT_PATH, python_program
 from benchgen_dagster.worker.sandbox import Sandbox, SandboxJob
 from benchgen_dagster.worker.warm import BUILDER, WarmSandbox
 
-# `python` in a command is the interpreter benchgen runs on, with build123d and MuJoCo.
-AGENT_PATH = f"{Path(sys.executable).parent}:/usr/bin:/bin"
 # Top-level folders of the sandbox's own (and the machine's): a path there is never the workspace's.
 SANDBOX_FOLDERS = frozenset(
     [
@@ -105,6 +105,18 @@ def copy_skills(skills_dir: Path | None, root: Path, under: str) -> list[str]:
     return copied
 
 
+@cache
+def workspace_mountable() -> bool:
+    """Whether the sandbox can show the workspace at /workspace: not where the interpreter or benchgen
+    itself lives (a checkout or virtualenv under /workspace, a common container WORKDIR), which the
+    workspace's tmpfs would hide. Where it cannot, execute sees the workspace at its host path instead,
+    and the file tools' paths no longer name it there."""
+    from benchgen_dagster.worker.bubblewrap import read_only_binds
+
+    mount = Path(WORKSPACE)
+    return not any(path == mount or mount in path.parents for path in read_only_binds())
+
+
 class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
     """deepagents' FilesystemBackend in virtual mode ("/" is the workspace), guarded, with a sandboxed execute."""
 
@@ -123,6 +135,28 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
         """The host path of a workspace path: `/workspace/x` (what the sandbox has too), or `/x` for short.
         A path that names one of the sandbox's own folders (/tmp, /usr, …) is not the workspace's."""
         return super()._resolve_path(str(self._relative(key)))
+
+    def ls(self, path: str) -> LsResult:
+        try:
+            self._relative(path)
+        except ValueError as error:  # deepagents' ls lets it through and the session would end
+            return LsResult(error=f"Error: {error}")
+        return super().ls(path)
+
+    def grep(
+        self,
+        pattern: str,
+        path: str | None = None,
+        glob: str | None = None,
+        *,
+        max_count: int | None = None,
+        context_lines: int = 0,
+    ) -> GrepResult:
+        try:
+            self._relative(path or "/")
+        except ValueError as error:
+            return GrepResult(error=f"Error: {error}")
+        return super().grep(pattern, path, glob, max_count=max_count, context_lines=context_lines)
 
     def _to_virtual_path(self, path: Path) -> str:
         return WORKSPACE + super()._to_virtual_path(path).rstrip("/")
@@ -227,7 +261,8 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
         protected = [*READ_ONLY_DIRS, *TOOL_WRITTEN_DIRS]
         sandbox = Sandbox(self.limits)
         program = python_program(command)
-        warm = WarmSandbox.shared(self.limits, BUILDER) if sandbox.use_bubblewrap and program else None
+        mountable = workspace_mountable()
+        warm = WarmSandbox.shared(self.limits, BUILDER) if sandbox.use_bubblewrap and program and mountable else None
         run = None
         if warm is not None and program is not None:
             try:
@@ -250,7 +285,7 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
                     seeded=True,
                     protected=protected,
                     env={"PATH": AGENT_PATH},
-                    mount_at=WORKSPACE,
+                    mount_at=WORKSPACE if mountable else None,
                 )
             )
         self.last_isolation = run.isolation

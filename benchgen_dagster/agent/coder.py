@@ -30,7 +30,13 @@ def make_coder(role: Role, context: SessionContext):  # type: ignore[no-untyped-
         except RoleFailed as error:
             context.note("coder", "write and verify script.py", f"failed: {error}", "the session ends")
             return Command(
-                goto=DONE, update={"decision": "failed", "reason": str(error), "usage": {"coder": error.usage}}
+                goto=DONE,
+                update={
+                    "decision": "failed",
+                    "reason": str(error),
+                    "model_failed": True,
+                    "usage": {"coder": error.usage},
+                },
             )
         # The gate: the worker's full check, whatever the coder did or claimed.
         summary = context.check()

@@ -56,6 +56,7 @@ def make_planner(role: Role, context: SessionContext):  # type: ignore[no-untype
                     update={
                         "decision": "failed",
                         "reason": str(error),
+                        "model_failed": True,
                         "usage": _usage(merge_usage({"planner": usage}, {"planner": error.usage})["planner"]),
                     },
                 )
@@ -86,7 +87,7 @@ def make_planner(role: Role, context: SessionContext):  # type: ignore[no-untype
 def _fix_task(task: str, problem: str) -> str:
     return (
         f"{task}\n\n{PLAN_PROBLEM_MARKER}\n{problem}\n"
-        "Read /plan.md, correct its YAML front matter as the system prompt describes, and write it again."
+        "Read /workspace/plan.md, correct its YAML front matter as the system prompt describes, and write it again."
     )
 
 

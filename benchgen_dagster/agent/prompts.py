@@ -4,6 +4,8 @@ The offline policy ignores the system prompts and finds its way by the markers; 
 nothing else, and reads the markers as plain text.
 """
 
+from benchgen_dagster.worker.commands import AGENT_WORKSPACE
+
 # Markers the nodes put in a role's task message, each opening a section of it.
 REQUEST_MARKER = "REQUEST:"
 ROUND_MARKER = "ROUND:"
@@ -13,7 +15,7 @@ LIBRARY_MARKER = "LIBRARY:"
 # What is wrong with the plan.md the planner wrote, when it is asked to write it again.
 PLAN_PROBLEM_MARKER = "PLAN PROBLEM:"
 # Where every role's workspace is, in its file tools and inside the sandbox (`execute`) alike.
-WORKSPACE = "/workspace"
+WORKSPACE = AGENT_WORKSPACE
 # The learner's workspace (see agent/learner.py): compressed journals in, proposed skills out; the
 # paths as the learner names them, and relative to its workspace.
 JOURNALS = "journals/sessions.jsonl"
@@ -53,14 +55,14 @@ For example:
 ---
 family: ball_over_wall
 tier: 1
-overrides: {ball_radius: 40, bin_x: 625}
+overrides: {ball_radius: 40, bin_x: 575}
 learning_objectives:
 - Get a ball over a wall into a bin without entering forbidden space.
 randomization:
-- {parameter: bin_x, nominal: 625, spread: 0.4, unit: mm}
+- {parameter: bin_x, nominal: 575, spread: 0.4, unit: mm}
 - {description: wall height, range: [72, 168], unit: mm}
 deviations:
-- {quantity: travel sideways, requested: 1000, planned: 925, unit: mm, reason: the layout reaches 925 mm at most}
+- {quantity: travel sideways, requested: 1000, planned: 875, unit: mm, reason: the layout's reach}
 ---"""
 
 CODER = """You are the coder of benchgen. Your workspace is /workspace: the file tools and the execute

@@ -21,7 +21,7 @@ REVIEW_VIEWS = ("view_az000_el35.png", "view_az090_el35.png", "view_az180_el35.p
 def reviewer_task(state: SessionState, context: SessionContext, with_images: bool) -> str | list[dict[str, Any]]:
     text = (
         f"{REQUEST_MARKER}\n{state['prompt']}\n\n{ROUND_MARKER} {state['round']}\n\n"
-        f"Write your review to /reviews/{state['round']}.md."
+        f"Write your review to /workspace/reviews/{state['round']}.md."
     )
     if state.get("feedback"):
         text += f"\n\n{FEEDBACK_MARKER}\n{state['feedback']}"
@@ -51,7 +51,13 @@ def make_reviewer(role: Role, context: SessionContext, with_images: bool):  # ty
         except RoleFailed as error:
             context.note("reviewer", "judge the benchmark", f"failed: {error}", "the session ends")
             return Command(
-                goto=DONE, update={"decision": "failed", "reason": str(error), "usage": {"reviewer": error.usage}}
+                goto=DONE,
+                update={
+                    "decision": "failed",
+                    "reason": str(error),
+                    "model_failed": True,
+                    "usage": {"reviewer": error.usage},
+                },
             )
         update: dict[str, Any] = {"usage": {"reviewer": usage}}
         try:

@@ -58,7 +58,7 @@ class Role:
 def skill_read(path: str) -> str | None:
     """The skill a read of `path` opens (`/workspace/skills/<name>/SKILL.md`, or `/skills/…` for short)."""
     parts = PurePosixPath(path).parts
-    parts = parts[1:] if parts[:2] == ("/", WORKSPACE.strip("/")) else parts
+    parts = ("/", *parts[2:]) if parts[:2] == ("/", WORKSPACE.strip("/")) else parts
     if len(parts) == 4 and parts[:2] == ("/", "skills") and parts[3] == "SKILL.md":
         return parts[2]
     return None

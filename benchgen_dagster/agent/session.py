@@ -28,6 +28,8 @@ class SessionResult(BaseModel):
     session_id: str
     decision: str
     reason: str
+    # Failed because a role's model failed (after its retries) or ran out of its budget.
+    model_failed: bool = False
     rounds: int
     checks_passed: bool
     failed_checks: list[str]
@@ -138,6 +140,7 @@ def run_session(
         session_id=session_id,
         decision=decision,
         reason=reason,
+        model_failed=bool(final.get("model_failed")),
         rounds=final.get("round", 0),
         checks_passed=bool(summary.get("passed")),
         failed_checks=list(summary.get("failed_checks", [])),

@@ -33,4 +33,7 @@ class SessionState(TypedDict, total=False):
     coder_feedback: str
     decision: Decision
     reason: str
+    # The session ended because a role's model failed (an error after its retries, or a spent budget),
+    # not because of what it made.
+    model_failed: bool
     usage: Annotated[dict[str, dict[str, Any]], merge_usage]

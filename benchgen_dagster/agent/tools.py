@@ -130,7 +130,11 @@ class SessionContext:
                 "script_sha256": None,
                 "failed_checks": ["script_runs"],
                 "failures": [
-                    {"check": "script_runs", "seed": None, "message": "no /script.py was written (as a regular file)"}
+                    {
+                        "check": "script_runs",
+                        "seed": None,
+                        "message": "no /workspace/script.py was written (as a regular file)",
+                    }
                 ],
             }
             return missing, {"script": "none"}

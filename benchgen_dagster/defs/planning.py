@@ -42,8 +42,9 @@ class AgentSessionError(dg.Failure):
 
 
 def model_failed(result: Any) -> bool:
-    """The session ended because its model failed, not because of what it made (checks, a refusal)."""
-    return bool(result.decision == "failed" and not result.failed_checks)
+    """The session ended because its model failed (after its retries, or out of its budget), not because of
+    what it made (checks, a refusal), even where a check the role ran had failed before."""
+    return bool(result.decision == "failed" and getattr(result, "model_failed", False))
 
 
 def finish_role(result: Any, key: str, stage: str, registry: RegistryResource) -> None:

@@ -86,7 +86,12 @@ class AgentsResource(dg.ConfigurableResource):
             renders_dir=renders_dir,
             tracing=self.tracing.settings() if self.tracing else None,
         )
-        return run_session(config, home=benchgen_home(), roles=roles, start_round=start_round)
+        from benchgen_dagster.agent.models import ModelConfigError
+
+        try:
+            return run_session(config, home=benchgen_home(), roles=roles, start_round=start_round)
+        except ModelConfigError as error:  # a model string that cannot work: no retry will make it work
+            raise dg.Failure(f"the model cannot be used: {error}", allow_retries=False) from None
 
     def max_rounds_for(self, benchmark_request: dict[str, Any]) -> int:
         """A candidate's round cap: its request's `max_rounds` (`generate --max-rounds`), else this resource's."""

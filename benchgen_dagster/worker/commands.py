@@ -9,26 +9,31 @@ goes to `/bin/sh -c`.
 """
 
 import shlex
+import sys
+from pathlib import Path
 from typing import Any
 
+# Where an agent's workspace is inside the sandbox: the path its file tools name too.
+AGENT_WORKSPACE = "/workspace"
+# `python` in a command is the interpreter benchgen runs on, with build123d and MuJoCo.
+AGENT_PATH = f"{Path(sys.executable).parent}:/usr/bin:/bin"
 PYTHONS = ("python", "python3")
 # Outside quotes these make the shell do something (operators, globs, a home folder, a new command).
-_SHELL_ANYWHERE = set(";&|<>()*?[~\n#")
+_SHELL_ANYWHERE = frozenset(";&|<>()*?[~\n#")
 # Expanded even inside double quotes; only single quotes keep them literal.
-_EXPANSIONS = set("$`")
+_EXPANSIONS = frozenset("$`")
 
 
 def _needs_shell(command: str) -> bool:
-    """Whether the shell would do more with `command` than split it into words."""
+    """Whether the shell would do more with `command` than split it into words. A backslash or a carriage
+    return anywhere counts: the shell and shlex read some escapes differently, and the fast path must
+    give exactly what the shell would."""
+    if "\\" in command or "\r" in command:
+        return True
     quote = ""
-    escaped = False
     for char in command:
-        if escaped:
-            escaped = False
-        elif quote == "'":
+        if quote == "'":
             quote = "" if char == "'" else quote
-        elif char == "\\":
-            escaped = True
         elif quote == '"':
             if char in _EXPANSIONS:
                 return True
@@ -37,7 +42,7 @@ def _needs_shell(command: str) -> bool:
             quote = char
         elif char in _SHELL_ANYWHERE or char in _EXPANSIONS:
             return True
-    return bool(quote) or escaped
+    return bool(quote)
 
 
 def python_program(command: str) -> dict[str, Any] | None:

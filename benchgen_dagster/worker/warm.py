@@ -40,6 +40,7 @@ from benchgen_dagster.worker.bubblewrap import (
     read_only_binds,
 )
 from benchgen_dagster.worker.cgroups import RunCgroups, remove_unused
+from benchgen_dagster.worker.commands import AGENT_WORKSPACE
 from benchgen_dagster.worker.job_uids import claim_uid
 from benchgen_dagster.worker.sandbox import sandbox_env
 from benchgen_dagster.worker.sandbox_entry import export_tar
@@ -180,7 +181,7 @@ class WarmSandbox:
             argv += ["--perms", "0755", "--dir", str(folder)]
         for path in read_only:
             argv += ["--ro-bind", str(path), str(path)]
-        argv += ["--perms", "0755", "--dir", "/job", "--dir", "/workspace", "--remount-ro", "/", "--chdir", "/"]
+        argv += ["--perms", "0755", "--dir", "/job", "--dir", AGENT_WORKSPACE, "--remount-ro", "/", "--chdir", "/"]
         argv += ["--clearenv"]
         for key, value in sorted(sandbox_env().items()):
             argv += ["--setenv", key, value]

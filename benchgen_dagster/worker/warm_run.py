@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from benchgen_dagster.models.settings import SandboxLimits
 from benchgen_dagster.worker.cgroups import tasks_of_user
+from benchgen_dagster.worker.commands import AGENT_PATH
 from benchgen_dagster.worker.job_uids import UidClaim
 from benchgen_dagster.worker.sandbox import KILL_ALL_SAFE, SandboxRun, drain_export, keep_log, sandbox_env, tail
 from benchgen_dagster.worker.sandbox_export import ExportError, apply_export
@@ -66,7 +67,13 @@ class WarmRun:
             "input_bytes": os.fstat(source).st_size,
             "workspace_bytes": limits.workspace_mb * 1024 * 1024,
             "tmp_bytes": limits.tmp_mb * 1024 * 1024,
-            "env": {**sandbox_env(), KILL_ALL_SAFE: "1", "TMPDIR": "/job/tmp", "HOME": "/job/tmp"},
+            # An agent's program finds the interpreter benchgen runs on as `python`, as a cold execute does.
+            "env": {
+                **sandbox_env({"PATH": AGENT_PATH} if protected is not None else None),
+                KILL_ALL_SAFE: "1",
+                "TMPDIR": "/job/tmp",
+                "HOME": "/job/tmp",
+            },
             "rlimits": {
                 "AS": limits.memory_mb * 1024 * 1024,
                 "CPU": limits.cpu_seconds,

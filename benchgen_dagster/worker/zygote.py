@@ -38,14 +38,13 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any, NoReturn
 
+from benchgen_dagster.worker.commands import AGENT_WORKSPACE
 from benchgen_dagster.worker.sandbox_entry import apply_rlimits, export_tar
 
 CLONE_NEWNS = 0x00020000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x2, 0x4, 0x20, 0x1000, 0x4000, 0x40000
 PR_SET_NO_NEW_PRIVS = 38
 JOB_ROOT = Path("/job")
-# Where an agent program (`execute`) sees its workspace: the path its file tools name too.
-AGENT_WORKSPACE = Path("/workspace")
 _KILL_TIMEOUT_S = 2.0
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -77,8 +76,8 @@ def _isolate(job: dict[str, Any], source: int) -> Path:
     _call(_libc.mount(b"none", b"/tmp", None, MS_REMOUNT | MS_BIND | MS_RDONLY, None), "/tmp read-only")
     _mount_tmpfs(Path("/dev/shm"), job["tmp_bytes"], "1777")
     if job["kind"] == "execute":
-        _mount_tmpfs(AGENT_WORKSPACE, job["workspace_bytes"], "0700")
-        return _agent_workspace(job, source, AGENT_WORKSPACE)
+        _mount_tmpfs(Path(AGENT_WORKSPACE), job["workspace_bytes"], "0700")
+        return _agent_workspace(job, source, Path(AGENT_WORKSPACE))
     work = JOB_ROOT / "work"
     work.mkdir(mode=0o700)
     with os.fdopen(source, "rb") as handle:
@@ -191,11 +190,9 @@ def _run_as_job(job: dict[str, Any], work: Path, result: int) -> NoReturn:
 
 
 def _execute(program: dict[str, Any]) -> int:
-    """An agent's command, as its uid: a shell command through /bin/sh, or (the fast path the host
-    chose for `python -c CODE` and `python FILE.py`, see worker/commands.py) Python run in this
-    interpreter, whose imports are paid. Its exit status is what the shell would give."""
-    if "shell" in program:
-        os.execve("/bin/sh", ["sh", "-c", program["shell"]], dict(os.environ))
+    """An agent's `python -c CODE` or `python FILE.py` (the commands worker/commands.py lets run here;
+    every other command runs under /bin/sh in a cold sandbox), in this interpreter, whose imports are
+    paid, as its uid. Its exit status is what the shell would give."""
     argv = [str(a) for a in program.get("argv", [])]
     try:
         if "script" in program:
