@@ -201,8 +201,8 @@ def materialize_side_by_side(keys: list[str], instance: dg.DagsterInstance, limi
     with RunQueue(instance, limit) as queue:
         run_ids: dict[str, str] = {}
         try:
-            waiting = [queue.submit(GENERATE_JOB, key, QUIET) for key in keys]
-            run_ids.update(zip(waiting, keys, strict=True))
+            run_ids.update({queue.submit(GENERATE_JOB, key, QUIET): key for key in keys})
+            waiting = list(run_ids)
             while waiting:
                 # A candidate a rejected review sent back is queued again as soon as its run ends, from
                 # cad_script on (what review_revision_sensor launches under the daemon).
@@ -283,11 +283,10 @@ def plan_deviations(keys: list[str], instance: dg.DagsterInstance | None = None)
     instance = instance or dagster_instance()
     found: dict[str, list[str]] = {}
     for key in keys:
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey("benchmark_plan"), asset_partitions=[key]), limit=1
-        ).records
-        materialization = records[0].asset_materialization if records else None
-        listed = materialization.metadata.get("deviations") if materialization else None
+        plans = dg.AssetRecordsFilter(asset_key=dg.AssetKey("benchmark_plan"), asset_partitions=[key])
+        records = instance.fetch_materializations(plans, limit=1).records
+        made = records[0].asset_materialization if records else None
+        listed = made.metadata.get("deviations") if made else None
         rows = listed.records if isinstance(listed, dg.TableMetadataValue) else []
         found[key] = [Deviation.model_validate(row.data).summary() for row in rows]
     return found

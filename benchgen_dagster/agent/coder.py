@@ -6,7 +6,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
 from benchgen_dagster.agent.prompts import FEEDBACK_MARKER, PLAN_MARKER, REQUEST_MARKER, ROUND_MARKER
-from benchgen_dagster.agent.roles import Role, RoleFailed
+from benchgen_dagster.agent.roles import Role, RoleFailed, session_failed
 from benchgen_dagster.agent.state import DONE, SessionState
 from benchgen_dagster.agent.tools import SessionContext
 
@@ -28,16 +28,7 @@ def make_coder(role: Role, context: SessionContext):  # type: ignore[no-untyped-
         try:
             answer, usage = role.run(coder_task(state, context), config)
         except RoleFailed as error:
-            context.note("coder", "write and verify script.py", f"failed: {error}", "the session ends")
-            return Command(
-                goto=DONE,
-                update={
-                    "decision": "failed",
-                    "reason": str(error),
-                    "model_failed": True,
-                    "usage": {"coder": error.usage},
-                },
-            )
+            return session_failed(context, error, "write and verify script.py", error.usage)
         # The gate: the worker's full check, whatever the coder did or claimed.
         summary = context.check()
         if summary["passed"] and not context.renders_current():

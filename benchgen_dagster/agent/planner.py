@@ -12,7 +12,7 @@ from langgraph.types import Command
 
 from benchgen_dagster.agent.contract import library_summary
 from benchgen_dagster.agent.prompts import LIBRARY_MARKER, PLAN_PROBLEM_MARKER, REQUEST_MARKER
-from benchgen_dagster.agent.roles import Role, RoleFailed
+from benchgen_dagster.agent.roles import Role, RoleFailed, session_failed
 from benchgen_dagster.agent.state import DONE, SessionState, merge_usage
 from benchgen_dagster.agent.tools import SessionContext
 from benchgen_dagster.library import catalogue
@@ -50,16 +50,8 @@ def make_planner(role: Role, context: SessionContext):  # type: ignore[no-untype
             try:
                 answer, used = role.run(task if attempt == 0 else _fix_task(task, problem), config)
             except RoleFailed as error:
-                context.note("planner", _intent(state), f"failed: {error}", "the session ends")
-                return Command(
-                    goto=DONE,
-                    update={
-                        "decision": "failed",
-                        "reason": str(error),
-                        "model_failed": True,
-                        "usage": _usage(merge_usage({"planner": usage}, {"planner": error.usage})["planner"]),
-                    },
-                )
+                spent = merge_usage({"planner": usage}, {"planner": error.usage})["planner"]
+                return session_failed(context, error, _intent(state), spent)
             usage = merge_usage({"planner": usage}, {"planner": used})["planner"]
             if not safe_files.is_file(context.workspace, "plan.md"):
                 return _refuse(context, state, answer, NO_PLAN, usage)

@@ -7,7 +7,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
 from benchgen_dagster.agent.prompts import FEEDBACK_MARKER, REQUEST_MARKER, ROUND_MARKER
-from benchgen_dagster.agent.roles import Role, RoleFailed
+from benchgen_dagster.agent.roles import Role, RoleFailed, session_failed
 from benchgen_dagster.agent.state import DONE, SessionState
 from benchgen_dagster.agent.tools import SessionContext
 from benchgen_dagster.models.reviews import ReviewError, read_review
@@ -49,16 +49,7 @@ def make_reviewer(role: Role, context: SessionContext, with_images: bool):  # ty
         try:
             answer, usage = role.run(task, config)
         except RoleFailed as error:
-            context.note("reviewer", "judge the benchmark", f"failed: {error}", "the session ends")
-            return Command(
-                goto=DONE,
-                update={
-                    "decision": "failed",
-                    "reason": str(error),
-                    "model_failed": True,
-                    "usage": {"reviewer": error.usage},
-                },
-            )
+            return session_failed(context, error, "judge the benchmark", error.usage)
         update: dict[str, Any] = {"usage": {"reviewer": usage}}
         try:
             decision, comments = read_review(context.read_text(review))

@@ -11,6 +11,7 @@ from langchain.agents.middleware.tool_call_limit import ToolCallLimitExceededErr
 from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableConfig
+from langgraph.types import Command
 
 from benchgen_dagster.agent.backend import SandboxFilesystemBackend
 from benchgen_dagster.agent.model_calls import (
@@ -20,6 +21,7 @@ from benchgen_dagster.agent.model_calls import (
     model_call_middleware,
 )
 from benchgen_dagster.agent.prompts import WORKSPACE
+from benchgen_dagster.agent.state import DONE
 from benchgen_dagster.agent.tools import SessionContext, worker_tools
 
 
@@ -28,8 +30,9 @@ class RoleFailed(RuntimeError):
 
     `usage` is what the role's model calls cost before it failed: failed sessions are paid for too."""
 
-    def __init__(self, message: str, usage: dict[str, Any] | None = None) -> None:
+    def __init__(self, role: str, message: str, usage: dict[str, Any] | None = None) -> None:
         super().__init__(message)
+        self.role = role
         self.usage = usage or RoleUsage().model_dump()
 
 
@@ -53,6 +56,13 @@ class Role:
             self.context.write_todos(self.name, result["todos"])
         final = result["messages"][-1]
         return str(final.content), meter.usage.model_dump()
+
+
+def session_failed(context: SessionContext, error: RoleFailed, intent: str, usage: dict[str, Any]) -> Command:
+    """End the session where a role's model failed: the reason in the journal, what its calls cost kept."""
+    context.note(error.role, intent, f"failed: {error}", "the session ends")
+    update = {"decision": "failed", "reason": str(error), "model_failed": True, "usage": {error.role: usage}}
+    return Command(goto=DONE, update=update)
 
 
 def skill_read(path: str) -> str | None:
@@ -84,13 +94,13 @@ def invoke_metered(
         result: dict[str, Any] = agent.invoke({"messages": [{"role": "user", "content": task}]}, metered)
     except ToolCallLimitExceededError:
         message = f"{name}: ran out of its budget of {budget.tool_calls} tool calls for one turn"
-        raise RoleFailed(message, meter.usage.model_dump()) from None
+        raise RoleFailed(name, message, meter.usage.model_dump()) from None
     except ModelCallLimitExceededError:
         message = f"{name}: ran out of its budget of {budget.model_calls} model calls for one turn"
-        raise RoleFailed(message, meter.usage.model_dump()) from None
+        raise RoleFailed(name, message, meter.usage.model_dump()) from None
     except Exception as error:  # a provider error after the declared retries ends the session, not the process
         first_line = str(error).splitlines()[0] if str(error) else ""
-        raise RoleFailed(f"{name}: {type(error).__name__}: {first_line}", meter.usage.model_dump()) from error
+        raise RoleFailed(name, f"{name}: {type(error).__name__}: {first_line}", meter.usage.model_dump()) from error
     return result
 
 
