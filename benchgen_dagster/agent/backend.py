@@ -66,6 +66,7 @@ SANDBOX_FOLDERS = frozenset(
 READ_ONLY_DIRS = ("skills", "utils", DOCS_DIR, LIBRARY_DIR)
 TOOL_WRITTEN_DIRS = ("renders", "reports")
 MAX_AGENT_FILE = 2 * 1024 * 1024
+MAX_EXECUTE_S = 600.0
 
 UTILS_SOURCE = '''"""Worker utilities for your own Python, run with the execute tool (inside the sandbox), e.g.
 `python -c "from utils import simulate; print(simulate(seeds=2))"` or a verify.py of your own.
@@ -118,7 +119,8 @@ def workspace_mountable() -> bool:
 
 
 class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
-    """deepagents' FilesystemBackend in virtual mode ("/" is the workspace), guarded, with a sandboxed execute."""
+    """deepagents' FilesystemBackend in virtual mode (the workspace is /workspace), guarded, with a sandboxed
+    execute."""
 
     def __init__(self, workspace: Path, logs: Path, limits: SandboxLimits) -> None:
         super().__init__(root_dir=workspace, virtual_mode=True)
@@ -168,9 +170,9 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
             return f"Error: invalid path {file_path!r}: {error}"
         top = relative.parts[0] if relative.parts else ""
         if top in READ_ONLY_DIRS:
-            return f"Error: {file_path!r} is read-only (/{top}/ cannot be changed); write elsewhere in the workspace."
+            return f"Error: {file_path!r} is read-only ({WORKSPACE}/{top}/ cannot be changed); write elsewhere."
         if tool_dirs_too and top in TOOL_WRITTEN_DIRS:
-            return f"Error: /{top}/ is written by the worker tools; call them instead of writing there."
+            return f"Error: {WORKSPACE}/{top}/ is written by the worker tools; call them instead of writing there."
         return None
 
     def _relative(self, file_path: str) -> PurePosixPath:
@@ -255,7 +257,8 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
     def _execute(self, command: str, timeout: int | None) -> ExecuteResponse:
         self.executions += 1
         logs = self.logs / f"execute-{self.executions}"
-        wall = float(timeout or self.limits.seed_timeout_s)
+        # A model may ask for up to an hour (deepagents' bound); a command gets ten minutes at most.
+        wall = min(float(timeout or self.limits.seed_timeout_s), MAX_EXECUTE_S)
         # The tools' folders too: the graph's gate writes reports/ and renders/, and a program must not
         # forge them.
         protected = [*READ_ONLY_DIRS, *TOOL_WRITTEN_DIRS]
