@@ -106,6 +106,17 @@ def copy_skills(skills_dir: Path | None, root: Path, under: str) -> list[str]:
     return copied
 
 
+def workspace_relative(file_path: str) -> PurePosixPath:
+    """An agent's path relative to the workspace: `/workspace/x`, or `/x` for short, is `x`. Raises
+    ValueError for a path into the sandbox's own folders (/tmp, /usr, …), which is not the workspace's."""
+    path = PurePosixPath("/" + file_path.lstrip("/"))
+    if path.parts[1:2] == (WORKSPACE.strip("/"),):
+        return PurePosixPath(*path.parts[2:]) if len(path.parts) > 2 else PurePosixPath(".")
+    if path.parts[1:2] and path.parts[1] in SANDBOX_FOLDERS:
+        raise ValueError(f"{file_path} is the sandbox's own folder, not the workspace: use {WORKSPACE}/…")
+    return PurePosixPath(*path.parts[1:]) if len(path.parts) > 1 else PurePosixPath(".")
+
+
 @cache
 def workspace_mountable() -> bool:
     """Whether the sandbox can show the workspace at /workspace: not where the interpreter or benchgen
@@ -176,13 +187,7 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
         return None
 
     def _relative(self, file_path: str) -> PurePosixPath:
-        """`file_path` relative to the workspace; raises ValueError for a path outside it."""
-        path = PurePosixPath("/" + file_path.lstrip("/"))
-        if path.parts[1:2] == (WORKSPACE.strip("/"),):
-            return PurePosixPath(*path.parts[2:]) if len(path.parts) > 2 else PurePosixPath(".")
-        if path.parts[1:2] and path.parts[1] in SANDBOX_FOLDERS:
-            raise ValueError(f"{file_path} is the sandbox's own folder, not the workspace: use {WORKSPACE}/…")
-        return PurePosixPath(*path.parts[1:]) if len(path.parts) > 1 else PurePosixPath(".")
+        return workspace_relative(file_path)
 
     def read(self, file_path: str, offset: int = 0, limit: int = 2000) -> ReadResult:
         # Only what the safe-file module reaches (no link on the way); deepagents then pages it.

@@ -11,9 +11,10 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
 from benchgen_dagster.agent.contract import library_summary
+from benchgen_dagster.agent.model_calls import usage_total
 from benchgen_dagster.agent.prompts import LIBRARY_MARKER, PLAN_PROBLEM_MARKER, REQUEST_MARKER
 from benchgen_dagster.agent.roles import Role, RoleFailed, session_failed
-from benchgen_dagster.agent.state import DONE, SessionState, merge_usage
+from benchgen_dagster.agent.state import DONE, SessionState
 from benchgen_dagster.agent.tools import SessionContext
 from benchgen_dagster.library import catalogue
 from benchgen_dagster.models.plans import PlanError, read_plan
@@ -50,9 +51,9 @@ def make_planner(role: Role, context: SessionContext):  # type: ignore[no-untype
             try:
                 answer, used = role.run(task if attempt == 0 else _fix_task(task, problem), config)
             except RoleFailed as error:
-                spent = merge_usage({"planner": usage}, {"planner": error.usage})["planner"]
+                spent = usage_total([usage, error.usage])
                 return session_failed(context, error, _intent(state), spent)
-            usage = merge_usage({"planner": usage}, {"planner": used})["planner"]
+            usage = usage_total([usage, used])
             if not safe_files.is_file(context.workspace, "plan.md"):
                 return _refuse(context, state, answer, NO_PLAN, usage)
             try:

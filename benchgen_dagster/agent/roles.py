@@ -1,7 +1,6 @@
 """Building and running one role: a deepagents agent over the sandbox backend, with todos and worker tools."""
 
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
 from deepagents import create_deep_agent
@@ -13,14 +12,13 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.types import Command
 
-from benchgen_dagster.agent.backend import SandboxFilesystemBackend
+from benchgen_dagster.agent.backend import SandboxFilesystemBackend, workspace_relative
 from benchgen_dagster.agent.model_calls import (
     CallBudget,
     ModelCallMeter,
     RoleUsage,
     model_call_middleware,
 )
-from benchgen_dagster.agent.prompts import WORKSPACE
 from benchgen_dagster.agent.state import DONE
 from benchgen_dagster.agent.tools import SessionContext, worker_tools
 
@@ -67,11 +65,11 @@ def session_failed(context: SessionContext, error: RoleFailed, intent: str, usag
 
 def skill_read(path: str) -> str | None:
     """The skill a read of `path` opens (`/workspace/skills/<name>/SKILL.md`, or `/skills/…` for short)."""
-    parts = PurePosixPath(path).parts
-    parts = ("/", *parts[2:]) if parts[:2] == ("/", WORKSPACE.strip("/")) else parts
-    if len(parts) == 4 and parts[:2] == ("/", "skills") and parts[3] == "SKILL.md":
-        return parts[2]
-    return None
+    try:
+        parts = workspace_relative(path).parts
+    except ValueError:
+        return None
+    return parts[1] if len(parts) == 3 and parts[0] == "skills" and parts[2] == "SKILL.md" else None
 
 
 def invoke_metered(
