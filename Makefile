@@ -8,7 +8,7 @@ SEEDS ?= 8
 # Debian packages: the sandbox (bubblewrap), headless rendering (EGL and OSMesa from Mesa, no GPU needed).
 SYSTEM_PACKAGES := python3-venv bubblewrap libegl1 libgl1-mesa-dri libosmesa6
 
-.PHONY: install system-deps run test lint typecheck unit bench-worker bench-pipeline bench-skills bench-quality bench-providers clean
+.PHONY: install system-deps run test lint typecheck unit bench-worker bench-pipeline bench-skills bench-quality bench-providers bench-layout-scales clean
 
 $(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,11 @@ bench-quality: install
 # role, and the wall time split into model and sandbox time.
 bench-providers: install
 	$(PY) -m bench.bench_providers
+
+# How far each family's layout grows (2, 1.6 or 1.3×) and still passes every check over 16 seeds, beside
+# what library/parameters.LAYOUT_SCALES declares; exits 1 where a declaration claims more.
+bench-layout-scales: install
+	$(PY) -m bench.bench_layout_scales
 
 clean:
 	rm -rf $(VENV) .benchgen .pytest_cache .mypy_cache .ruff_cache

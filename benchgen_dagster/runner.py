@@ -275,23 +275,6 @@ def generate(
     return [registry().get(c.key) or c for c in candidates]
 
 
-def plan_deviations(keys: list[str], instance: dg.DagsterInstance | None = None) -> dict[str, list[str]]:
-    """Each candidate's deviations from its request, one line each, as its latest plan's metadata lists them
-    (`defs.planning.benchmark_plan`); [] for a candidate whose plan lists none or was never made."""
-    from benchgen_dagster.models.plans import Deviation
-
-    instance = instance or dagster_instance()
-    found: dict[str, list[str]] = {}
-    for key in keys:
-        plans = dg.AssetRecordsFilter(asset_key=dg.AssetKey("benchmark_plan"), asset_partitions=[key])
-        records = instance.fetch_materializations(plans, limit=1).records
-        made = records[0].asset_materialization if records else None
-        listed = made.metadata.get("deviations") if made else None
-        rows = listed.records if isinstance(listed, dg.TableMetadataValue) else []
-        found[key] = [Deviation.model_validate(row.data).summary() for row in rows]
-    return found
-
-
 def learn(instance: dg.DagsterInstance) -> tuple[bool, dict[str, object]]:
     """Materialize agent_journals and learned_skills now; returns success and learned_skills' metadata."""
     from benchgen_dagster.defs.skills import LEARN_JOB

@@ -106,8 +106,11 @@ def test_the_planners_prompt_shows_front_matter_that_validates() -> None:
     example = PLANNER[PLANNER.index("---\nfamily:") :]
     front = read_plan(example + "\n# Plan\n", catalogue())
     assert front.deviations == [
-        Deviation(quantity="travel sideways", requested=1000, planned=875, unit="mm", reason=front.deviations[0].reason)
+        Deviation(
+            quantity="travel sideways", requested=2500, planned=1850, unit="mm", reason=front.deviations[0].reason
+        )
     ]
+    assert front.scale == 2 and front.overrides == {"ball_radius": 20, "bin_x": 625}
     assert {p.parameter or p.description for p in front.randomization} == {"bin_x", "wall height"}
     assert front.randomization[0].spread == 0.4 and front.randomization[1].range == (72, 168)
     # Every field the model has is named in the prompt.

@@ -20,8 +20,8 @@ CUBE_GAP = "a 60 mm cube must cross a 180 mm gap"
 
 # prompt -> (family, the overrides expected exactly)
 PLANS: dict[str, tuple[str, dict[str, float]]] = {
-    # 1 m of travel is more than a distance may move (1.25x the default): clamped; the checks decide the rest.
-    STEEL_BALL: ("ball_over_wall", {"ball_radius": 40.0, "bin_x": 500.0 * bounds("ball_over_wall", "bin_x")[1]}),
+    # 1 m of travel is more than the layout reaches: it grows 1.15×, and the 40 mm ball is 34.8 mm before that.
+    STEEL_BALL: ("ball_over_wall", {"ball_radius": 34.8, "bin_x": 569.5}),
     # The drawbridge moves a ball: the 60 mm cube is stood in for by a ball as wide.
     CUBE_GAP: ("drawbridge", {"ball_radius": 30.0, "gap_width": 180.0}),
     "class-1 lever where the fulcrum position varies": ("lever_moving_fulcrum", {}),
@@ -102,19 +102,7 @@ def test_the_steel_ball_plan_says_it_clamped_the_travel() -> None:
     assert plan.reading.material == "steel" and plan.reading.moved_object == "ball"
     assert plan.reading.sizes_mm == {"radius": 40.0}
     assert plan.reading.distances_mm == {"sideways": 1000.0}
-    assert "clamped" in plan.rationale and "bin_x" in plan.rationale
-
-
-def test_the_steel_ball_plans_front_matter_lists_the_clamped_travel_as_a_deviation() -> None:
-    plan = plan_request(STEEL_BALL)
-    assert isinstance(plan, OfflinePlan)
-    front = read_plan(plan_markdown(plan, STEEL_BALL), catalogue())
-    (travel,) = front.deviations
-    # The ball starts at x = -300, the bin's nominal x is held to 1.25 × 500 mm: 925 mm of the 1000 asked for.
-    assert (travel.quantity, travel.requested, travel.planned, travel.unit) == ("travel sideways", 1000, 925, "mm")
-    assert "bin_x within 0.6–1.25× its default 500 mm" in travel.reason
-    # What the request asked for and the plan builds as asked is no deviation: the 40 mm radius.
-    assert front.overrides == {"ball_radius": 40.0, "bin_x": 625.0}
+    assert "layout is grown 1.15×" in plan.rationale and "bin_x" in plan.rationale and "clamped" not in plan.rationale
 
 
 @pytest.mark.parametrize(
@@ -122,7 +110,8 @@ def test_the_steel_ball_plans_front_matter_lists_the_clamped_travel_as_a_deviati
     [
         (
             "lift a 120 mm box 2 m up onto a shelf 500 mm deep",
-            [("rise", 2000, 250), ("depth (as shelf_depth)", 500, 240)],
+            # Grown 2× (lift_to_shelf's most), the shelf at 1.25 × 200 mm still rises 500 mm of the 2 m.
+            [("rise", 2000, 500), ("depth (as shelf_depth)", 500, 480)],
         ),
         ("move a ball of radius 10 mm 10 cm sideways over a wall into a bin", [("travel sideways", 100, 600)]),
         ("a 60 mm cube must cross a 180 mm gap", [("moved object", "cube", "a rubber ball")]),
@@ -226,13 +215,15 @@ def test_parameterized_source_compiles_and_carries_the_new_nominals(prompt: str)
     original = library_family(plan.family).source()
     assert source.endswith(original) or plan.overrides
     assert family_parameters_of(source) == {**family_parameters(plan.family), **plan.overrides}
-    # Only the nominal literals changed: the rest of the source is the family's, line for line.
-    body = source.split("\n", 4)[4]
+    # Only the nominal literals (and the scale of a grown layout) changed: the rest is the family's, line for line.
+    grown = plan.scale != 1.0
+    assert ("# Layout grown" in source) is grown
+    body = source.split("\n", 5 if grown else 4)[-1]
     assert len(body.splitlines()) == len(original.splitlines())
     changed = [(a, b) for a, b in zip(body.splitlines(), original.splitlines(), strict=True) if a != b]
     defaults = family_parameters(plan.family)
-    assert len(changed) == sum(value != defaults[name] for name, value in plan.overrides.items())
-    assert all("p.param(" in a for a, _ in changed)
+    assert len(changed) == sum(value != defaults[name] for name, value in plan.overrides.items()) + grown
+    assert all("p.param(" in a or f"scale=scale * {plan.scale:g}," in a for a, _ in changed)
 
 
 # A parameter as a family's source draws it: `p.param("name", nominal=X`.

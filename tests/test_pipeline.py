@@ -384,11 +384,11 @@ def test_a_plan_whose_front_matter_does_not_validate_rejects_the_candidate_in_on
 
 
 def test_the_plan_stage_shows_the_plans_deviations_and_generate_reads_them_from_there() -> None:
-    from benchgen_dagster.runner import plan_deviations
+    from benchgen_dagster.defs.planning import plan_deviations
 
     plan = (
-        "---\nfamily: ball_over_wall\ntier: 1\noverrides: {bin_x: 625}\ndeviations:\n"
-        "- {quantity: travel sideways, requested: 1000, planned: 925, unit: mm, reason: the layout reaches 925 mm}\n"
+        "---\nfamily: ball_over_wall\ntier: 1\noverrides: {bin_x: 625}\nscale: 1.3\ndeviations:\n"
+        "- {quantity: travel sideways, requested: 1500, planned: 1202.5, unit: mm, reason: it reaches 1202.5 mm}\n"
         "---\n# Ball\n\n## Learning objectives\n1. get a ball\n   over a wall\n"
     )
     with dg.instance_for_test() as instance:
@@ -401,17 +401,21 @@ def test_the_plan_stage_shows_the_plans_deviations_and_generate_reads_them_from_
         assert [r.data for r in table.records] == [
             {
                 "quantity": "travel sideways",
-                "requested": 1000.0,
-                "planned": 925.0,
+                "requested": 1500.0,
+                "planned": 1202.5,
                 "unit": "mm",
-                "reason": "the layout reaches 925 mm",
+                "reason": "it reaches 1202.5 mm",
             }
         ]
         assert metadata["deviation_count"].value == 1 and metadata["family"].value == "ball_over_wall"
+        assert metadata["layout_scale"].value == 1.3
         assert "- get a ball over a wall" in str(metadata["learning_objectives"].value)
         output = result.asset_value("benchmark_plan")
-        assert output["front_matter"]["deviations"][0]["planned"] == 925.0
+        assert output["front_matter"]["deviations"][0]["planned"] == 1202.5
         assert plan_deviations([key, "never-planned"], instance) == {
-            key: ["travel sideways 1000 -> 925 mm (the layout reaches 925 mm)"],
+            key: [
+                "layout grown 1.3× to reach the request",
+                "travel sideways 1500 -> 1202.5 mm (it reaches 1202.5 mm)",
+            ],
             "never-planned": [],
         }

@@ -138,14 +138,21 @@ def _processes_with(variable: str) -> list[int]:
 
 @pytest.mark.sandbox
 @pytest.mark.usefixtures("require_bubblewrap")
-def test_generate_says_in_its_table_which_requested_value_the_plan_changed_and_why() -> None:
-    # A 1 m travel is more than ball_over_wall's layout reaches: the plan holds the bin at 625 mm and says so.
+def test_generate_grows_the_layout_to_the_requested_metre_and_says_so_in_its_table(_benchgen_home: Path) -> None:
+    # A 1 m travel is more than ball_over_wall's layout reaches (925 mm): the plan grows it 1.15× rather than
+    # clamp the bin, the judge passes the grown benchmark, and its manifest says at what scale it is built.
     prompt = "a steel ball of radius 40 mm must be moved 1 m sideways"
     generated = benchgen("generate", prompt, env={**os.environ, "COLUMNS": "400", "BENCHGEN_SEEDS": "2"})
     assert generated.returncode == 0, generated.stdout + generated.stderr
     (row,) = [line for line in generated.stdout.splitlines() if "-v1 " in line]
-    assert "promoted" in row and row.rstrip("│ ").endswith(
-        "travel sideways 1000 -> 925 mm (ball_over_wall keeps bin_x within 0.6–1.25× its default 500 mm, so its "
-        "layout's travel is 925 mm at most)"
-    )
+    assert "promoted" in row and row.rstrip("│ ").endswith("layout grown 1.15× to reach the request")
     assert "┃ deviations" in generated.stdout
+    (manifest_path,) = (_benchgen_home / "dataset").glob("*/benchmark.yaml")
+    manifest = yaml.safe_load(manifest_path.read_text())
+    assert manifest["scale"] == 1.15 and manifest["family"] == "ball_over_wall"
+    assert manifest["parameters"]["bin_x"]["nominal"] == 569.5
+    assert "scale=scale * 1.15," in (manifest_path.parent / "script.py").read_text()
+    (gallery,) = [
+        line.split(":", 1)[1].strip() for line in generated.stdout.splitlines() if line.startswith("gallery:")
+    ]
+    assert "ball_over_wall · layout grown 1.15×" in Path(gallery).read_text()

@@ -15,7 +15,7 @@ import inspect
 from functools import cache
 from importlib import resources
 
-from benchgen_dagster.library import families
+from benchgen_dagster.library import families, format_scale
 from benchgen_dagster.library.parameters import format_nominal
 
 DOCS_DIR = "docs"
@@ -38,15 +38,22 @@ def contract_files() -> dict[str, str]:
 
 
 def library_summary() -> str:
-    """The families as a markdown list: name, tier, description, parameters (nominal, unit, planning range)."""
+    """The families as a markdown list: name, tier, description, how far its layout grows, parameters (nominal,
+    unit, planning range)."""
     lines = [
         "Tier 1: spatial (get an object somewhere); tier 2: kinematic (a joint must move). A plan builds on one "
         "(`family: <name>`, moving its nominal values within the ranges below through `overrides`) or plans a "
-        "new mechanism (`family: new`). Each family's script is in /workspace/library/<name>.py.",
+        "new mechanism (`family: new`). Each family's script is in /workspace/library/<name>.py. A request larger "
+        "than a family's layout reaches grows the layout (`scale`) before any value is clamped.",
         "",
     ]
     for family in families():
-        lines.append(f"- **{family.name}** (tier {family.tier}): {family.description}")
+        grows = (
+            f" Its layout grows up to {format_scale(family.max_scale)}× (`scale`)."
+            if family.max_scale > 1
+            else " Its layout does not grow."
+        )
+        lines.append(f"- **{family.name}** (tier {family.tier}): {family.description}{grows}")
         for parameter in family.parameters():
             low, high = (format_nominal(parameter.nominal * f) for f in parameter.safe)
             lines.append(

@@ -107,7 +107,8 @@ def generate(
     # The rows are there from the first second: loading the definitions and the services takes a while.
     with BatchProgress(console, labels_for(requests)) as board:
         require_services()
-        from benchgen_dagster.runner import dataset_paths, plan_deviations, registry
+        from benchgen_dagster.defs.planning import plan_deviations
+        from benchgen_dagster.runner import dagster_instance, dataset_paths, registry
         from benchgen_dagster.runner import generate as run_generate
 
         stop = threading.Event()
@@ -130,7 +131,7 @@ def generate(
         finally:
             stop.set()
     try:
-        deviations = plan_deviations([c.key for c in final])
+        deviations = plan_deviations([c.key for c in final], dagster_instance())
     except Exception as error:  # the benchmarks are made; only the table's deviations column is missing
         error_console.print(f"[yellow]warning:[/] the plans' deviations could not be read: {escape(one_line(error))}")
         deviations = {}

@@ -38,6 +38,8 @@ def gallery_card(manifest: BenchmarkManifest) -> dict[str, Any]:
         "title": manifest.title or manifest.id,
         "tier": manifest.tier,
         "family": manifest.family,
+        # Its layout grown to reach the request: the parameters below are in the script's units, before it.
+        "grown": f"layout grown {manifest.scale:g}×" if manifest.scale != 1 else "",
         "seeds": len(manifest.seeds_checked),
         "solvability": manifest.solvability_status,
         "difficulty": manifest.difficulty.score if manifest.difficulty else "–",

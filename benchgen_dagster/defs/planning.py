@@ -122,9 +122,27 @@ def benchmark_plan(
             "plan": dg.MetadataValue.md(plan),
             **({"family": front.family} if front.family else {}),
             **({"tier": front.tier} if front.tier else {}),
+            # The family's layout grown to reach the request (1: as the family is).
+            "layout_scale": front.scale,
             "learning_objectives": dg.MetadataValue.md("".join(f"- {o}\n" for o in front.learning_objectives)),
             "deviations": deviation_table(front.deviations),
             "deviation_count": len(front.deviations),
             **session_metadata(result),
         },
     )
+
+
+def plan_deviations(keys: list[str], instance: dg.DagsterInstance) -> dict[str, list[str]]:
+    """Each candidate's deviations from its request, one line each, as its latest plan's metadata lists them
+    (`benchmark_plan`, above), after how far its layout grew; [] where none or never planned."""
+    found: dict[str, list[str]] = {}
+    for key in keys:
+        plans = dg.AssetRecordsFilter(asset_key=dg.AssetKey("benchmark_plan"), asset_partitions=[key])
+        records = instance.fetch_materializations(plans, limit=1).records
+        made = records[0].asset_materialization if records else None
+        listed = made.metadata.get("deviations") if made else None
+        rows = listed.records if isinstance(listed, dg.TableMetadataValue) else []
+        scale = made.metadata.get("layout_scale") if made else None
+        grown = [f"layout grown {scale.value:g}× to reach the request"] if scale and scale.value != 1 else []
+        found[key] = grown + [Deviation.model_validate(row.data).summary() for row in rows]
+    return found

@@ -63,6 +63,14 @@ def benchmark_id(script_sha256: str, family: str | None) -> str:
     return f"{slug}-{script_sha256[:10]}"
 
 
+def scene_scale(report: dict[str, Any]) -> float:
+    """The scale the checked scene was built at (what its script gave its Scene), 1 where none was judged."""
+    scales = [
+        float(scene["scale"]) for o in report.get("outcomes", []) if (scene := o.get("scene")) and "scale" in scene
+    ]
+    return max(scales, default=1.0)
+
+
 def parameter_ranges(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Each randomized parameter's declared range and the values the checked seeds drew."""
     ranges: dict[str, dict[str, float]] = {}
@@ -239,6 +247,7 @@ def promoted_benchmark(
         title=_title(plan, bid),
         tier=tier,
         family=family,
+        scale=scene_scale(compiled_report),
         learning_objectives=front.learning_objectives,
         parameters=ranges,
         seeds_checked=simulation_report["seeds"],

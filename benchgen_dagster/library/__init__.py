@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from benchgen_dagster.library.parameters import PARAMETERS, Parameter
+from benchgen_dagster.library.parameters import LAYOUT_SCALES, PARAMETERS, Parameter
 
 LIBRARY_DIR = Path(__file__).parent
 # The package's modules that are not families.
 _NOT_FAMILIES = frozenset({"parameters"})
+# How a family's build() passes its caller's scale on to its Scene: the one place a layout grows.
+_SCENE_SCALE = "scale=scale"
 _TITLE_RE = re.compile(r"""title=["']([^"']+)["']""")
 
 
@@ -53,13 +55,22 @@ class Family:
         """Each declared parameter's default nominal value, by name, in the order the family draws them."""
         return {parameter.name: float(parameter.nominal) for parameter in self.parameters()}
 
-    def script(self, nominals: Mapping[str, float]) -> str:
-        """The family's script, drawing each parameter named in `nominals` around that nominal instead.
+    @property
+    def max_scale(self) -> float:
+        """The largest layout scale the family is measured to hold (`parameters.LAYOUT_SCALES`); 1: it does
+        not grow."""
+        return LAYOUT_SCALES.get(self.name, 1.0)
+
+    def script(self, nominals: Mapping[str, float], scale: float = 1.0) -> str:
+        """The family's script, drawing each parameter named in `nominals` around that nominal instead, and
+        with its layout grown by `scale`.
 
         Each changed draw is written from the parameter's declaration, in place of the draw as declared
-        (`Parameter.draw`); everything else is the family's source. Raises ValueError for a parameter
-        the family does not declare, a value that is not finite, or a declared draw the source does
-        not make exactly once."""
+        (`Parameter.draw`); a scale other than 1 multiplies the scale its `Scene` is built at
+        (`scale=scale * 1.6`), so every solid, zone and joint grows and the judge scales the limits and
+        times with it. Everything else is the family's source. Raises ValueError for a parameter the
+        family does not declare, a value that is not finite, a declared draw the source does not make
+        exactly once, or a scale outside (0, max_scale]."""
         declared = {parameter.name: parameter for parameter in self.parameters()}
         unknown = sorted(set(nominals) - set(declared))
         if unknown:
@@ -72,7 +83,18 @@ class Family:
             if (count := source.count(as_declared)) != 1:
                 raise ValueError(f"{self.path.name} makes the draw {as_declared} {count} times, not once")
             source = source.replace(as_declared, declared[name].draw(value))
+        if scale != 1.0:
+            if not 0 < scale <= self.max_scale:
+                raise ValueError(f"family {self.name!r} grows its layout up to {self.max_scale:g}×, not {scale:g}×")
+            if (count := source.count(_SCENE_SCALE)) != 1:
+                raise ValueError(f"{self.path.name} passes {_SCENE_SCALE} {count} times, not once")
+            source = source.replace(_SCENE_SCALE, f"{_SCENE_SCALE} * {format_scale(scale)}")
         return source
+
+
+def format_scale(scale: float) -> str:
+    """A layout scale as a script and a plan write it: 1.6, 1.25."""
+    return f"{round(scale, 3):g}"
 
 
 def _declared(path: Path, name: str) -> str:

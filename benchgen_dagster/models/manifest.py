@@ -97,13 +97,16 @@ class Provenance(_Lenient):
 
 
 class BenchmarkManifest(_Lenient):
-    """`benchmark.yaml`: the benchmark's id, title, tier, family, objectives, parameter ranges, checked
+    """`benchmark.yaml`: the benchmark's id, title, tier, family, scale, objectives, parameter ranges, checked
     seeds, checks, judge, solvability, difficulty, review and provenance (promotion writes them in this order)."""
 
     id: str
     title: str | None = None
     tier: int | None = None
     family: str | None = None
+    # The scale its scene is built at (its layout grown to reach a larger request, > 1): lengths in the
+    # parameter ranges are the script's, before the scale.
+    scale: float = 1.0
     learning_objectives: list[str] = Field(default_factory=list)
     parameters: dict[str, ParameterRange] = Field(default_factory=dict)
     seeds_checked: list[int] = Field(default_factory=list)

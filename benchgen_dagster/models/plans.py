@@ -1,7 +1,8 @@
 """plan.md as code reads it: the YAML front matter the planner writes above the plan it writes for people.
 
 The front matter is a `PlanFrontMatter`: `family` (a library family, or "new" for a mechanism no family
-covers), `tier`, `overrides` (nominal values by parameter name), `learning_objectives`, `randomization`
+covers), `tier`, `overrides` (nominal values by parameter name), `scale` (the family's layout grown by
+that factor, where the request is larger than it reaches), `learning_objectives`, `randomization`
 (what varies and by how much), `deviations` (every value the request asked for that the plan changed, and
 why) and `refused` (why the request cannot be met, instead of a plan). A plan is model or curator output:
 `read_plan` validates it where a plan is taken (the planner node, the plan stage, a curator's --plan) and
@@ -22,6 +23,8 @@ from benchgen_dagster.models.front_matter import split_front_matter
 
 # The family of a plan for a mechanism no library family covers.
 NEW_FAMILY = "new"
+# The most a plan may grow a family's layout: lengths 4×, masses 64×.
+MAX_LAYOUT_SCALE = 4.0
 # How the readers are told the library: each family's name and the names of its parameters.
 Catalogue = Mapping[str, Set[str]]
 
@@ -92,6 +95,9 @@ class PlanFrontMatter(BaseModel):
     family: str | None = None
     tier: int | None = Field(default=None, ge=1, le=2)
     overrides: dict[str, float] = Field(default_factory=dict)
+    # The family's layout grown by this factor (its Scene built at `scale * this`), for a request larger
+    # than the family's layout reaches; 1: as the family is.
+    scale: float = Field(default=1.0, gt=0, le=MAX_LAYOUT_SCALE)
     learning_objectives: list[str] = Field(default_factory=list)
     randomization: list[Randomized] = Field(default_factory=list)
     deviations: list[Deviation] = Field(default_factory=list)

@@ -107,3 +107,12 @@ class SceneSpec(BaseModel):
     forbid_zones: list[ZoneSpec] = []
     constraints: Constraints = Constraints()
     params: list[ParamRecord] = []
+
+    @property
+    def time_scale(self) -> float:
+        """How much longer things take in this scene than at scale 1: √scale.
+
+        Gravity does not scale with the layout, so a scene grown by `scale` plays out as the same puzzle
+        (Froude similarity: a ball thrown at √scale the speed lands scale as far) when its times grow by
+        √scale: drive speeds, delays and the judge's time limits follow it."""
+        return float(self.scale) ** 0.5

@@ -114,16 +114,24 @@ class _Reader:
 
 
 def scaled_parts(parts: list[PartSpec], factor: float) -> list[PartSpec]:
-    """Joint anchors, slide limits and slide speeds scaled about the origin, like the meshes."""
+    """Joints scaled about the origin like the meshes, and in time by √factor (`SceneSpec.time_scale`).
+
+    Lengths (anchors, slide limits) grow by `factor`; slide speeds by √factor, hinge speeds (deg/s) by
+    1/√factor, delays by √factor. Damping grows with the forces it must give at the new speeds: a slide's
+    (force per speed) by factor^2.5, a hinge's (torque per angular speed) by factor^4.5."""
     scaled = []
+    time = factor**0.5
     for part in parts:
         joint = part.joint
         if joint is not None and factor != 1.0:
             slide = joint.kind == "slide"
+            drive = None if joint.drive is None else joint.drive * (factor / time if slide else 1 / time)
             update = {
                 "anchor": tuple(v * factor for v in joint.anchor),
                 "limits": (joint.limits[0] * factor, joint.limits[1] * factor) if slide else joint.limits,
-                "drive": joint.drive * factor if slide and joint.drive is not None else joint.drive,
+                "drive": drive,
+                "delay": joint.delay * time,
+                "damping": joint.damping * factor ** (2.5 if slide else 4.5),
             }
             scaled.append(part.model_copy(update={"joint": joint.model_copy(update=update)}))
         else:
@@ -132,11 +140,25 @@ def scaled_parts(parts: list[PartSpec], factor: float) -> list[PartSpec]:
 
 
 def scaled_spec(spec: SceneSpec) -> SceneSpec:
+    """The scene at its scale: zones and joints scaled like the meshes, and the weight and cost limits by the
+    cube of the scale, as every solid's mass (and so its stock's price) grows with its volume.
+
+    A script declares its limits for its layout at scale 1, so a layout grown to fit a larger request
+    keeps the same puzzle: the reference solution, grown with it, weighs scale³ as much."""
     factor = spec.scale
     if factor == 1.0:
         return spec
+    limits = spec.constraints
+    volume = factor**3
+    constraints = limits.model_copy(
+        update={
+            "max_weight_g": None if limits.max_weight_g is None else limits.max_weight_g * volume,
+            "max_unit_cost": None if limits.max_unit_cost is None else limits.max_unit_cost * volume,
+        }
+    )
     return spec.model_copy(
         update={
+            "constraints": constraints,
             "parts": scaled_parts(spec.parts, factor),
             "workspace": spec.workspace.scaled(factor),
             "goal_zone": spec.goal_zone.scaled(factor),

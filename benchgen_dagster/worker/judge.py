@@ -112,7 +112,7 @@ def judge_seed(scene: SceneInput, out: Path, job: JudgeJob, cache: Decomposition
     outcome.results.extend(results)
     if job.simulate and model is not None:
         # At least as long as the solved run: a scene that creeps into the goal by itself late is trivial.
-        duration = settings.solvability.time_limit_s
+        duration = settings.solvability.time_limit_s * compiled.spec.time_scale
         outcome.simulation, physics = simulate_scene(model, compiled.spec, seed, settings.simulation, duration)
         outcome.results.extend(physics)
     solved = _solution(scene, compiled, model, out, job, cache, outcome)
@@ -135,7 +135,9 @@ def _render(
         else (scene[0], scene[1].spec)
     )
     # A solution's video runs for its whole time limit, so it shows the goal reached.
-    duration = settings.solvability.time_limit_s if view.with_solution else settings.simulation.duration_s
+    duration = (settings.solvability.time_limit_s if view.with_solution else settings.simulation.duration_s) * (
+        spec.time_scale
+    )
     render_scene(
         model,
         spec,

@@ -112,7 +112,10 @@ def solve_scene(
 ) -> tuple[SolutionTrace, CheckResult]:
     """Simulate the solved scene for the time limit and judge the solution (goal, zones, weight, cost)."""
     spec = compiled.spec
-    limit = settings.solvability.time_limit_s
+    # Times, speeds and tolerances follow the scene's scale, so a grown layout is judged as the same puzzle.
+    limit = settings.solvability.time_limit_s * spec.time_scale
+    rest_speed = settings.solvability.rest_speed_m_s * spec.scale / spec.time_scale
+    tolerance = settings.solvability.zone_tolerance_mm * spec.scale
     own = [p for p in compiled.parts if p.spec.name in solution_names]
     mass = sum(p.mass_g for p in own)
     cost = sum(unit_cost(p.mass_g, p.spec.material, driven=_driven(p)) for p in own)
@@ -154,7 +157,7 @@ def solve_scene(
     while True:
         if zone_problem is None and len(geom_ids):
             lo, hi = _world_boxes(model, data, geom_ids)
-            zone_problem = _zone_problem(spec, owners, lo, hi, settings.solvability.zone_tolerance_mm, float(data.time))
+            zone_problem = _zone_problem(spec, owners, lo, hi, tolerance, float(data.time))
         if moved >= 1:
             position = m_to_mm(1.0) * data.xipos[moved]
             path.append((float(data.time), position.copy()))
@@ -191,11 +194,11 @@ def solve_scene(
                 f"with the reference solution, {reached}{spec.moved_object!r} is not in the goal "
                 f"after {limit:g} s (ends at {where} mm)"
             )
-        elif trace.final_speed_m_s > settings.solvability.rest_speed_m_s:
+        elif trace.final_speed_m_s > rest_speed:
             problems.append(
                 f"with the reference solution, {spec.moved_object!r} is in the goal at {limit:g} s but not at rest: "
                 f"it still moves at {trace.final_speed_m_s:.3f} m/s "
-                f"(rest_speed_m_s {settings.solvability.rest_speed_m_s:g})"
+                f"(rest_speed_m_s {rest_speed:g})"
             )
     passed = not problems
     message = (

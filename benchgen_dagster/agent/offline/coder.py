@@ -29,6 +29,7 @@ def chosen_plan(task: str) -> OfflinePlan | Refusal:
             overrides=front.overrides,
             rationale="as planned in plan.md",
             reading=reading,
+            scale=front.scale,
         )
     return plan_request(f"{prompt}\n{section(task, PLAN_MARKER)}")
 

@@ -24,6 +24,7 @@ def plan_markdown(plan: OfflinePlan | Refusal, prompt: str) -> str:
         family=plan.family,
         tier=plan.tier,
         overrides=dict(sorted(plan.overrides.items())),
+        scale=plan.scale,
         learning_objectives=objectives,
         randomization=[
             Randomized(
@@ -37,7 +38,8 @@ def plan_markdown(plan: OfflinePlan | Refusal, prompt: str) -> str:
         ],
         deviations=plan.deviations,
     )
-    fields = front.model_dump(mode="json", exclude={"refused"})
+    # A plan at the family's own size says nothing of scale (and reads the same as before scale existed).
+    fields = front.model_dump(mode="json", exclude={"refused"} | ({"scale"} if plan.scale == 1.0 else set()))
     # What a seed varies says only what it has; a deviation says `planned: null` where nothing is planned.
     fields["randomization"] = [r.model_dump(mode="json", exclude_none=True) for r in front.randomization]
     head = yaml.safe_dump(fields, sort_keys=False, allow_unicode=True, width=100)

@@ -4,46 +4,23 @@
 an `OfflinePlan` (family, tier, overridden nominal values, a rationale) or a `Refusal` saying why
 nothing in the library fits.
 
-Every override stays inside [0.6, 1.5] × the family's default nominal (distances at most 1.25 ×). What
-a request asks for is tried as asked within those bounds: where a family's geometry needs a narrower
-range, the worker's checks say so, the coder backs off, and the skill learner turns that into a skill
-the coder reads next time. The candidates the pipeline varies on its own (`_vary`) stay within the
-narrower ranges measured up front and declared with the family's parameters (`safe`, in
-`library/parameters.py`), so a batch's extra candidates do not fail.
-
-Every requested value the plan does not build as asked (a length clamped to those bounds, a quantity the
-family has no parameter for, a moved object or material the family stands in for) is a `Deviation`, with
-its reason, which the plan's front matter lists.
-
-A family's layout is not grown to reach a larger request: `build(seed, scale)` scales every solid, zone
-and joint, but the checks build at scale 1, and at other scales the families' weight limits and reference
-solutions no longer hold (measured: ball_over_wall and hinged_gate at 1.6× fail `solvable`), so a travel
-beyond the layout's reach is clamped and said so.
+The nominal values come from `overrides`: every requested length within bounds around the family's
+defaults, the layout grown first where a request is larger than the family reaches. Every requested value
+the plan does not build as asked (a length clamped to those bounds, a quantity the family has no parameter
+for, a moved object or material the family stands in for) is a `Deviation`, with its reason, which the
+plan's front matter lists.
 """
-
-import math
-from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
+from benchgen_dagster.agent.offline.overrides import Overrides, bounds, grown_overrides, vary
 from benchgen_dagster.agent.offline.profiles import PROFILES, Profile
 from benchgen_dagster.agent.offline.reading import RequestReading, normalized, read_request
-from benchgen_dagster.agent.offline.vocabulary import (
-    FAR_FACTOR,
-    HORIZONTAL,
-    MAX_LENGTH_MM,
-    MIN_LENGTH_MM,
-    OUT_OF_SCOPE,
-)
-from benchgen_dagster.library import Family, families
+from benchgen_dagster.agent.offline.vocabulary import FAR_FACTOR, MAX_LENGTH_MM, MIN_LENGTH_MM, OUT_OF_SCOPE
+from benchgen_dagster.library import Family, families, format_scale
 from benchgen_dagster.library import family as library_family
 from benchgen_dagster.library.parameters import format_nominal
 from benchgen_dagster.models.plans import Deviation
-
-# The bounds on a new nominal, as a factor of the family's default: what a request may ask for.
-MIN_FACTOR = 0.6
-MAX_SIZE_FACTOR = 1.5
-MAX_DISTANCE_FACTOR = 1.25
 
 
 class OfflinePlan(BaseModel):
@@ -60,6 +37,7 @@ class OfflinePlan(BaseModel):
     rationale: str
     reading: RequestReading
     deviations: list[Deviation] = Field(default_factory=list)
+    scale: float = 1.0  # the family's layout grown by this factor (1: as the family is)
 
 
 class Refusal(BaseModel):
@@ -67,146 +45,6 @@ class Refusal(BaseModel):
 
     reason: str
     reading: RequestReading
-
-
-def bounds(family: str, param: str, measured: bool = False) -> tuple[float, float]:
-    """The allowed factor range on `param`'s default nominal; `measured` narrows it to the range the
-    family declares safe for it."""
-    declared = next(p for p in library_family(family).parameters() if p.name == param)
-    high = MAX_DISTANCE_FACTOR if declared.kind == "distance" else MAX_SIZE_FACTOR
-    low = MIN_FACTOR
-    if not measured:
-        return low, high
-    safe_low, safe_high = declared.safe
-    return max(low, safe_low), min(high, safe_high)
-
-
-def _round_toward(value: float, default: float) -> float:
-    """`value` to 0.1 mm, rounded toward `default` so it never crosses a bound it was clamped to."""
-    scaled = value * 10
-    rounded = math.floor(scaled + 1e-9) if value > default else math.ceil(scaled - 1e-9)
-    return rounded / 10
-
-
-@dataclass
-class _Overrides:
-    values: dict[str, float] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    far: list[str] = field(default_factory=list)  # quantities too far from the family to approximate
-    used: set[str] = field(default_factory=set)  # reading keys that set a parameter
-    deviations: list[Deviation] = field(default_factory=list)
-    clamped: set[str] = field(default_factory=set)  # parameters held to their bounds
-
-
-def _apply(
-    family: str,
-    defaults: dict[str, float],
-    param: str,
-    wanted: float,
-    why: str,
-    out: _Overrides,
-    *,
-    motion: bool,
-    measured: bool = False,
-) -> None:
-    """Set `param` to `wanted` clamped to its bounds; a size too far off to approximate is recorded in `far`.
-
-    A motion (a travel or a rise) is always clamped: a family's layout fixes where things start.
-    """
-    if param not in defaults or param in out.values:
-        return
-    default = defaults[param]
-    factor = wanted / default
-    if not motion and not FAR_FACTOR**-1 <= factor <= FAR_FACTOR:
-        out.far.append(f"{why} would need {param} = {wanted:g} mm, {factor:.2g}× the family's {default:g} mm")
-        return
-    low, high = bounds(family, param, measured)
-    value = _round_toward(min(max(wanted, low * default), high * default), default)
-    out.values[param] = value
-    if abs(value - wanted) > 0.1 + 1e-9:
-        out.clamped.add(param)
-        out.notes.append(
-            f"{why} asks for {param} = {wanted:g} mm, but a nominal is kept within {low:g}–{high:g}× the "
-            f"family's default {default:g} mm, so it is clamped to {value:g} mm"
-        )
-    else:
-        out.notes.append(f"{why} sets {param} to {value:g} mm (default {default:g} mm)")
-
-
-def _held(family: str, params: tuple[str, ...] | list[str], defaults: dict[str, float]) -> str:
-    """Why a clamped value is where it is: "bin_x is kept within 0.6–1.25× its default 500 mm"."""
-    held = []
-    for param in params:
-        low, high = bounds(family, param)
-        held.append(f"{param} within {low:g}–{high:g}× its default {defaults[param]:g} mm")
-    return f"{family} keeps " + " and ".join(held)
-
-
-def _deviation(quantity: str, requested: float, planned: float, reason: str) -> Deviation:
-    return Deviation(quantity=quantity, requested=requested, planned=round(planned, 1), unit="mm", reason=reason)
-
-
-def _overrides(family: str, reading: RequestReading) -> _Overrides:
-    profile = PROFILES[family]
-    defaults = library_family(family).nominals()
-    out = _Overrides()
-    for key, value in reading.sizes_mm.items():
-        for param, multiplier, addend in profile.sizes.get(key, ()):
-            out.used.add(f"size:{key}")
-            _apply(
-                family, defaults, param, value * multiplier + addend, f"the {key} of {value:g} mm", out, motion=False
-            )
-            if param in out.clamped and param in out.values:
-                planned = (out.values[param] - addend) / multiplier
-                reason = _held(family, [param], defaults)
-                out.deviations.append(_deviation(f"{key} (as {param})", value, planned, reason))
-    horizontal = next((k for k in (*HORIZONTAL, "out") if k in reading.distances_mm and profile.travel), None)
-    if horizontal is not None and profile.travel is not None:
-        params, multiplier, offset = profile.travel
-        distance = reading.distances_mm[horizontal]
-        total = sum(defaults[p] for p in params)
-        factor = (distance - offset) / (multiplier * total)
-        why = f"the travel of {distance:g} mm ({horizontal})"
-        out.used.add(f"distance:{horizontal}")
-        for param in params:
-            _apply(family, defaults, param, defaults[param] * factor, why, out, motion=True)
-        if out.clamped & set(params):
-            planned = multiplier * sum(out.values.get(p, defaults[p]) for p in params) + offset
-            reach = "at most" if planned < distance else "at least"
-            reason = f"{_held(family, params, defaults)}, so its layout's travel is {planned:g} mm {reach}"
-            out.deviations.append(_deviation(f"travel {horizontal}", distance, planned, reason))
-    if "up" in reading.distances_mm and profile.rise is not None:
-        param, multiplier, addend = profile.rise
-        rise = reading.distances_mm["up"]
-        out.used.add("distance:up")
-        _apply(family, defaults, param, rise * multiplier + addend, f"the rise of {rise:g} mm", out, motion=True)
-        if param in out.clamped and param in out.values:
-            planned = (out.values[param] - addend) / multiplier
-            out.deviations.append(_deviation("rise", rise, planned, _held(family, [param], defaults)))
-    return out
-
-
-def _variant_factor(low: float, high: float, step: int) -> float:
-    """A nominal factor for the `step`-th variation of a parameter: its upper bound, its lower bound, then
-    halfway to each, a third of the way, ... Never 1 (the first candidate's value), never repeated."""
-    side = high if step % 2 == 0 else low
-    return 1 + (side - 1) / (step // 2 + 1)
-
-
-def _vary(family: str, variant: int, variants: int, out: _Overrides) -> None:
-    """Candidate `variant` (2, 3, ...) of a request moves one nominal the prompt left free, within the
-    family's safe range, so each candidate is a different benchmark rather than a duplicate of the first.
-
-    One parameter per candidate: the safe ranges were measured one parameter at a time."""
-    defaults = library_family(family).nominals()
-    free = [p for p in defaults if p not in out.values]
-    if not free:
-        return
-    param = free[(variant - 2) % len(free)]
-    low, high = bounds(family, param, measured=True)
-    factor = _variant_factor(low, high, (variant - 2) // len(free))
-    why = f"candidate {variant} of {variants}"
-    _apply(family, defaults, param, defaults[param] * factor, why, out, motion=True, measured=True)
 
 
 def _score(family: Family, reading: RequestReading) -> float:
@@ -287,7 +125,7 @@ def plan_request(prompt: str) -> OfflinePlan | Refusal:
     score, tier, name = candidates[0]
     chosen = library_family(name)
     profile = PROFILES[name]
-    found = _overrides(name, reading)
+    found, scale = grown_overrides(name, reading)
     if found.far:
         return Refusal(
             reason=(
@@ -298,7 +136,7 @@ def plan_request(prompt: str) -> OfflinePlan | Refusal:
         )
 
     if reading.variant and reading.variant > 1:
-        _vary(name, reading.variant, reading.variants or reading.variant, found)
+        vary(name, reading.variant, reading.variants or reading.variant, found)
 
     matched = [k for k in reading.keywords if k in profile.keywords]
     because = f"the request mentions {', '.join(matched)}" if matched else "the request's wording"
@@ -310,6 +148,12 @@ def plan_request(prompt: str) -> OfflinePlan | Refusal:
     ]
     if reading.moved_object and reading.moved_object != profile.moved:
         parts.append(f"The family moves {profile.stand_in}, which stands in for the requested {reading.moved_object}.")
+    if scale != 1.0:
+        parts.append(
+            f"The request is larger than {name}'s layout reaches, so the layout is grown {format_scale(scale)}× "
+            "(every solid, zone and joint; the judge scales the weight and cost limits with the masses), and "
+            "the lengths below are in the family's own units."
+        )
     if found.notes:
         notes = "; ".join(found.notes)
         parts.append(notes[0].upper() + notes[1:] + ".")
@@ -341,6 +185,8 @@ def plan_request(prompt: str) -> OfflinePlan | Refusal:
     heading = chosen.title() or name
     if found.values:
         heading += " (" + ", ".join(f"{k} {format_nominal(v)} mm" for k, v in found.values.items()) + ")"
+    if scale != 1.0:
+        heading += f", grown {format_scale(scale)}×"
     return OfflinePlan(
         family=name,
         tier=tier,
@@ -349,10 +195,11 @@ def plan_request(prompt: str) -> OfflinePlan | Refusal:
         rationale=" ".join(parts),
         reading=reading,
         deviations=deviations,
+        scale=scale,
     )
 
 
-def _unrepresented(name: str, profile: Profile, reading: RequestReading, found: _Overrides) -> list[Deviation]:
+def _unrepresented(name: str, profile: Profile, reading: RequestReading, found: Overrides) -> list[Deviation]:
     """The requested things the family does not build as asked, beyond clamped lengths: a length it has no
     parameter for, a moved object it stands in for, a material its moved part is not made of."""
     why = f"{name} has no parameter for it"
@@ -384,3 +231,6 @@ def _unrepresented(name: str, profile: Profile, reading: RequestReading, found: 
             )
         )
     return missed
+
+
+__all__ = ["OfflinePlan", "Refusal", "bounds", "plan_request"]

@@ -5,6 +5,7 @@ import re
 
 from benchgen_dagster.agent.offline.planning import OfflinePlan
 from benchgen_dagster.library import family as library_family
+from benchgen_dagster.library import format_scale
 from benchgen_dagster.library.parameters import format_nominal
 
 # The header's first line names the module that wrote offline scripts before agent/offline/ existed: a
@@ -19,11 +20,12 @@ def _comment(text: str) -> str:
 def parameterized_source(plan: OfflinePlan) -> str:
     """The family's script with the plan's overrides as its nominal values (`Family.script`), and a header.
 
-    The header comment names the request, the family and each override. The result compiles as Python.
-    Raises ValueError for an override the family does not declare.
+    The header comment names the request, the family, each override and the layout's scale where it is
+    grown. The result compiles as Python. Raises ValueError for an override the family does not declare or
+    a scale beyond the family's `max_scale`.
     """
     family = library_family(plan.family)
-    source = family.script(plan.overrides)
+    source = family.script(plan.overrides, plan.scale)
     defaults = family.nominals()
     request = _comment(plan.reading.prompt or plan.title)
     if len(request) > 300:
@@ -38,6 +40,8 @@ def parameterized_source(plan: OfflinePlan) -> str:
         f"# Request: {request}",
         f"# Overridden nominal values: {changes or 'none (the family defaults)'}.",
     ]
+    if plan.scale != 1.0:
+        header.append(f"# Layout grown {format_scale(plan.scale)}× to reach the request (its Scene's scale).")
     text = "\n".join(header) + "\n" + source
     compile(text, f"<{plan.family} parameterized>", "exec")
     return text
