@@ -121,3 +121,18 @@ def test_a_layout_grown_to_its_most_still_passes_every_check_with_its_reference_
     assert scene is not None and scene.scale == 2.0
     solution = report.outcomes[0].solution
     assert solution is not None and 1500 < solution.mass_g <= 1500 * 8 == solution.max_weight_g
+
+
+def test_a_real_planner_is_told_how_far_each_family_grows_and_a_scale_out_of_range_is_one_clear_error() -> None:
+    from benchgen_dagster.agent.contract import library_summary
+    from benchgen_dagster.models.plans import PlanError
+
+    listed = library_summary()
+    assert "Its layout grows up to 2× (`scale`)." in listed.split("**ball_over_wall**")[1].split("\n")[0]
+    assert "Its layout does not grow." in listed.split("**lever_moving_fulcrum**")[1].split("\n")[0]
+    plan = "---\nfamily: ball_over_wall\ntier: 1\nscale: {}\n---\n# Plan\n"
+    assert read_plan(plan.format(1.5), catalogue()).scale == 1.5
+    for bad in ("5", "0", "big"):
+        with pytest.raises(PlanError, match=r"^plan.md front matter: scale: ") as raised:
+            read_plan(plan.format(bad), catalogue())
+        assert "\n" not in str(raised.value)

@@ -156,3 +156,8 @@ def test_generate_grows_the_layout_to_the_requested_metre_and_says_so_in_its_tab
         line.split(":", 1)[1].strip() for line in generated.stdout.splitlines() if line.startswith("gallery:")
     ]
     assert "ball_over_wall · layout grown 1.15×" in Path(gallery).read_text()
+    # The audit rebuilds the grown script on fresh seeds: grown again, and judged at that scale.
+    audited = benchgen("audit", "--seeds", "2", "--json")
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+    (row,) = json.loads(audited.stdout)["results"]
+    assert row["passed"] and row["solvable_seeds"] == 2, row
