@@ -4,6 +4,7 @@ import pytest
 
 from benchgen_dagster.agent.prompts import PLANNER
 from benchgen_dagster.library import catalogue
+from benchgen_dagster.library import family as library_family
 from benchgen_dagster.models.plans import Deviation, PlanError, learning_objectives, plan_fields, read_plan
 from benchgen_dagster.models.reviews import ReviewError, read_review
 from benchgen_dagster.models.skills import SkillError, parse_skill
@@ -107,10 +108,16 @@ def test_the_planners_prompt_shows_front_matter_that_validates() -> None:
     front = read_plan(example + "\n# Plan\n", catalogue())
     assert front.deviations == [
         Deviation(
-            quantity="travel sideways", requested=2500, planned=1850, unit="mm", reason=front.deviations[0].reason
+            quantity="travel sideways", requested=2500, planned=1750, unit="mm", reason=front.deviations[0].reason
         )
     ]
-    assert front.scale == 2 and front.overrides == {"ball_radius": 20, "bin_x": 625}
+    assert front.scale == 2 and front.overrides == {"ball_radius": 22.5, "bin_x": 575}
+    # The example plans inside the ranges the task lists (the measured safe ranges) and the family's scale.
+    safe = {p.name: p.safe for p in library_family("ball_over_wall").parameters()}
+    for name, value in front.overrides.items():
+        nominal = next(p.nominal for p in library_family("ball_over_wall").parameters() if p.name == name)
+        assert safe[name][0] <= value / nominal <= safe[name][1], name
+    assert front.scale <= library_family("ball_over_wall").max_scale
     assert {p.parameter or p.description for p in front.randomization} == {"bin_x", "wall height"}
     assert front.randomization[0].spread == 0.4 and front.randomization[1].range == (72, 168)
     # Every field the model has is named in the prompt.

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from benchgen_dagster.agent.offline.overrides import requested_overrides
 from benchgen_dagster.agent.offline.planner import plan_markdown
 from benchgen_dagster.agent.offline.planning import OfflinePlan, plan_request
 from benchgen_dagster.agent.offline.scripts import parameterized_source
-from benchgen_dagster.library import catalogue, families
+from benchgen_dagster.library import catalogue, families, layout_scales
 from benchgen_dagster.library import family as library_family
 from benchgen_dagster.library.parameters import LAYOUT_SCALES
 from benchgen_dagster.models.materials import material_named
@@ -97,6 +98,37 @@ def test_what_the_grown_layout_still_cannot_reach_is_clamped_and_says_how_far_it
     assert "its layout grows 2× at most (measured), here 2×" in travel.reason
 
 
+@pytest.mark.parametrize(
+    ("prompt", "family", "scale"),
+    [
+        # The 500 mm travel is built exactly at scale 1: growing for the rise stops where it still is.
+        ("lift a 60 mm box 400 mm up onto a shelf 500 mm sideways", "lift_to_shelf", 1.25),
+        # A 25 mm ball fits at scale 1: the layout grows only as far as it still fits (21 mm, 0.6 × 35).
+        ("a steel ball of radius 25 mm must be moved 1.5 m sideways", "ball_over_wall", 1.19),
+        ("a box must pass under a low bar 30 mm thick and move 1.5 m sideways", "under_low_bar", 1.25),
+    ],
+)
+def test_growing_never_costs_what_the_family_built_as_asked(prompt: str, family: str, scale: float) -> None:
+    plan = plan_request(prompt)
+    assert isinstance(plan, OfflinePlan) and (plan.family, plan.scale) == (family, scale)
+    as_asked = {d.quantity for d in requested_overrides(family, plan.reading).deviations}
+    assert {d.quantity for d in plan.deviations if d.unit == "mm"} <= as_asked, plan.deviations
+
+
+def test_a_travel_over_several_parameters_grows_with_each_inside_its_measured_range(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # corridor_transfer's travel moves two legs by one factor (its layout is not declared to grow: say it were).
+    monkeypatch.setitem(LAYOUT_SCALES, "corridor_transfer", 1.3)
+    plan = plan_request("transfer a box 1.1 m along a corridor")
+    assert isinstance(plan, OfflinePlan) and plan.family == "corridor_transfer" and plan.scale > 1
+    declared = {p.name: p for p in library_family("corridor_transfer").parameters()}
+    for name, value in plan.overrides.items():
+        low, high = declared[name].safe
+        assert low <= value / declared[name].nominal <= high + 1e-9, (name, value)
+    assert plan.deviations == []
+
+
 def test_a_family_that_does_not_grow_clamps_as_before_and_says_why() -> None:
     assert library_family("lever_moving_fulcrum").max_scale == 1.0
     plan = plan_request("a class-1 lever must lift a load 1 m up")
@@ -106,6 +138,21 @@ def test_a_family_that_does_not_grow_clamps_as_before_and_says_why() -> None:
     assert "its layout does not grow" in rise.reason
     # A plan at the family's own size writes no scale: it reads as plans written before scale existed.
     assert "scale:" not in plan_markdown(plan, "x").split("---")[1]
+
+
+def test_the_judge_weighs_and_prices_a_grown_solution_against_limits_and_motors_grown_alike(tmp_path: Path) -> None:
+    from benchgen_dagster.library import ball_over_wall
+    from benchgen_dagster.models.materials import ACTUATOR_UNIT_COST, MATERIALS
+    from benchgen_dagster.worker.local import judge_scene
+
+    judged = judge_scene(ball_over_wall.build(0, 2.0), tmp_path, 0, ball_over_wall.solution(0, 2.0))
+    solution = judged.outcome.solution
+    assert solution is not None and not solution.problems, solution.problems
+    assert (solution.max_weight_g, solution.max_unit_cost) == (1500 * 8, 40 * 8)
+    # The launcher is steel and driven: its stock by weight, and a motor for a machine twice as large.
+    steel = MATERIALS["steel"].price_per_kg
+    assert solution.unit_cost == pytest.approx(solution.mass_g / 1000 * steel + ACTUATOR_UNIT_COST * 8)
+    assert all(r.passed for r in judged.outcome.results), [r.message for r in judged.outcome.results if not r.passed]
 
 
 @pytest.mark.sandbox
@@ -136,3 +183,10 @@ def test_a_real_planner_is_told_how_far_each_family_grows_and_a_scale_out_of_ran
         with pytest.raises(PlanError, match=r"^plan.md front matter: scale: ") as raised:
             read_plan(plan.format(bad), catalogue())
         assert "\n" not in str(raised.value)
+    # Beyond what the family is measured to hold: refused where plans are taken (with the scales).
+    with pytest.raises(PlanError, match=r"scale: ball_over_wall grows its layout up to 2× .*, not 3×"):
+        read_plan(plan.format(3), catalogue(), layout_scales())
+    lever = "---\nfamily: lever_moving_fulcrum\ntier: 2\nscale: 1.2\n---\n# Plan\n"
+    with pytest.raises(PlanError, match="lever_moving_fulcrum does not grow its layout"):
+        read_plan(lever, catalogue(), layout_scales())
+    assert read_plan(plan.format(2), catalogue(), layout_scales()).scale == 2

@@ -16,7 +16,7 @@ from benchgen_dagster.agent.prompts import LIBRARY_MARKER, PLAN_PROBLEM_MARKER, 
 from benchgen_dagster.agent.roles import Role, RoleFailed, session_failed
 from benchgen_dagster.agent.state import DONE, SessionState
 from benchgen_dagster.agent.tools import SessionContext
-from benchgen_dagster.library import catalogue
+from benchgen_dagster.library import catalogue, layout_scales
 from benchgen_dagster.models.plans import PlanError, read_plan
 from benchgen_dagster.worker import safe_files
 
@@ -57,7 +57,7 @@ def make_planner(role: Role, context: SessionContext):  # type: ignore[no-untype
             if not safe_files.is_file(context.workspace, "plan.md"):
                 return _refuse(context, state, answer, NO_PLAN, usage)
             try:
-                plan = read_plan(context.read_text("plan.md"), catalogue())
+                plan = read_plan(context.read_text("plan.md"), catalogue(), layout_scales())
             except PlanError as error:
                 problem = str(error)
                 last = attempt == PLAN_FIXES

@@ -45,8 +45,8 @@ does not validate comes back to you with the error. These fields and no others:
 - `overrides` (mapping of the family's parameter names to numbers, mm): the nominal values you change.
 - `scale` (number, default 1): grow the family's whole layout by this factor when the request is larger
   than it reaches (every solid, zone and joint grows; the judge scales the weight and cost limits by
-  scale³ and the times by √scale). Overrides stay in the family's own units, so at scale 2 a 40 mm ball
-  is `ball_radius: 20`. At most the family's largest scale, listed in the task; grow before you clamp.
+  scale³ and the times by √scale). Overrides stay in the family's own units, so at scale 2 a 45 mm ball
+  is `ball_radius: 22.5`. At most the family's largest scale, listed in the task; grow before you clamp.
 - `learning_objectives` (list of strings).
 - `randomization` (list): what each seed varies: `parameter` (its name) or `description`, and by how
   much: `range` [low, high] and/or `spread` (a fraction of the nominal: 0.4 for ±40 %); `nominal` and
@@ -59,15 +59,15 @@ For example:
 ---
 family: ball_over_wall
 tier: 1
-overrides: {ball_radius: 20, bin_x: 625}
+overrides: {ball_radius: 22.5, bin_x: 575}
 scale: 2
 learning_objectives:
 - Get a ball over a wall into a bin without entering forbidden space.
 randomization:
-- {parameter: bin_x, nominal: 625, spread: 0.4, unit: mm}
+- {parameter: bin_x, nominal: 575, spread: 0.4, unit: mm}
 - {description: wall height, range: [72, 168], unit: mm}
 deviations:
-- {quantity: travel sideways, requested: 2500, planned: 1850, unit: mm, reason: the layout grown 2x reaches 1850 mm}
+- {quantity: travel sideways, requested: 2500, planned: 1750, unit: mm, reason: the layout grown 2x reaches 1750 mm}
 ---"""
 
 CODER = """You are the coder of benchgen. Your workspace is /workspace: the file tools and the execute
@@ -78,7 +78,9 @@ Write /workspace/script.py, following /workspace/plan.md: a module with `build(s
 = 1.0) -> Scene` built with build123d and `benchgen_dagster.scene` (Part, Scene, Zone, sampler), in
 millimetres and grams, and a reference `solution(seed: int, scale: float = 1.0) -> list[Part]` that
 proves it solvable. Where the plan's front matter says `scale: S`, grow the layout: build the Scene
-with `scale=scale * S` (everything else in the family's own units). Read these first:
+with `scale=scale * S` (everything else in the family's own units; the judge multiplies the declared
+max_weight and max_unit_cost by S³, so a limit the request states for the built benchmark is declared
+divided by S³). Read these first:
 - /workspace/docs/benchmark-script.md: the script contract, a complete example, what every check
   demands; /workspace/docs/api.md: every signature (Part roles and joints, axis/anchor/limits/drive,
   materials and their prices, Scene.objectives/constraints/value, the sampler) and the checks' names;

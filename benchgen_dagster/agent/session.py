@@ -15,7 +15,7 @@ from benchgen_dagster.agent.models import chat_model
 from benchgen_dagster.agent.state import ROLES
 from benchgen_dagster.agent.tools import SessionContext
 from benchgen_dagster.agent.tracing import tracing_callbacks
-from benchgen_dagster.library import catalogue
+from benchgen_dagster.library import catalogue, layout_scales
 from benchgen_dagster.models.plans import PlanError, read_plan
 from benchgen_dagster.paths import benchgen_home
 
@@ -72,7 +72,7 @@ def validate_inputs(config: SessionConfig) -> None:
         raise SessionInputError(f"skills folder not found: {config.skills_dir}")
     if config.plan_file is not None:
         try:
-            read_plan(config.plan_file.read_text(), catalogue())
+            read_plan(config.plan_file.read_text(), catalogue(), layout_scales())
         except (OSError, UnicodeDecodeError) as error:
             raise SessionInputError(f"cannot read the plan file {config.plan_file}: {error}") from None
         except PlanError as error:

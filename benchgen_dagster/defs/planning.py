@@ -24,7 +24,7 @@ from benchgen_dagster.defs.candidates import (
 )
 from benchgen_dagster.defs.metadata import table
 from benchgen_dagster.defs.resources import AgentsResource, RegistryResource, SandboxResource
-from benchgen_dagster.library import catalogue
+from benchgen_dagster.library import catalogue, layout_scales
 from benchgen_dagster.models.plans import Deviation, PlanError, PlanFrontMatter, read_plan
 from benchgen_dagster.models.registry import CandidateStatus
 
@@ -61,7 +61,7 @@ def finish_role(result: Any, key: str, stage: str, registry: RegistryResource) -
 def validated_plan(key: str, plan: str, registry: RegistryResource) -> PlanFrontMatter:
     """The plan's front matter, or the candidate rejected with the one line that says what is wrong with it."""
     try:
-        return read_plan(plan, catalogue())
+        return read_plan(plan, catalogue(), layout_scales())
     except PlanError as error:
         reason = f"benchmark_plan: {error}"
         registry.advance(key, "benchmark_plan", CandidateStatus.REJECTED, reason=reason)

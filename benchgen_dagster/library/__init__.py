@@ -144,6 +144,11 @@ def family(name: str) -> Family:
     raise KeyError(f"no benchmark family named {name!r}; known families: {known}")
 
 
+def layout_scales() -> dict[str, float]:
+    """Each family's largest layout scale (`Family.max_scale`): what a plan's `scale` is checked against."""
+    return {f.name: f.max_scale for f in families()}
+
+
 def catalogue() -> dict[str, frozenset[str]]:
     """Each family's name and its declared parameters' names: what a plan's `family` and `overrides` are
     checked against (`models.plans.read_plan`)."""

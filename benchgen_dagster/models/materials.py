@@ -44,6 +44,9 @@ def material_named(name: str) -> Material:
 ACTUATOR_UNIT_COST = 8.0
 
 
-def unit_cost(mass_g: float, material: Material, driven: bool = False) -> float:
-    """What one part costs to make: its stock by weight, plus a motor when its joint is driven."""
-    return mass_g / 1000.0 * material.price_per_kg + (ACTUATOR_UNIT_COST if driven else 0.0)
+def unit_cost(mass_g: float, material: Material, driven: bool = False, volume_scale: float = 1.0) -> float:
+    """What one part costs to make: its stock by weight, plus a motor when its joint is driven.
+
+    In a scene built at scale s the motor is one for a machine s× as large, costing s³ (`volume_scale`)
+    as much, like the stock: so the cost limit, which the judge scales by s³ too, means the same."""
+    return mass_g / 1000.0 * material.price_per_kg + (ACTUATOR_UNIT_COST * volume_scale if driven else 0.0)

@@ -146,22 +146,32 @@ class PlanFrontMatter(BaseModel):
                 f"overrides: {', '.join(unknown)} is not a parameter of {self.family} "
                 f"(its parameters: {', '.join(sorted(catalogue[self.family]))})"
             )
+        scales = (info.context or {}).get("scales")
+        most = MAX_LAYOUT_SCALE if scales is None else scales.get(self.family, 1.0)
+        if self.scale > most:
+            grows = f"grows its layout up to {most:g}×" if most > 1 else "does not grow its layout"
+            raise ValueError(
+                f"scale: {self.family} {grows} (measured with its reference solution), not {self.scale:g}×; "
+                'plan a smaller scale, or a new mechanism (`family: "new"`)'
+            )
         return self
 
 
 FIELDS = tuple(PlanFrontMatter.model_fields)
 
 
-def read_plan(plan_text: str, catalogue: Catalogue | None = None) -> PlanFrontMatter:
+def read_plan(
+    plan_text: str, catalogue: Catalogue | None = None, scales: Mapping[str, float] | None = None
+) -> PlanFrontMatter:
     """plan.md's validated front matter, its learning objectives taken from the body where it lists none.
 
     Raises PlanError, one line naming the field and the problem, for a plan with no front matter, front
     matter that is not YAML or not a mapping, a field that does not validate, or a plan that names no
     family and is not refused. With `catalogue`, the family must be in it (or "new") and the overrides
-    must be its parameters."""
+    must be its parameters; with `scales` (each family's largest layout scale), its `scale` at most that."""
     front, body = _split(plan_text)
     try:
-        plan = PlanFrontMatter.model_validate(front, context={"catalogue": catalogue})
+        plan = PlanFrontMatter.model_validate(front, context={"catalogue": catalogue, "scales": scales})
     except ValidationError as error:
         raise PlanError(f"plan.md front matter: {_first_error(error)}") from None
     if plan.family is None and plan.refused is None:

@@ -66,7 +66,9 @@ def simulate_scene(
     timestep = settings.timestep_s
     total_steps = max(1, round(duration / settings.timestep_s))
     sample_dt = STEPS_PER_SAMPLE * settings.timestep_s
-    settle_samples = max(1, round(settings.settle_window_s / sample_dt))
+    # A scene built at another scale settles as the same scene would, in its own time (`SceneSpec.time_scale`).
+    settle_samples = max(1, round(settings.settle_window_s * spec.time_scale / sample_dt))
+    settle_speed = settings.settle_speed_m_s * spec.scale / spec.time_scale
 
     energy_start = energy_max = _energy(data)
     # Views into MuJoCo's buffers, taken once: the loop below must cost little next to the physics.
@@ -119,10 +121,10 @@ def simulate_scene(
         )
     if max_penetration > settings.max_penetration_mm:
         problems.append(f"contacts penetrate {max_penetration:.1f} mm (limit {settings.max_penetration_mm:g} mm)")
-    if final_speed > settings.settle_speed_m_s:
+    if final_speed > settle_speed:
         problems.append(
             f"the scene has not settled: bodies still move at {final_speed:.3f} m/s "
-            f"after {data.time:.2f} s (limit {settings.settle_speed_m_s:g} m/s)"
+            f"after {data.time:.2f} s (limit {settle_speed:g} m/s)"
         )
     if left_workspace_at is not None:
         problems.append(f"the moved object {spec.moved_object!r} left the workspace at t={left_workspace_at:.2f} s")

@@ -118,7 +118,7 @@ def solve_scene(
     tolerance = settings.solvability.zone_tolerance_mm * spec.scale
     own = [p for p in compiled.parts if p.spec.name in solution_names]
     mass = sum(p.mass_g for p in own)
-    cost = sum(unit_cost(p.mass_g, p.spec.material, driven=_driven(p)) for p in own)
+    cost = sum(unit_cost(p.mass_g, p.spec.material, driven=_driven(p), volume_scale=spec.scale**3) for p in own)
     trace = SolutionTrace(
         parts=[p.spec.name for p in own],
         drives=sum(_driven(p) for p in own),
@@ -150,7 +150,8 @@ def solve_scene(
         geoms += ids
     geom_ids = np.array(geoms, int)
     total_steps = max(1, round(limit / settings.simulation.timestep_s))
-    rest_samples = max(1, round(settings.solvability.rest_window_s / (STEPS_PER_SAMPLE * model.opt.timestep)))
+    rest_window = settings.solvability.rest_window_s * spec.time_scale
+    rest_samples = max(1, round(rest_window / (STEPS_PER_SAMPLE * model.opt.timestep)))
     path: list[tuple[float, np.ndarray]] = []
     zone_problem = None
     steps = 0

@@ -140,7 +140,8 @@ def requested_overrides(family: str, reading: RequestReading, scale: float = 1.0
             planned = (multiplier * sum(out.values.get(p, defaults[p]) for p in params) + offset) * scale
             reach = "at most" if planned < distance else "at least"
             if planned < distance:
-                safe = sum(bounds(family, p, measured=True)[1] * defaults[p] for p in params)
+                # The params move by one shared factor: the one with the narrowest safe range bounds it.
+                safe = min(bounds(family, p, measured=True)[1] for p in params) * total
                 out.short = max(out.short, distance / (scale * (multiplier * safe + offset)))
             growth = _growth(family, scale) if planned < distance else ""
             reason = f"{_held(family, params, defaults)}{growth}, so its layout's travel is {planned:g} mm {reach}"
@@ -179,15 +180,17 @@ def _growth(family: str, scale: float) -> str:
 def grown_overrides(family: str, reading: RequestReading) -> tuple[Overrides, float]:
     """The overrides, and the scale to grow the layout by so the motions asked for are reached with the
     parameters within their measured safe ranges: to the hundredth above what is needed, at most the
-    family's `max_scale`, and never so far that a size asked for no longer fits (a 30 mm bar in a layout
-    grown 2× would be 15 mm in the family's units): then as far as the sizes allow."""
+    family's `max_scale`, and never so far that something built as asked at scale 1 no longer is (a 30 mm
+    bar in a layout grown 2× would be 15 mm in the family's units, below its bounds; a travel reached
+    exactly would overshoot): then as far as that allows, and not at all where no growth does."""
     found = requested_overrides(family, reading)
     if found.short <= 1.0:
         return found, 1.0
+    as_asked = {d.quantity for d in found.deviations}
     hundredths = round(min(library_family(family).max_scale, math.ceil(found.short * 100 - 1e-9) / 100) * 100)
     for step in range(hundredths, 100, -1):
         grown = requested_overrides(family, reading, step / 100)
-        if len(grown.far) <= len(found.far):
+        if not grown.far and {d.quantity for d in grown.deviations} <= as_asked:
             return grown, step / 100
     return found, 1.0
 
