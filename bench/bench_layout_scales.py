@@ -63,21 +63,22 @@ def main() -> int:
 
 
 def _corner(family) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """The motion's parameters at the top of their safe ranges, moved by one shared factor as the planner
-    moves them (the narrowest range bounds it); {} for a family whose profile has no travel or rise."""
+    """The motion's parameters at the top of their safe ranges, as the planner sets them in a grown layout:
+    a travel's parameters by one shared factor (the narrowest range bounds it), a rise's on its own; {} for
+    a family whose profile has no travel or rise."""
     from benchgen_dagster.agent.offline.profiles import PROFILES
 
     profile = PROFILES.get(family.name)
-    if profile is None:
-        return {}
-    names = list(profile.travel[0]) if profile.travel else []
-    if profile.rise is not None:
-        names.append(profile.rise[0])
     declared = {p.name: p for p in family.parameters()}
-    if not names:
-        return {}
-    factor = min(declared[n].safe[1] for n in names)
-    return {n: round(declared[n].nominal * factor, 1) for n in names}
+    corner: dict[str, float] = {}
+    if profile is not None and profile.travel:
+        names = profile.travel[0]
+        factor = min(declared[n].safe[1] for n in names)
+        corner |= {n: round(declared[n].nominal * factor, 1) for n in names}
+    if profile is not None and profile.rise is not None:
+        name = profile.rise[0]
+        corner[name] = round(declared[name].nominal * declared[name].safe[1], 1)
+    return corner
 
 
 def _grown(family, nominals: dict[str, float], scale: float) -> str:  # type: ignore[no-untyped-def]

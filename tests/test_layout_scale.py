@@ -8,6 +8,7 @@ import pytest
 from benchgen_dagster.agent.offline.overrides import requested_overrides
 from benchgen_dagster.agent.offline.planner import plan_markdown
 from benchgen_dagster.agent.offline.planning import OfflinePlan, plan_request
+from benchgen_dagster.agent.offline.reading import read_request
 from benchgen_dagster.agent.offline.scripts import parameterized_source
 from benchgen_dagster.library import catalogue, families, layout_scales
 from benchgen_dagster.library import family as library_family
@@ -93,9 +94,24 @@ def test_what_the_grown_layout_still_cannot_reach_is_clamped_and_says_how_far_it
     plan = plan_request("a steel ball must be moved 3 m sideways")
     assert isinstance(plan, OfflinePlan) and plan.scale == 2.0
     (travel,) = plan.deviations
-    # Grown 2× (its most), the bin at 1.25 × 500 mm: 2 × (625 + 300).
-    assert (travel.quantity, travel.requested, travel.planned) == ("travel sideways", 3000, 1850)
+    # Grown 2× (its most), the bin at the top of its measured safe range, 1.15 × 500 mm: 2 × (575 + 300).
+    assert (travel.quantity, travel.requested, travel.planned) == ("travel sideways", 3000, 1750)
+    assert "bin_x within 0.75–1.15× its default 500 mm" in travel.reason
     assert "its layout grows 2× at most (measured), here 2×" in travel.reason
+
+
+def test_growing_for_a_rise_never_makes_a_short_travel_overshoot_by_more() -> None:
+    prompt = "throw a ball over a wall 360 mm up and move it 1.1 m sideways"
+    at_one = {d.quantity: d for d in requested_overrides("ball_over_wall", read_request(prompt)).deviations}
+    plan = plan_request(prompt)
+    assert isinstance(plan, OfflinePlan) and 1 < plan.scale < 2
+    for deviation in plan.deviations:
+        was = at_one[deviation.quantity]
+        assert abs(deviation.planned - deviation.requested) <= abs(was.planned - was.requested)  # type: ignore[operator]
+    declared = {p.name: p for p in library_family("ball_over_wall").parameters()}
+    for name, value in plan.overrides.items():
+        low, high = declared[name].safe
+        assert low <= value / declared[name].nominal <= high + 1e-9, (name, value)
 
 
 @pytest.mark.parametrize(
@@ -190,3 +206,6 @@ def test_a_real_planner_is_told_how_far_each_family_grows_and_a_scale_out_of_ran
     with pytest.raises(PlanError, match="lever_moving_fulcrum does not grow its layout"):
         read_plan(lever, catalogue(), layout_scales())
     assert read_plan(plan.format(2), catalogue(), layout_scales()).scale == 2
+    # A refusal builds nothing: its scale is not held to the family's.
+    refused = "---\nfamily: crank\nrefused: too big\nscale: 2\n---\n# Refused\n"
+    assert read_plan(refused, catalogue(), layout_scales()).refused == "too big"

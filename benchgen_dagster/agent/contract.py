@@ -82,7 +82,12 @@ def api_reference() -> str:
     out += ["## Materials", "", "| name | density g/cm³ | friction | price per kg |", "|---|---|---|---|"]
     for material in MATERIALS.values():
         out.append(f"| {material.name} | {material.density_g_cm3} | {material.friction} | {material.price_per_kg} |")
-    out += ["", f"A driven joint (`drive=`) adds {ACTUATOR_UNIT_COST} to a solution's cost (its motor).", ""]
+    out += [
+        "",
+        f"A driven joint (`drive=`) adds {ACTUATOR_UNIT_COST} to a solution's cost (its motor); in a layout grown "
+        f"S× (`Scene(scale=...)`) a motor costs {ACTUATOR_UNIT_COST}·S³, as the cost limit grows by S³.",
+        "",
+    ]
     out += ["## Checks the judge runs", "", ", ".join(f"`{c.value}`" for c in Check), ""]
     return "\n".join(out)
 

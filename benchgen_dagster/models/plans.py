@@ -146,8 +146,15 @@ class PlanFrontMatter(BaseModel):
                 f"overrides: {', '.join(unknown)} is not a parameter of {self.family} "
                 f"(its parameters: {', '.join(sorted(catalogue[self.family]))})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _scale_the_family_holds(self, info: ValidationInfo) -> "PlanFrontMatter":
+        # A refusal builds nothing, and a new mechanism has no measured scale: only the bound above holds.
         scales = (info.context or {}).get("scales")
-        most = MAX_LAYOUT_SCALE if scales is None else scales.get(self.family, 1.0)
+        if scales is None or self.refused is not None or self.family in (None, NEW_FAMILY):
+            return self
+        most = scales.get(self.family, 1.0)
         if self.scale > most:
             grows = f"grows its layout up to {most:g}×" if most > 1 else "does not grow its layout"
             raise ValueError(

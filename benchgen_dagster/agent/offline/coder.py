@@ -29,7 +29,8 @@ def chosen_plan(task: str) -> OfflinePlan | Refusal:
             overrides=front.overrides,
             rationale="as planned in plan.md",
             reading=reading,
-            scale=front.scale,
+            # A plan read leniently (written before a family's scale was measured lower) builds what it may.
+            scale=min(front.scale, library_family(front.family).max_scale),
         )
     return plan_request(f"{prompt}\n{section(task, PLAN_MARKER)}")
 

@@ -98,11 +98,12 @@ def apply_value(
         out.notes.append(f"{why} sets {param} to {value:g} mm (default {default:g} mm)")
 
 
-def _held(family: str, params: tuple[str, ...] | list[str], defaults: dict[str, float]) -> str:
-    """Why a clamped value is where it is: "bin_x is kept within 0.6–1.25× its default 500 mm"."""
+def _held(family: str, params: tuple[str, ...] | list[str], defaults: dict[str, float], measured: bool = False) -> str:
+    """Why a clamped value is where it is: "bin_x is kept within 0.6–1.25× its default 500 mm" (in a grown
+    layout, a motion's measured safe range)."""
     held = []
     for param in params:
-        low, high = bounds(family, param)
+        low, high = bounds(family, param, measured)
         held.append(f"{param} within {low:g}–{high:g}× its default {defaults[param]:g} mm")
     return f"{family} keeps " + " and ".join(held)
 
@@ -135,7 +136,9 @@ def requested_overrides(family: str, reading: RequestReading, scale: float = 1.0
         why = f"the travel of {distance:g} mm ({horizontal}){grown}"
         out.used.add(f"distance:{horizontal}")
         for param in params:
-            apply_value(family, defaults, param, defaults[param] * factor, why, out, motion=True)
+            # A grown layout keeps its motion inside the measured safe ranges (what LAYOUT_SCALES was measured at).
+            wanted = defaults[param] * factor
+            apply_value(family, defaults, param, wanted, why, out, motion=True, measured=scale != 1.0)
         if out.clamped & set(params):
             planned = (multiplier * sum(out.values.get(p, defaults[p]) for p in params) + offset) * scale
             reach = "at most" if planned < distance else "at least"
@@ -144,7 +147,8 @@ def requested_overrides(family: str, reading: RequestReading, scale: float = 1.0
                 safe = min(bounds(family, p, measured=True)[1] for p in params) * total
                 out.short = max(out.short, distance / (scale * (multiplier * safe + offset)))
             growth = _growth(family, scale) if planned < distance else ""
-            reason = f"{_held(family, params, defaults)}{growth}, so its layout's travel is {planned:g} mm {reach}"
+            held = _held(family, params, defaults, measured=scale != 1.0)
+            reason = f"{held}{growth}, so its layout's travel is {planned:g} mm {reach}"
             out.deviations.append(_deviation(f"travel {horizontal}", distance, planned, reason))
     if "up" in reading.distances_mm and profile.rise is not None:
         param, multiplier, addend = profile.rise
@@ -158,13 +162,15 @@ def requested_overrides(family: str, reading: RequestReading, scale: float = 1.0
             f"the rise of {rise:g} mm{grown}",
             out,
             motion=True,
+            measured=scale != 1.0,
         )
         if param in out.clamped and param in out.values:
             planned = (out.values[param] - addend) / multiplier * scale
             if planned < rise:
                 safe = (bounds(family, param, measured=True)[1] * defaults[param] - addend) / multiplier
                 out.short = max(out.short, rise / (scale * safe))
-            reason = _held(family, [param], defaults) + (_growth(family, scale) if planned < rise else "")
+            held = _held(family, [param], defaults, measured=scale != 1.0)
+            reason = held + (_growth(family, scale) if planned < rise else "")
             out.deviations.append(_deviation("rise", rise, planned, reason))
     return out
 
@@ -186,13 +192,30 @@ def grown_overrides(family: str, reading: RequestReading) -> tuple[Overrides, fl
     found = requested_overrides(family, reading)
     if found.short <= 1.0:
         return found, 1.0
-    as_asked = {d.quantity for d in found.deviations}
     hundredths = round(min(library_family(family).max_scale, math.ceil(found.short * 100 - 1e-9) / 100) * 100)
     for step in range(hundredths, 100, -1):
         grown = requested_overrides(family, reading, step / 100)
-        if not grown.far and {d.quantity for d in grown.deviations} <= as_asked:
+        if _no_worse(found, grown):
             return grown, step / 100
     return found, 1.0
+
+
+def _no_worse(found: Overrides, grown: Overrides) -> bool:
+    """Whether the grown plan misses nothing the plan at scale 1 built as asked, and misses nothing by more:
+    a travel short at scale 1 may not overshoot by more once the layout grew for a rise."""
+    if grown.far:
+        return False
+    before = {d.quantity: d for d in found.deviations}
+    for deviation in grown.deviations:
+        was = before.get(deviation.quantity)
+        if was is None:
+            return False
+        numbers = (deviation.requested, deviation.planned, was.requested, was.planned)
+        if all(isinstance(n, int | float) for n in numbers):
+            miss, missed = abs(numbers[1] - numbers[0]), abs(numbers[3] - numbers[2])  # type: ignore[operator]
+            if miss > missed + 0.1:
+                return False
+    return True
 
 
 def _variant_factor(low: float, high: float, step: int) -> float:
