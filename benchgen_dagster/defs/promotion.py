@@ -31,7 +31,7 @@ from benchgen_dagster.defs.resources import (
     CandidateClosedError,
     RegistryResource,
     SandboxResource,
-    replace_folder_atomically,
+    folder_swapped_in,
 )
 from benchgen_dagster.models.difficulty import difficulty
 from benchgen_dagster.models.manifest import (
@@ -148,7 +148,8 @@ def write_benchmark(
     reports: dict[str, Any],
     sandbox: SandboxResource,
 ) -> Path:
-    """Build the benchmark folder aside, then move it into the dataset in one rename."""
+    """Build the benchmark folder aside in the dataset's folder, complete, and return it: the promotion moves
+    it into place (`folder_swapped_in`) for as long as publishing and indexing it take."""
     dataset = dataset_dir()
     building = dataset / f".building-{bid}-{uuid.uuid4().hex[:8]}"
     building.mkdir()
@@ -163,11 +164,10 @@ def write_benchmark(
             (building / "reports" / f"{name}.json").write_text(json.dumps(content, indent=1, default=str))
         # The manifest last: a folder with a manifest is complete.
         (building / MANIFEST).write_text(manifest.to_yaml())
-        replace_folder_atomically(building, dataset / bid)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
-    return dataset / bid
+    return building
 
 
 def _same_script(*outputs: dict[str, Any]) -> bool:
@@ -270,7 +270,7 @@ def promoted_benchmark(
         ),
         promoted_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    folder = write_benchmark(
+    built = write_benchmark(
         key,
         bid,
         manifest,
@@ -280,32 +280,32 @@ def promoted_benchmark(
         sandbox,
     )
     try:
-        location = artifacts.publish(folder, f"dataset/{bid}")
-        registry.put_benchmark(
-            {
-                "benchmark_id": bid,
-                "candidate": key,
-                "title": manifest.title,
-                "tier": tier,
-                "family": family,
-                "prompt": benchmark_request["prompt"],
-                "model": benchmark_request["model"],
-                "script_sha256": cad_script["script_sha256"],
-                "seeds": len(simulation_report["seeds"]),
-                "parameters": ranges,
-                "mesh_digests": compiled_scenes["digests"],
-                "difficulty": measured.score if measured else None,
-                "solvability": solvability.status,
-                "judge": judge_version(),
-                "path": str(folder),
-                "location": location,
-                "promoted_at": datetime.now(UTC),
-            }
-        )
-    except BaseException:
-        # Not published, not indexed: then not in the dataset either (no orphan folder for the gallery).
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
+        # In place while it is published and indexed; a failure puts back the copy promoted before, if any.
+        with folder_swapped_in(built, dataset_dir() / bid) as folder:
+            location = artifacts.publish(folder, f"dataset/{bid}")
+            registry.put_benchmark(
+                {
+                    "benchmark_id": bid,
+                    "candidate": key,
+                    "title": manifest.title,
+                    "tier": tier,
+                    "family": family,
+                    "prompt": benchmark_request["prompt"],
+                    "model": benchmark_request["model"],
+                    "script_sha256": cad_script["script_sha256"],
+                    "seeds": len(simulation_report["seeds"]),
+                    "parameters": ranges,
+                    "mesh_digests": compiled_scenes["digests"],
+                    "difficulty": measured.score if measured else None,
+                    "solvability": solvability.status,
+                    "judge": judge_version(),
+                    "path": str(folder),
+                    "location": location,
+                    "promoted_at": datetime.now(UTC),
+                }
+            )
+    finally:
+        shutil.rmtree(built, ignore_errors=True)  # only there if it never went into place
     registry.advance(key, stage, CandidateStatus.PROMOTED, benchmark_id=bid, reason="")
     yield dg.Output(
         {"benchmark_id": bid, "path": str(folder), "location": location},

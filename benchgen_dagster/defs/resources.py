@@ -373,6 +373,28 @@ class RegistryResource(dg.ConfigurableResource):
             db.execute(dataset_table.delete().where(dataset_table.c.benchmark_id == benchmark_id))
 
 
+@contextmanager
+def folder_swapped_in(built: Path, target: Path) -> Iterator[Path]:
+    """`built` in place of `target` for the block; the copy it replaced comes back if the block fails.
+
+    What a promotion publishes and indexes under the block: a failed publish of a re-promoted benchmark
+    leaves the dataset with the copy the registry still points to, never with none. A new benchmark
+    that fails is removed (no orphan folder for the gallery)."""
+    old = target.with_name(f".old-{target.name}-{uuid.uuid4().hex[:8]}") if target.exists() else None
+    if old is not None:
+        os.replace(target, old)
+    try:
+        os.replace(built, target)
+        yield target
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def replace_folder_atomically(built: Path, target: Path) -> None:
     """Move the fully written `built` folder to `target`, so a reader never sees half of it.
 
