@@ -119,8 +119,8 @@ def rejudge(
 ) -> str | None:
     """Judge a benchmark again on its own checked seeds and take the judge's output into its folder.
     Returns why it failed (its manifest then says so), or None."""
+    from benchgen_dagster.defs.folders import replace_folder_atomically
     from benchgen_dagster.defs.promotion import RENDER_SIZE
-    from benchgen_dagster.defs.resources import replace_folder_atomically
 
     folder = manifest.path
     seeds = list(manifest.seeds_checked or range(8))

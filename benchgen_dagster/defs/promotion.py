@@ -26,12 +26,12 @@ from benchgen_dagster.defs.candidates import (
     code_version,
     text_version,
 )
+from benchgen_dagster.defs.folders import folder_swapped_in
 from benchgen_dagster.defs.resources import (
     ArtifactStoreResource,
     CandidateClosedError,
     RegistryResource,
     SandboxResource,
-    folder_swapped_in,
 )
 from benchgen_dagster.models.difficulty import difficulty
 from benchgen_dagster.models.manifest import (
