@@ -24,13 +24,8 @@ from typing import Any
 import dagster as dg
 
 from benchgen_dagster.agent.configuration import default_model
-from benchgen_dagster.defs.resources import (
-    AgentsResource,
-    ArtifactStoreResource,
-    RegistryResource,
-    SandboxResource,
-    TracingResource,
-)
+from benchgen_dagster.defs.artifacts import ArtifactStoreResource
+from benchgen_dagster.defs.resources import AgentsResource, RegistryResource, SandboxResource, TracingResource
 from benchgen_dagster.models.registry import CANDIDATE_STAGES
 
 # Data versions on outputs are how a changed script marks everything downstream stale; the API is

@@ -17,9 +17,10 @@ from typing import Any
 
 import dagster as dg
 
+from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.candidates import candidate_partitions
 from benchgen_dagster.defs.requests import GENERATE_JOB, record_run_failure, submit_requests
-from benchgen_dagster.defs.resources import AgentsResource, ArtifactStoreResource, RegistryResource
+from benchgen_dagster.defs.resources import DATASET_LOCK, AgentsResource, RegistryResource
 from benchgen_dagster.models.registry import CURATOR_PREFIX, BenchmarkRequest, Candidate, CandidateStatus
 from benchgen_dagster.paths import benchgen_home, dataset_dir, gallery_path, index_path
 
@@ -352,21 +353,25 @@ def approve_and_promote(key: str) -> Candidate:
 
 def withdraw(key: str, reason: str) -> Path | None:
     """A curator's rejection: recorded first (so no queued run can promote the candidate), then a promoted
-    benchmark is moved out of the dataset (kept under withdrawn/, never deleted) and out of the index."""
-    candidate = registry().get(key)
-    assert candidate is not None
-    registry().update(key, status=CandidateStatus.REJECTED, reason=CURATOR_PREFIX + reason, approved=False)
+    benchmark is moved out of the dataset (kept under withdrawn/, never deleted) and out of the index.
+
+    Under the dataset lock: a promotion of this candidate under way either finished before (and its
+    benchmark is withdrawn here) or starts after, sees the reject and stops."""
     moved = None
-    promoted = candidate.status == CandidateStatus.PROMOTED and candidate.benchmark_id
-    if promoted and candidate.benchmark_id:
-        folder = dataset_dir() / candidate.benchmark_id
-        if folder.is_dir():
-            withdrawn = benchgen_home() / "withdrawn"
-            withdrawn.mkdir(exist_ok=True)
-            moved = withdrawn / f"{candidate.benchmark_id}-{datetime.now(UTC).strftime('%Y%m%d%H%M%S')}"
-            os.replace(folder, moved)
-        registry().remove_benchmark(candidate.benchmark_id)
-        artifacts().withdraw(f"dataset/{candidate.benchmark_id}")
+    with registry().locked(DATASET_LOCK):
+        candidate = registry().get(key)
+        assert candidate is not None
+        registry().update(key, status=CandidateStatus.REJECTED, reason=CURATOR_PREFIX + reason, approved=False)
+        promoted = candidate.status == CandidateStatus.PROMOTED and candidate.benchmark_id
+        if promoted and candidate.benchmark_id:
+            folder = dataset_dir() / candidate.benchmark_id
+            if folder.is_dir():
+                withdrawn = benchgen_home() / "withdrawn"
+                withdrawn.mkdir(exist_ok=True)
+                moved = withdrawn / f"{candidate.benchmark_id}-{datetime.now(UTC).strftime('%Y%m%d%H%M%S')}"
+                os.replace(folder, moved)
+            registry().remove_benchmark(candidate.benchmark_id)
+            artifacts().withdraw(f"dataset/{candidate.benchmark_id}")
     publish(dagster_instance())
     return moved
 

@@ -326,8 +326,9 @@ def test_the_simulation_report_gates_on_the_verdict_compiled_scenes_made(monkeyp
 
 
 def test_checks_made_before_the_trusted_judge_are_never_promoted() -> None:
+    from benchgen_dagster.defs.artifacts import ArtifactStoreResource
     from benchgen_dagster.defs.promotion import promoted_benchmark
-    from benchgen_dagster.defs.resources import ArtifactStoreResource, SandboxResource
+    from benchgen_dagster.defs.resources import SandboxResource
     from benchgen_dagster.worker.versions import judge_version
 
     registry = RegistryResource()

@@ -133,8 +133,8 @@ def test_solvability_gates_promotion_and_the_audit_quarantines_what_fails(_bench
 @pytest.mark.sandbox
 @pytest.mark.usefixtures("require_bubblewrap")
 def test_a_benchmark_that_fails_when_re_judged_is_marked_not_trusted(_benchgen_home: Path) -> None:
+    from benchgen_dagster.defs.artifacts import ArtifactStoreResource
     from benchgen_dagster.defs.audit import rejudge
-    from benchgen_dagster.defs.resources import ArtifactStoreResource
     from benchgen_dagster.models.manifest import BenchmarkManifest
 
     # Promoted before the judge (no `judge` in its manifest), by a script the judge finds trivial.

@@ -7,8 +7,9 @@ import dagster as dg
 import pytest
 
 from benchgen_dagster.definitions import build_definitions
+from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.folders import folder_swapped_in
-from benchgen_dagster.defs.resources import ArtifactStoreResource, RegistryResource
+from benchgen_dagster.defs.resources import RegistryResource
 from tests.conftest import SCRIPTS
 from tests.services import free_port
 from tests.test_pipeline import ScriptedAgents, _candidate

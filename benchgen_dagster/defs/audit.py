@@ -23,13 +23,10 @@ from typing import Any
 
 import dagster as dg
 
+from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.candidates import SANDBOX_CODE, code_version
 from benchgen_dagster.defs.metadata import table
-from benchgen_dagster.defs.resources import (
-    ArtifactStoreResource,
-    RegistryResource,
-    SandboxResource,
-)
+from benchgen_dagster.defs.resources import DATASET_LOCK, RegistryResource, SandboxResource
 from benchgen_dagster.models.manifest import BenchmarkManifest, JudgeEntry, read_manifests
 from benchgen_dagster.models.reports import CheckReport
 from benchgen_dagster.paths import MANIFEST, benchgen_home, dataset_dir
@@ -99,18 +96,20 @@ def audit_row(manifest: BenchmarkManifest, report: CheckReport) -> dict[str, Any
 
 
 def quarantine(row: dict[str, Any], registry: RegistryResource, artifacts: ArtifactStoreResource) -> Path | None:
-    """Move a failing benchmark out of the dataset, with its audit beside it; out of the index and the store."""
+    """Move a failing benchmark out of the dataset, with its audit beside it; out of the index and the store
+    (under the dataset lock: a promotion of the same benchmark id does not interleave)."""
     bid = row["benchmark_id"]
     folder = dataset_dir() / bid
     moved = None
-    if folder.is_dir():
-        target = benchgen_home() / "quarantine"
-        target.mkdir(exist_ok=True)
-        moved = target / f"{bid}-{datetime.now(UTC).strftime('%Y%m%d%H%M%S')}"
-        os.replace(folder, moved)
-        (moved / "audit.json").write_text(json.dumps(row, indent=1))
-    registry.remove_benchmark(bid)
-    artifacts.withdraw(f"dataset/{bid}")
+    with registry.locked(DATASET_LOCK):
+        if folder.is_dir():
+            target = benchgen_home() / "quarantine"
+            target.mkdir(exist_ok=True)
+            moved = target / f"{bid}-{datetime.now(UTC).strftime('%Y%m%d%H%M%S')}"
+            os.replace(folder, moved)
+            (moved / "audit.json").write_text(json.dumps(row, indent=1))
+        registry.remove_benchmark(bid)
+        artifacts.withdraw(f"dataset/{bid}")
     return moved
 
 

@@ -11,9 +11,9 @@ from typing import Any
 import dagster as dg
 import jinja2
 
+from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.candidates import code_version
 from benchgen_dagster.defs.dataset_index import AFTER_PROMOTIONS
-from benchgen_dagster.defs.resources import ArtifactStoreResource
 from benchgen_dagster.models.manifest import BenchmarkManifest, read_manifests
 from benchgen_dagster.paths import dataset_dir, gallery_path
 from benchgen_dagster.worker.safe_files import write_file_atomically

@@ -18,6 +18,7 @@ import dagster as dg
 
 from benchgen_dagster import __version__
 from benchgen_dagster.agent.configuration import RENDERED_SCRIPT, rendered_marker
+from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.cad import checked_script, trusted_renders_dir
 from benchgen_dagster.defs.candidates import (
     REFRESH_WHEN_STALE,
@@ -28,8 +29,9 @@ from benchgen_dagster.defs.candidates import (
 )
 from benchgen_dagster.defs.folders import folder_swapped_in
 from benchgen_dagster.defs.resources import (
-    ArtifactStoreResource,
+    DATASET_LOCK,
     CandidateClosedError,
+    RegistryLockTimeout,
     RegistryResource,
     SandboxResource,
 )
@@ -170,6 +172,43 @@ def write_benchmark(
     return building
 
 
+def reject_duplicate(
+    registry: RegistryResource, key: str, stage: str, digests: dict[str, str], script_sha256: str
+) -> None:
+    """Reject the candidate, and fail the step for good, when the dataset already holds its benchmark."""
+    duplicate = registry.duplicate_of(digests, key, script_sha256)
+    if duplicate:
+        reason = f"its meshes duplicate {duplicate}, already in the dataset"
+        registry.advance(key, stage, CandidateStatus.REJECTED, reason=reason)
+        raise dg.Failure(f"not promoted: {reason}", allow_retries=False)
+
+
+def promote_built(
+    key: str,
+    stage: str,
+    bid: str,
+    built: Path,
+    row: dict[str, Any],
+    registry: RegistryResource,
+    artifacts: ArtifactStoreResource,
+) -> tuple[Path, str]:
+    """Move the built benchmark into the dataset, publish and index it; returns its folder and location.
+
+    Under the dataset lock, which every host shares (defs/resources.py): the duplicate rule is asked
+    again here, with every other promotion finished or not yet begun, so two at once of the same scene
+    give one benchmark; and a curator's reject (which takes the same lock) cannot interleave."""
+    with registry.locked(DATASET_LOCK):
+        reject_duplicate(registry, key, stage, row["mesh_digests"], row["script_sha256"])
+        registry.advance(key, stage)  # raises when a curator rejected it meanwhile
+        # In place while it is published and indexed; a failure puts back the copy promoted before, if any.
+        with folder_swapped_in(built, dataset_dir() / bid) as folder:
+            location = artifacts.publish(folder, f"dataset/{bid}")
+            # The index row and the candidate's PROMOTED status in one transaction.
+            indexed = {**row, "path": str(folder), "location": location, "promoted_at": datetime.now(UTC)}
+            registry.put_benchmark(indexed, promoted=(key, stage))
+    return folder, location
+
+
 def _same_script(*outputs: dict[str, Any]) -> bool:
     return len({o.get("script_sha256") for o in outputs}) == 1
 
@@ -231,11 +270,8 @@ def promoted_benchmark(
     front = plan_fields(plan)
     family = front.family if front.family != NEW_FAMILY else None  # a new mechanism is no library family
     bid = benchmark_id(cad_script["script_sha256"], family)
-    duplicate = registry.duplicate_of(compiled_scenes["digests"], key, cad_script["script_sha256"])
-    if duplicate:
-        reason = f"its meshes duplicate {duplicate}, already in the dataset"
-        registry.advance(key, stage, CandidateStatus.REJECTED, reason=reason)
-        raise dg.Failure(f"not promoted: {reason}", allow_retries=False)
+    # Asked before the folder is built (renders take a while), and again under the dataset lock.
+    reject_duplicate(registry, key, stage, compiled_scenes["digests"], cad_script["script_sha256"])
     simulation = json.loads(Path(simulation_report["report"]).read_text())
     compiled_report = json.loads((candidate_dir(key) / "compiled_report.json").read_text())
     ranges = parameter_ranges(compiled_report)
@@ -270,6 +306,22 @@ def promoted_benchmark(
         ),
         promoted_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
+    row = {
+        "benchmark_id": bid,
+        "candidate": key,
+        "title": manifest.title,
+        "tier": tier,
+        "family": family,
+        "prompt": benchmark_request["prompt"],
+        "model": benchmark_request["model"],
+        "script_sha256": cad_script["script_sha256"],
+        "seeds": len(simulation_report["seeds"]),
+        "parameters": ranges,
+        "mesh_digests": compiled_scenes["digests"],
+        "difficulty": measured.score if measured else None,
+        "solvability": solvability.status,
+        "judge": judge_version(),
+    }
     built = write_benchmark(
         key,
         bid,
@@ -280,33 +332,13 @@ def promoted_benchmark(
         sandbox,
     )
     try:
-        # In place while it is published and indexed; a failure puts back the copy promoted before, if any.
-        with folder_swapped_in(built, dataset_dir() / bid) as folder:
-            location = artifacts.publish(folder, f"dataset/{bid}")
-            registry.put_benchmark(
-                {
-                    "benchmark_id": bid,
-                    "candidate": key,
-                    "title": manifest.title,
-                    "tier": tier,
-                    "family": family,
-                    "prompt": benchmark_request["prompt"],
-                    "model": benchmark_request["model"],
-                    "script_sha256": cad_script["script_sha256"],
-                    "seeds": len(simulation_report["seeds"]),
-                    "parameters": ranges,
-                    "mesh_digests": compiled_scenes["digests"],
-                    "difficulty": measured.score if measured else None,
-                    "solvability": solvability.status,
-                    "judge": judge_version(),
-                    "path": str(folder),
-                    "location": location,
-                    "promoted_at": datetime.now(UTC),
-                }
-            )
+        folder, location = promote_built(key, stage, bid, built, row, registry, artifacts)
+    except RegistryLockTimeout as error:
+        raise dg.Failure(f"not promoted yet: {error}", allow_retries=True) from None
+    except CandidateClosedError as error:  # a curator rejected it while its folder was being built
+        raise dg.Failure(str(error), allow_retries=False) from None
     finally:
         shutil.rmtree(built, ignore_errors=True)  # only there if it never went into place
-    registry.advance(key, stage, CandidateStatus.PROMOTED, benchmark_id=bid, reason="")
     yield dg.Output(
         {"benchmark_id": bid, "path": str(folder), "location": location},
         data_version=text_version(cad_script["script_sha256"] + bid),

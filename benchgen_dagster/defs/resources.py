@@ -1,8 +1,9 @@
-"""The pipeline's resources: the agents (model), the sandboxed worker, the artifact store, tracing and
-the registry database. Each is a Dagster ConfigurableResource; `definitions.py` picks the set for the
-environment and passes secrets in as EnvVar."""
+"""The pipeline's resources: the agents (model), the sandboxed worker, tracing and the registry database
+(the artifact store is in defs/artifacts.py). Each is a Dagster ConfigurableResource; `definitions.py`
+picks the set for the environment and passes secrets in as EnvVar."""
 
 import atexit
+import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ import yaml
 
 from benchgen_dagster.migrations import migrate
 from benchgen_dagster.models.registry import (
+    CURATOR_PREFIX,
     Candidate,
     CandidateStatus,
     candidate_from_row,
@@ -24,7 +26,7 @@ from benchgen_dagster.models.registry import (
     dataset_table,
 )
 from benchgen_dagster.models.settings import CheckSettings
-from benchgen_dagster.paths import MANIFEST, benchgen_home
+from benchgen_dagster.paths import benchgen_home
 
 
 class TracingResource(dg.ConfigurableResource):
@@ -136,80 +138,6 @@ class SandboxResource(dg.ConfigurableResource):
         prewarm_for(benchgen_home(), self.check_settings().sandbox)
 
 
-class ArtifactStoreResource(dg.ConfigurableResource):
-    """Where renders and promoted benchmarks are published: local folders by default, S3 when a bucket is set.
-
-    The dataset is always written under BENCHGEN_HOME first (atomically); with a bucket it is then uploaded,
-    and the URLs in the manifest point there."""
-
-    bucket: str = ""
-    prefix: str = "benchgen"
-    endpoint_url: str = ""
-    region_name: str = "us-east-1"  # AWS_REGION / AWS_DEFAULT_REGION when set (definitions.py)
-    aws_access_key_id: str = ""
-    aws_secret_access_key: str = ""
-
-    @property
-    def remote(self) -> bool:
-        return bool(self.bucket)
-
-    def _client(self) -> Any:
-        from dagster_aws.s3 import S3Resource
-
-        return S3Resource(
-            endpoint_url=self.endpoint_url or None,
-            region_name=self.region_name,
-            aws_access_key_id=self.aws_access_key_id or None,
-            aws_secret_access_key=self.aws_secret_access_key or None,
-        ).get_client()
-
-    def check_reachable(self) -> None:
-        """Raise with one line when a configured bucket cannot be used."""
-        if not self.remote:
-            return
-        try:
-            self._client().head_bucket(Bucket=self.bucket)
-        except Exception as error:
-            raise ConnectionError(f"the artifact bucket s3://{self.bucket} cannot be reached: {error}") from None
-
-    def _keys(self, client: Any, prefix: str) -> list[str]:
-        keys: list[str] = []
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            keys += [item["Key"] for item in page.get("Contents", [])]
-        return keys
-
-    def _delete(self, client: Any, keys: list[str]) -> None:
-        for start in range(0, len(keys), 1000):  # the S3 API's batch limit
-            batch = [{"Key": k} for k in keys[start : start + 1000]]
-            client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
-
-    def publish(self, folder: Path, name: str, complete_marker: str = MANIFEST) -> str:
-        """Publish `folder` as `name`; returns where it can be found (a local path or an s3:// URL).
-
-        In the bucket, `complete_marker` (the manifest) is uploaded last, so a reader that sees it sees
-        the whole benchmark; keys of an earlier version that this one no longer has are removed."""
-        if not self.remote:
-            return str(folder)
-        client = self._client()
-        prefix = f"{self.prefix}/{name}/"
-        files = sorted((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.name == complete_marker)
-        uploaded = set()
-        for path in files:
-            key = prefix + path.relative_to(folder).as_posix()
-            client.upload_file(str(path), self.bucket, key)
-            uploaded.add(key)
-        self._delete(client, [k for k in self._keys(client, prefix) if k not in uploaded])
-        return f"s3://{self.bucket}/{prefix}"
-
-    def withdraw(self, name: str) -> None:
-        if not self.remote:
-            return
-        client = self._client()
-        keys = self._keys(client, f"{self.prefix}/{name}/")
-        # The manifest first: from then on no reader takes the rest for a benchmark.
-        self._delete(client, sorted(keys, key=lambda k: not k.endswith(f"/{MANIFEST}")))
-
-
 # One engine per database URL for the whole process: Dagster builds a fresh resource object for every
 # run and sensor tick, and an engine each would leak a connection pool each.
 _ENGINES: dict[str, sa.Engine] = {}
@@ -243,8 +171,40 @@ def _engine_for(url: str) -> sa.Engine:
         return engine
 
 
+def _advance_in(db: sa.Connection, key: str, stage: str, fields: dict[str, Any]) -> bool:
+    """Set a candidate's stage and fields unless a curator rejected it, in one statement; False if not."""
+    values = {k: (v.value if isinstance(v, CandidateStatus) else v) for k, v in fields.items()}
+    columns = candidates_table.c
+    rejected_by_curator = sa.and_(
+        columns.status == CandidateStatus.REJECTED.value, columns.reason.startswith(CURATOR_PREFIX, autoescape=True)
+    )
+    moved = db.execute(
+        candidates_table.update()
+        .where(columns.key == key, sa.not_(rejected_by_curator))
+        .values(**values, stage=stage, updated_at=datetime.now(UTC))
+    )
+    return bool(moved.rowcount == 1)
+
+
 class CandidateClosedError(RuntimeError):
     """A step tried to move a candidate a curator (or promotion) has already closed."""
+
+
+def _closed(db: sa.Connection, key: str) -> CandidateClosedError:
+    row = db.execute(candidates_table.select().where(candidates_table.c.key == key)).first()
+    if row is None:
+        return CandidateClosedError(f"candidate {key} is not in the registry")
+    return CandidateClosedError(f"candidate {key} was rejected by a curator ({row.reason})")
+
+
+class RegistryLockTimeout(TimeoutError):
+    """A registry lock stayed taken for longer than the caller would wait."""
+
+
+# The lock every change to the dataset takes (promotion, a curator's reject, the audit's quarantine): the
+# duplicate check and the write it guards are one step, and a reject cannot interleave with a promotion.
+DATASET_LOCK = "dataset"
+LOCK_TIMEOUT_S = 600.0
 
 
 class RegistryResource(dg.ConfigurableResource):
@@ -326,15 +286,51 @@ class RegistryResource(dg.ConfigurableResource):
         """What a pipeline step records: its stage, and a new status.
 
         Raises CandidateClosedError when a curator rejected the candidate, so a queued or automated run
-        cannot undo that decision (a candidate the pipeline itself rejected may run again)."""
-        candidate = self.get(key)
-        if candidate is None:
-            raise CandidateClosedError(f"candidate {key} is not in the registry")
-        if candidate.rejected_by_curator:
-            raise CandidateClosedError(f"candidate {key} was rejected by a curator ({candidate.reason})")
+        cannot undo that decision (a candidate the pipeline itself rejected may run again). The test and
+        the write are one statement: a reject that lands first is never overwritten."""
         if status is not None:
             fields["status"] = status
-        self.update(key, stage=stage, **fields)
+        with self._begin() as db:
+            if not _advance_in(db, key, stage, fields):
+                raise _closed(db, key)
+
+    @contextmanager
+    def locked(self, name: str, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+        """An exclusive lock named `name`, shared by every process that uses this registry: a PostgreSQL
+        advisory lock (so every host that reaches the database takes turns), or a file lock beside an
+        SQLite registry, which lives on one host. The lock is held by a connection (or open file) of its
+        own, so a process that dies holding it lets it go. Raises RegistryLockTimeout after `timeout_s`."""
+        engine = self.engine
+        if engine.dialect.name == "postgresql":
+            digest = hashlib.sha256(f"benchgen:{name}".encode()).digest()
+            key = int.from_bytes(digest[:8], "big", signed=True)
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(sa.text(f"SET lock_timeout = '{int(timeout_s * 1000)}ms'"))
+                try:
+                    connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                except sa.exc.OperationalError as error:
+                    raise RegistryLockTimeout(f"the registry lock {name!r} was not free in {timeout_s:g} s") from error
+                finally:
+                    connection.execute(sa.text("RESET lock_timeout"))
+                try:
+                    yield
+                finally:
+                    try:
+                        connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    except sa.exc.DBAPIError:
+                        connection.invalidate()  # the server let the lock go with the connection
+            return
+        database = engine.url.database
+        if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+            raise ValueError(f"the registry {engine.url.render_as_string()} has no lock shared between processes")
+        from filelock import FileLock, Timeout
+
+        slug = hashlib.sha256(name.encode()).hexdigest()[:16]
+        try:
+            with FileLock(f"{database}.{slug}.lock", timeout=timeout_s):
+                yield
+        except Timeout as error:
+            raise RegistryLockTimeout(f"the registry lock {name!r} was not free in {timeout_s:g} s") from error
 
     # The dataset index ------------------------------------------------------------------------------
 
@@ -356,8 +352,15 @@ class RegistryResource(dg.ConfigurableResource):
                 return str(row["benchmark_id"])
         return None
 
-    def put_benchmark(self, row: dict[str, Any]) -> None:
+    def put_benchmark(self, row: dict[str, Any], promoted: tuple[str, str] | None = None) -> None:
+        """Index a benchmark (replacing its row); with `promoted` (candidate, stage), that candidate becomes
+        PROMOTED in the same transaction, or neither happens (CandidateClosedError: a curator rejected it)."""
         with self._begin() as db:
+            if promoted is not None:
+                key, stage = promoted
+                fields = {"status": CandidateStatus.PROMOTED, "benchmark_id": row["benchmark_id"], "reason": ""}
+                if not _advance_in(db, key, stage, fields):
+                    raise _closed(db, key)  # and the transaction is rolled back
             db.execute(dataset_table.delete().where(dataset_table.c.benchmark_id == row["benchmark_id"]))
             db.execute(dataset_table.insert().values(**row))
 
