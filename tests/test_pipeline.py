@@ -316,7 +316,17 @@ def test_the_simulation_report_gates_on_the_verdict_compiled_scenes_made(monkeyp
     )
     compiled = {"script_sha256": "a" * 64, "judge": judge_version(), "report": report.model_dump_json()}
     context = dg.build_asset_context(partition_key=candidate.key)
-    events = list(simulation_report(context, compiled_scenes=compiled, sandbox=SandboxResource(), registry=registry))
+    from benchgen_dagster.defs.artifacts import ArtifactStoreResource
+
+    events = list(
+        simulation_report(
+            context,
+            compiled_scenes=compiled,
+            sandbox=SandboxResource(),
+            registry=registry,
+            artifacts=ArtifactStoreResource(),
+        )
+    )
     output = next(e for e in events if isinstance(e, dg.Output))
     assert output.value["passed"] is False and output.value["failed_checks"] == ["stability"]
     stability = next(e for e in events if isinstance(e, dg.AssetCheckResult) and e.check_name == "stability")
@@ -340,7 +350,7 @@ def test_checks_made_before_the_trusted_judge_are_never_promoted() -> None:
         "benchmark_request": {"require_approval": False, "prompt": "p", "model": "offline", "tier": 1},
         "benchmark_plan": {"plan": PLAN},
         "cad_script": {**same, "skills": {}},
-        "compiled_scenes": {**same, "digests": {}, "folder": "/nonexistent"},
+        "compiled_scenes": {**same, "digests": {}},
         "simulation_report": {**same, "passed": True, "seeds": [0], "judge": judge_version()},
         "benchmark_review": {**same, "decision": "approved", "reason": ""},
     }
@@ -357,6 +367,7 @@ def test_checks_made_before_the_trusted_judge_are_never_promoted() -> None:
 
 def _plan_stage(plan: str, instance: dg.DagsterInstance) -> tuple[str, dg.ExecuteInProcessResult, RegistryResource]:
     """The request and plan stages alone, for one candidate whose planner writes `plan`."""
+    from benchgen_dagster.defs.artifacts import ArtifactStoreResource
     from benchgen_dagster.defs.planning import benchmark_plan
     from benchgen_dagster.defs.requests import benchmark_request
     from benchgen_dagster.defs.resources import SandboxResource
@@ -367,7 +378,12 @@ def _plan_stage(plan: str, instance: dg.DagsterInstance) -> tuple[str, dg.Execut
         [benchmark_request, benchmark_plan],
         partition_key=key,
         instance=instance,
-        resources={"agents": ScriptedAgents(script="", plan=plan), "registry": registry, "sandbox": SandboxResource()},
+        resources={
+            "agents": ScriptedAgents(script="", plan=plan),
+            "registry": registry,
+            "sandbox": SandboxResource(),
+            "artifacts": ArtifactStoreResource(),
+        },
         raise_on_error=False,
     )
     return key, result, registry

@@ -18,7 +18,8 @@ from benchgen_dagster.agent.offline.planning import OfflinePlan
 from benchgen_dagster.agent.offline.reading import RequestReading
 from benchgen_dagster.agent.skills import SkillNotFound, SkillStore
 from benchgen_dagster.agent.tools import SessionContext
-from benchgen_dagster.defs.resources import AgentsResource
+from benchgen_dagster.defs.artifacts import ArtifactStoreResource
+from benchgen_dagster.defs.resources import AgentsResource, RegistryResource
 from benchgen_dagster.defs.skills import agent_journals, build_skill_learning_sensor, learned_skills
 from benchgen_dagster.library import family as library_family
 from benchgen_dagster.models.skills import JournalRound, SessionDigest, SkillError, parse_skill
@@ -282,6 +283,10 @@ def _data_version(instance: dg.DagsterInstance, key: str) -> str:
     return event.asset_materialization.tags["dagster/data_version"]
 
 
+# The learner's other resources, as the Definitions give them (without a bucket: this host's folders).
+_SHARED = {"registry": RegistryResource(), "artifacts": ArtifactStoreResource()}
+
+
 def _metadata(instance: dg.DagsterInstance, key: str) -> dict:
     event = instance.get_latest_materialization_event(dg.AssetKey(key))
     assert event is not None and event.asset_materialization is not None
@@ -296,7 +301,7 @@ def test_the_assets_learn_from_journals_skip_bad_ones_and_keep_the_previous_vers
     _candidate_journal(_benchgen_home, "req-3-v1", "# Journal\n\nnothing here\n")
     with dg.instance_for_test() as instance:
         assert dg.materialize(
-            [agent_journals, learned_skills], instance=instance, resources={"agents": AgentsResource()}
+            [agent_journals, learned_skills], instance=instance, resources={"agents": AgentsResource(), **_SHARED}
         ).success
         journals = _metadata(instance, "agent_journals")
         assert journals["sessions"] == 1 and journals["skipped"] == 2
@@ -313,7 +318,7 @@ def test_the_assets_learn_from_journals_skip_bad_ones_and_keep_the_previous_vers
         assert first is not None and "bin_x <= 562.5" in first and store.label("ball-over-wall-limits").startswith("v1")
 
         assert dg.materialize(
-            [agent_journals, learned_skills], instance=instance, resources={"agents": RefusedLearner()}
+            [agent_journals, learned_skills], instance=instance, resources={"agents": RefusedLearner(), **_SHARED}
         ).success
         refused = _metadata(instance, "learned_skills")
         assert refused["refused"] == 1 and "code example" in refused["proposals"]
@@ -326,7 +331,7 @@ def test_the_assets_learn_from_journals_skip_bad_ones_and_keep_the_previous_vers
         _candidate_journal(_benchgen_home, "req-4-v1", _journal(tmp_path / "d", fixed_to=550.0))
         (_benchgen_home / "candidates" / "req-1-v1" / "workspace" / "journal.md").unlink()
         assert dg.materialize(
-            [agent_journals, learned_skills], instance=instance, resources={"agents": AgentsResource()}
+            [agent_journals, learned_skills], instance=instance, resources={"agents": AgentsResource(), **_SHARED}
         ).success
         assert _metadata(instance, "learned_skills")["published"] == 1
         assert _data_version(instance, "learned_skills") != first_version
@@ -337,19 +342,19 @@ def test_the_learning_sensor_waits_for_enough_new_journals(_benchgen_home: Path,
     sensor = build_skill_learning_sensor(2)
     with dg.instance_for_test() as instance:
         _candidate_journal(_benchgen_home, "req-1-v1", _journal(tmp_path / "a"))
-        skipped = sensor(dg.build_sensor_context(instance=instance))
+        skipped = sensor(dg.build_sensor_context(instance=instance, resources=_SHARED))
         assert isinstance(skipped, dg.SkipReason) and "1 new journal" in str(skipped.skip_message)
         _candidate_journal(_benchgen_home, "req-2-v1", _journal(tmp_path / "b"))
-        request = sensor(dg.build_sensor_context(instance=instance))
+        request = sensor(dg.build_sensor_context(instance=instance, resources=_SHARED))
         assert isinstance(request, dg.RunRequest) and request.tags["benchgen/new_journals"] == "2"
         # Until that run has learned, later ticks ask for the same run (the key dedupes), not another one.
         _candidate_journal(_benchgen_home, "req-3-v1", _journal(tmp_path / "c"))
-        again = sensor(dg.build_sensor_context(instance=instance))
+        again = sensor(dg.build_sensor_context(instance=instance, resources=_SHARED))
         assert isinstance(again, dg.RunRequest) and again.run_key == request.run_key
         assert dg.materialize(
-            [agent_journals, learned_skills], instance=instance, resources={"agents": AgentsResource()}
+            [agent_journals, learned_skills], instance=instance, resources={"agents": AgentsResource(), **_SHARED}
         ).success
-        after = sensor(dg.build_sensor_context(instance=instance))
+        after = sensor(dg.build_sensor_context(instance=instance, resources=_SHARED))
         assert isinstance(after, dg.SkipReason) and "0 new journal" in str(after.skip_message)
 
 

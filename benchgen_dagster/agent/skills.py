@@ -12,8 +12,8 @@ identity is the hash of its text (the data version lineage records); `v<N>` is i
 import difflib
 import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -70,9 +70,13 @@ def check_against_library(skill: Skill) -> None:
 
 
 class SkillStore:
-    def __init__(self, home: Path) -> None:
+    """`lock`, when given, is the writers' lock (one that every host publishing skills shares); without
+    it, a file lock beside the history, which keeps the writers of one host apart."""
+
+    def __init__(self, home: Path, lock: Callable[[], AbstractContextManager[None]] | None = None) -> None:
         self.current_dir = home / "skills"
         self.history_dir = home / "skill_history"
+        self._lock = lock
 
     def names(self) -> list[str]:
         current = {p.parent.name for p in self.current_dir.glob("*/SKILL.md")} if self.current_dir.is_dir() else set()
@@ -119,6 +123,10 @@ class SkillStore:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """One writer at a time (a weekly run, a sensor's run and `skills learn` may overlap)."""
+        if self._lock is not None:
+            with self._lock():
+                yield
+            return
         self.history_dir.mkdir(parents=True, exist_ok=True)
         with FileLock(self.history_dir / ".lock"):
             yield

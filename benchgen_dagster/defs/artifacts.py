@@ -1,12 +1,40 @@
 """The artifact store: where renders and promoted benchmarks are published, local folders by default and
-S3 when a bucket is set (a Dagster ConfigurableResource, picked by `definitions.py`)."""
+S3 when a bucket is set (a Dagster ConfigurableResource, picked by `definitions.py`).
 
-from pathlib import Path
+With a bucket it is also how steps on different hosts hand each other folders (a candidate's workspace
+and checked files, the skills, the journals, the judge's verdicts): a step `pull`s a folder's mirror
+before it starts and `push`es what it changed when it ends. Without one, every step runs on this host
+and both are no-ops."""
+
+import hashlib
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import dagster as dg
 
 from benchgen_dagster.paths import MANIFEST
+from benchgen_dagster.worker import safe_files
+
+# The most one mirrored file may hold, either way (a workspace's files are bounded far below this).
+MAX_MIRRORED_BYTES = 256 * 1024 * 1024
+MAX_MIRRORED_FILES = 20_000
+
+
+class MirrorError(ValueError):
+    """A mirrored folder that cannot be taken as it is (a key outside its folder, a file too large)."""
+
+
+def _md5(data: bytes) -> str:
+    # What S3 reports as the ETag of an object put in one part: a changed file is told by its content.
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def _relative_key(key: str, prefix: str) -> str:
+    relative = key[len(prefix) :]
+    parts = PurePosixPath(relative).parts
+    if not relative or relative.startswith("/") or any(p in ("..", ".", "") for p in parts) or "\\" in relative:
+        raise MirrorError(f"the key {key!r} does not name a file inside {prefix!r}")
+    return relative
 
 
 class ArtifactStoreResource(dg.ConfigurableResource):
@@ -46,10 +74,65 @@ class ArtifactStoreResource(dg.ConfigurableResource):
             raise ConnectionError(f"the artifact bucket s3://{self.bucket} cannot be reached: {error}") from None
 
     def _keys(self, client: Any, prefix: str) -> list[str]:
-        keys: list[str] = []
+        return list(self._listing(client, prefix))
+
+    def _listing(self, client: Any, prefix: str) -> dict[str, tuple[str, int]]:
+        """Every key under `prefix` with its ETag and size."""
+        found: dict[str, tuple[str, int]] = {}
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            keys += [item["Key"] for item in page.get("Contents", [])]
-        return keys
+            found |= {item["Key"]: (item["ETag"].strip('"'), int(item["Size"])) for item in page.get("Contents", [])}
+        return found
+
+    def push(self, folder: Path, name: str) -> int:
+        """Make `name` in the bucket a mirror of `folder`: upload the files whose content differs, remove
+        the keys the folder no longer has. The folder may be an agent's workspace, so it is read through
+        safe_files (no link followed, every file bounded). Returns how many files were uploaded."""
+        if not self.remote or not folder.is_dir():
+            return 0
+        client = self._client()
+        prefix = f"{self.prefix}/{name}/"
+        remote = self._listing(client, prefix)
+        kept, uploaded = set(), 0
+        for relative, found in safe_files.walk_files(folder, limit_files=MAX_MIRRORED_FILES):
+            if found.st_size > MAX_MIRRORED_BYTES:
+                raise MirrorError(f"{name}/{relative} is {found.st_size} bytes, over {MAX_MIRRORED_BYTES}")
+            data = safe_files.read_bytes(folder, relative, MAX_MIRRORED_BYTES)
+            key = prefix + relative
+            kept.add(key)
+            if remote.get(key, ("", 0))[0] != _md5(data):
+                client.put_object(Bucket=self.bucket, Key=key, Body=data)
+                uploaded += 1
+        self._delete(client, sorted(set(remote) - kept))
+        return uploaded
+
+    def pull(self, name: str, folder: Path) -> int:
+        """Make `folder` a mirror of `name` in the bucket: download what differs, remove local files the
+        bucket does not have. Keys are taken as paths inside `folder` only and every file is bounded,
+        so whatever a bucket holds cannot write elsewhere. Returns how many files were downloaded."""
+        if not self.remote:
+            return 0
+        client = self._client()
+        prefix = f"{self.prefix}/{name}/"
+        remote = {_relative_key(key, prefix): stat for key, stat in self._listing(client, prefix).items()}
+        if len(remote) > MAX_MIRRORED_FILES:
+            raise MirrorError(f"{name} holds {len(remote)} files, over {MAX_MIRRORED_FILES}")
+        folder.mkdir(parents=True, exist_ok=True)
+        local = {relative for relative, _ in safe_files.walk_files(folder, limit_files=MAX_MIRRORED_FILES)}
+        downloaded = 0
+        for relative, (etag, size) in sorted(remote.items()):
+            if size > MAX_MIRRORED_BYTES:
+                raise MirrorError(f"{name}/{relative} is {size} bytes, over {MAX_MIRRORED_BYTES}")
+            if relative in local and _md5(safe_files.read_bytes(folder, relative, MAX_MIRRORED_BYTES)) == etag:
+                continue
+            body = client.get_object(Bucket=self.bucket, Key=prefix + relative)["Body"]
+            data = body.read(MAX_MIRRORED_BYTES + 1)
+            if len(data) > MAX_MIRRORED_BYTES:
+                raise MirrorError(f"{name}/{relative} is over {MAX_MIRRORED_BYTES} bytes")
+            safe_files.write_bytes(folder, relative, data)
+            downloaded += 1
+        for relative in sorted(local - set(remote)):
+            safe_files.remove(folder, relative)
+        return downloaded
 
     def _delete(self, client: Any, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):  # the S3 API's batch limit

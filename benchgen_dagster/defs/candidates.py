@@ -2,11 +2,14 @@
 
 import base64
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
+from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.metadata import table
 from benchgen_dagster.models.reports import CheckReport
 from benchgen_dagster.paths import benchgen_home
@@ -48,6 +51,47 @@ def candidate_dir(key: str) -> Path:
 
 def workspace_of(key: str) -> Path:
     return candidate_dir(key) / "workspace"
+
+
+# Where steps hand each other what they made, in the artifact store: a candidate's folder, its journal.
+WORK = "work"
+# What the skill learner reads of a candidate's workspace.
+JOURNAL_FILES = ("journal.md", "plan.md")
+
+
+def journal_copy_dir(key: str) -> Path:
+    """The copy of a candidate's journal that the skill learner reads, taken when a step ends."""
+    return benchgen_home() / "journals" / "candidates" / key
+
+
+def _hand_on(artifacts: ArtifactStoreResource, key: str, folder: Path) -> None:
+    from benchgen_dagster.worker import safe_files
+
+    workspace = folder / "workspace"
+    if safe_files.is_file(workspace, JOURNAL_FILES[0]):
+        for name in JOURNAL_FILES:
+            if safe_files.is_file(workspace, name):
+                safe_files.copy_out(workspace, name, journal_copy_dir(key) / name, MAX_WORKSPACE_TEXT)
+        artifacts.push(journal_copy_dir(key), f"{WORK}/journals/{key}")
+    artifacts.push(folder, f"{WORK}/candidates/{key}")
+
+
+@contextmanager
+def candidate_handoff(artifacts: ArtifactStoreResource, key: str) -> Iterator[Path]:
+    """One step's hold of the candidate's folder (workspace, checked script, compiled scenes, renders).
+
+    The step before may have run on another host: with a bucket, the folder is pulled from the artifact
+    store first and pushed back when the step ends, failed or not (a retry elsewhere picks up the
+    workspace where it was left). The journal is handed on beside it, for the skill learner."""
+    folder = candidate_dir(key)
+    artifacts.pull(f"{WORK}/candidates/{key}", folder)
+    try:
+        yield folder
+    except BaseException:
+        with suppress(Exception):  # the step's own error is the one to report
+            _hand_on(artifacts, key, folder)
+        raise
+    _hand_on(artifacts, key, folder)
 
 
 def text_version(text: str) -> dg.DataVersion:

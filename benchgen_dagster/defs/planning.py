@@ -10,10 +10,12 @@ from typing import Any
 
 import dagster as dg
 
+from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.candidates import (
     AGENT_CODE,
     MODEL_RETRY,
     UntrustedWorkspaceFile,
+    candidate_handoff,
     candidate_partitions,
     code_version,
     is_workspace_file,
@@ -102,34 +104,38 @@ def benchmark_plan(
     agents: AgentsResource,
     registry: RegistryResource,
     sandbox: SandboxResource,
+    artifacts: ArtifactStoreResource,
 ) -> dg.Output[dict[str, Any]]:
     key = context.partition_key
-    # A run again after a crash of the step: the candidate is running, not failed, until it ends.
-    registry.advance(key, "benchmark_plan", CandidateStatus.RUNNING, reason="")
-    # The coder's first check comes next: its sandboxes warm up while the planner plans.
-    sandbox.prewarm()
-    result = agents.run(("planner",), benchmark_request["prompt"], workspace_of(key), model=benchmark_request["model"])
-    if result.decision == "failed" and is_workspace_file(key, "plan.md"):
-        # The planner ran out of tries at valid front matter: the candidate's plan is bad, not its model.
-        validated_plan(key, workspace_text(key, "plan.md", "benchmark_plan"), registry)
-    finish_role(result, key, "benchmark_plan", registry)
-    plan = workspace_text(key, "plan.md", "benchmark_plan")
-    front = validated_plan(key, plan, registry)
-    return dg.Output(
-        {"plan": plan, "usage": result.usage, "front_matter": front.model_dump(mode="json")},
-        data_version=text_version(plan),
-        metadata={
-            "plan": dg.MetadataValue.md(plan),
-            **({"family": front.family} if front.family else {}),
-            **({"tier": front.tier} if front.tier else {}),
-            # The family's layout grown to reach the request (1: as the family is).
-            "layout_scale": front.scale,
-            "learning_objectives": dg.MetadataValue.md("".join(f"- {o}\n" for o in front.learning_objectives)),
-            "deviations": deviation_table(front.deviations),
-            "deviation_count": len(front.deviations),
-            **session_metadata(result),
-        },
-    )
+    with candidate_handoff(artifacts, key):
+        # A run again after a crash of the step: the candidate is running, not failed, until it ends.
+        registry.advance(key, "benchmark_plan", CandidateStatus.RUNNING, reason="")
+        # The coder's first check comes next: its sandboxes warm up while the planner plans.
+        sandbox.prewarm()
+        result = agents.run(
+            ("planner",), benchmark_request["prompt"], workspace_of(key), model=benchmark_request["model"]
+        )
+        if result.decision == "failed" and is_workspace_file(key, "plan.md"):
+            # The planner ran out of tries at valid front matter: the candidate's plan is bad, not its model.
+            validated_plan(key, workspace_text(key, "plan.md", "benchmark_plan"), registry)
+        finish_role(result, key, "benchmark_plan", registry)
+        plan = workspace_text(key, "plan.md", "benchmark_plan")
+        front = validated_plan(key, plan, registry)
+        return dg.Output(
+            {"plan": plan, "usage": result.usage, "front_matter": front.model_dump(mode="json")},
+            data_version=text_version(plan),
+            metadata={
+                "plan": dg.MetadataValue.md(plan),
+                **({"family": front.family} if front.family else {}),
+                **({"tier": front.tier} if front.tier else {}),
+                # The family's layout grown to reach the request (1: as the family is).
+                "layout_scale": front.scale,
+                "learning_objectives": dg.MetadataValue.md("".join(f"- {o}\n" for o in front.learning_objectives)),
+                "deviations": deviation_table(front.deviations),
+                "deviation_count": len(front.deviations),
+                **session_metadata(result),
+            },
+        )
 
 
 def plan_deviations(keys: list[str], instance: dg.DagsterInstance) -> dict[str, list[str]]:

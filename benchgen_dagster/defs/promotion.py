@@ -19,10 +19,11 @@ import dagster as dg
 from benchgen_dagster import __version__
 from benchgen_dagster.agent.configuration import RENDERED_SCRIPT, rendered_marker
 from benchgen_dagster.defs.artifacts import ArtifactStoreResource
-from benchgen_dagster.defs.cad import checked_script, trusted_renders_dir
+from benchgen_dagster.defs.cad import COMPILED_DIR, checked_script, trusted_renders_dir
 from benchgen_dagster.defs.candidates import (
     REFRESH_WHEN_STALE,
     candidate_dir,
+    candidate_handoff,
     candidate_partitions,
     code_version,
     text_version,
@@ -35,6 +36,7 @@ from benchgen_dagster.defs.resources import (
     RegistryResource,
     SandboxResource,
 )
+from benchgen_dagster.defs.simulation import simulation_document
 from benchgen_dagster.models.difficulty import difficulty
 from benchgen_dagster.models.manifest import (
     BenchmarkManifest,
@@ -47,7 +49,7 @@ from benchgen_dagster.models.manifest import (
     SolvabilityEntry,
 )
 from benchgen_dagster.models.registry import CandidateStatus
-from benchgen_dagster.models.reports import SeedOutcome
+from benchgen_dagster.models.reports import CheckReport, SeedOutcome
 from benchgen_dagster.paths import MANIFEST, dataset_dir
 from benchgen_dagster.worker.versions import judge_version
 
@@ -236,126 +238,129 @@ def promoted_benchmark(
     sandbox: SandboxResource,
 ) -> Any:
     key = context.partition_key
-    stage = "promoted_benchmark"
-    try:
-        registry.advance(key, stage)
-    except CandidateClosedError as error:
-        raise dg.Failure(str(error), allow_retries=False) from None
-    candidate = registry.get(key)
-    assert candidate is not None
-    # The blocking checks upstream stop failing candidates in the same run; a promotion launched on its
-    # own (`benchgen promote`, the UI) must still see one script passed every stage.
-    if not _same_script(cad_script, compiled_scenes, simulation_report, benchmark_review):
-        reason = "the script changed since it was checked and reviewed: run the candidate again"
-        registry.advance(key, stage, CandidateStatus.REJECTED, reason=reason)
-        raise dg.Failure(reason, allow_retries=False)
-    if not simulation_report["passed"] or benchmark_review["decision"] != "approved":
-        raise dg.Failure(f"{key} has not passed its checks and review", allow_retries=False)
-    judged = {compiled_scenes.get("judge"), simulation_report.get("judge")}
-    if judged != {judge_version()}:
-        # Checked before the trusted judge existed (or by another version of it): never promoted on that word.
-        reason = (
-            "its checks were not made by the current trusted judge "
-            f"({', '.join(sorted(str(j) for j in judged))}, now {judge_version()}): run the candidate again"
-        )
-        registry.advance(key, stage, CandidateStatus.REJECTED, reason=reason)
-        raise dg.Failure(reason, allow_retries=False)
-    if benchmark_request["require_approval"] and not candidate.approved:
-        registry.advance(key, stage, CandidateStatus.AWAITING_APPROVAL)
-        context.log.info(f"{key} waits for a curator: benchgen promote {key}")
-        return
-    from benchgen_dagster.models.plans import NEW_FAMILY, plan_fields  # the planner's reader, imported late
+    with candidate_handoff(artifacts, key):
+        stage = "promoted_benchmark"
+        try:
+            registry.advance(key, stage)
+        except CandidateClosedError as error:
+            raise dg.Failure(str(error), allow_retries=False) from None
+        candidate = registry.get(key)
+        assert candidate is not None
+        # The blocking checks upstream stop failing candidates in the same run; a promotion launched on its
+        # own (`benchgen promote`, the UI) must still see one script passed every stage.
+        if not _same_script(cad_script, compiled_scenes, simulation_report, benchmark_review):
+            reason = "the script changed since it was checked and reviewed: run the candidate again"
+            registry.advance(key, stage, CandidateStatus.REJECTED, reason=reason)
+            raise dg.Failure(reason, allow_retries=False)
+        if not simulation_report["passed"] or benchmark_review["decision"] != "approved":
+            raise dg.Failure(f"{key} has not passed its checks and review", allow_retries=False)
+        judged = {compiled_scenes.get("judge"), simulation_report.get("judge")}
+        if judged != {judge_version()}:
+            # Checked before the trusted judge existed (or by another version of it): never promoted on that word.
+            reason = (
+                "its checks were not made by the current trusted judge "
+                f"({', '.join(sorted(str(j) for j in judged))}, now {judge_version()}): run the candidate again"
+            )
+            registry.advance(key, stage, CandidateStatus.REJECTED, reason=reason)
+            raise dg.Failure(reason, allow_retries=False)
+        if benchmark_request["require_approval"] and not candidate.approved:
+            registry.advance(key, stage, CandidateStatus.AWAITING_APPROVAL)
+            context.log.info(f"{key} waits for a curator: benchgen promote {key}")
+            return
+        from benchgen_dagster.models.plans import NEW_FAMILY, plan_fields  # the planner's reader, imported late
 
-    plan = benchmark_plan["plan"]
-    front = plan_fields(plan)
-    family = front.family if front.family != NEW_FAMILY else None  # a new mechanism is no library family
-    bid = benchmark_id(cad_script["script_sha256"], family)
-    # Asked before the folder is built (renders take a while), and again under the dataset lock.
-    reject_duplicate(registry, key, stage, compiled_scenes["digests"], cad_script["script_sha256"])
-    simulation = json.loads(Path(simulation_report["report"]).read_text())
-    compiled_report = json.loads((candidate_dir(key) / "compiled_report.json").read_text())
-    ranges = parameter_ranges(compiled_report)
-    tier = front.tier or benchmark_request["tier"]
-    solvability = solvability_entry(simulation_report, simulation)
-    measured = difficulty_entry(simulation, compiled_report)
-    manifest = BenchmarkManifest(
-        id=bid,
-        title=_title(plan, bid),
-        tier=tier,
-        family=family,
-        scale=scene_scale(compiled_report),
-        learning_objectives=front.learning_objectives,
-        parameters=ranges,
-        seeds_checked=simulation_report["seeds"],
-        checks=ChecksEntry(passed=True, failed=[]),
-        # Who computed those verdicts: the trusted judge, by the hash of its code.
-        judge=JudgeEntry(status="judged", version=judge_version(), seeds=list(simulation_report["seeds"])),
-        solvability=solvability,
-        difficulty=measured,
-        review=ReviewEntry(decision=benchmark_review["decision"], comments=benchmark_review["reason"]),
-        provenance=Provenance(
-            candidate=key,
-            request_id=benchmark_request["request_id"],
-            prompt=benchmark_request["prompt"],
-            model=benchmark_request["model"],
-            plan_sha256=hashlib.sha256(plan.encode()).hexdigest(),
-            script_sha256=cad_script["script_sha256"],
-            skill_versions=cad_script["skills"],
-            code_version=__version__,
-            human_approved=candidate.approved,
-        ),
-        promoted_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
-    row = {
-        "benchmark_id": bid,
-        "candidate": key,
-        "title": manifest.title,
-        "tier": tier,
-        "family": family,
-        "prompt": benchmark_request["prompt"],
-        "model": benchmark_request["model"],
-        "script_sha256": cad_script["script_sha256"],
-        "seeds": len(simulation_report["seeds"]),
-        "parameters": ranges,
-        "mesh_digests": compiled_scenes["digests"],
-        "difficulty": measured.score if measured else None,
-        "solvability": solvability.status,
-        "judge": judge_version(),
-    }
-    built = write_benchmark(
-        key,
-        bid,
-        manifest,
-        checked_script(key, cad_script),
-        Path(compiled_scenes["folder"]),
-        {"validation": compiled_report, "simulation": simulation, "review": benchmark_review},
-        sandbox,
-    )
-    try:
-        folder, location = promote_built(key, stage, bid, built, row, registry, artifacts)
-    except RegistryLockTimeout as error:
-        raise dg.Failure(f"not promoted yet: {error}", allow_retries=True) from None
-    except CandidateClosedError as error:  # a curator rejected it while its folder was being built
-        raise dg.Failure(str(error), allow_retries=False) from None
-    finally:
-        shutil.rmtree(built, ignore_errors=True)  # only there if it never went into place
-    yield dg.Output(
-        {"benchmark_id": bid, "path": str(folder), "location": location},
-        data_version=text_version(cad_script["script_sha256"] + bid),
-        metadata={
+        plan = benchmark_plan["plan"]
+        front = plan_fields(plan)
+        family = front.family if front.family != NEW_FAMILY else None  # a new mechanism is no library family
+        bid = benchmark_id(cad_script["script_sha256"], family)
+        # Asked before the folder is built (renders take a while), and again under the dataset lock.
+        reject_duplicate(registry, key, stage, compiled_scenes["digests"], cad_script["script_sha256"])
+        # The judge's whole verdict travels in compiled_scenes' output (never a file another step left).
+        checked = CheckReport.model_validate_json(compiled_scenes["report"])
+        simulation = simulation_document(checked)
+        compiled_report = checked.model_dump(mode="json")
+        ranges = parameter_ranges(compiled_report)
+        tier = front.tier or benchmark_request["tier"]
+        solvability = solvability_entry(simulation_report, simulation)
+        measured = difficulty_entry(simulation, compiled_report)
+        manifest = BenchmarkManifest(
+            id=bid,
+            title=_title(plan, bid),
+            tier=tier,
+            family=family,
+            scale=scene_scale(compiled_report),
+            learning_objectives=front.learning_objectives,
+            parameters=ranges,
+            seeds_checked=simulation_report["seeds"],
+            checks=ChecksEntry(passed=True, failed=[]),
+            # Who computed those verdicts: the trusted judge, by the hash of its code.
+            judge=JudgeEntry(status="judged", version=judge_version(), seeds=list(simulation_report["seeds"])),
+            solvability=solvability,
+            difficulty=measured,
+            review=ReviewEntry(decision=benchmark_review["decision"], comments=benchmark_review["reason"]),
+            provenance=Provenance(
+                candidate=key,
+                request_id=benchmark_request["request_id"],
+                prompt=benchmark_request["prompt"],
+                model=benchmark_request["model"],
+                plan_sha256=hashlib.sha256(plan.encode()).hexdigest(),
+                script_sha256=cad_script["script_sha256"],
+                skill_versions=cad_script["skills"],
+                code_version=__version__,
+                human_approved=candidate.approved,
+            ),
+            promoted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        row = {
             "benchmark_id": bid,
+            "candidate": key,
             "title": manifest.title,
-            "tier": str(tier),
-            "solvability": solvability.status,
-            "difficulty": dg.MetadataValue.float(measured.score) if measured else "not measured",
-            "location": dg.MetadataValue.url(location)
-            if location.startswith("s3://")
-            else dg.MetadataValue.path(location),
+            "tier": tier,
+            "family": family,
+            "prompt": benchmark_request["prompt"],
             "model": benchmark_request["model"],
-            "prompt": dg.MetadataValue.text(benchmark_request["prompt"]),
-            "plan_sha256": manifest.provenance.plan_sha256,
-            "skill_versions": dg.MetadataValue.json(cad_script["skills"]),
-            "code_version": __version__,
-            "manifest": dg.MetadataValue.md(f"```yaml\n{manifest.to_yaml(allow_unicode=False)}\n```"),
-        },
-    )
+            "script_sha256": cad_script["script_sha256"],
+            "seeds": len(simulation_report["seeds"]),
+            "parameters": ranges,
+            "mesh_digests": compiled_scenes["digests"],
+            "difficulty": measured.score if measured else None,
+            "solvability": solvability.status,
+            "judge": judge_version(),
+        }
+        built = write_benchmark(
+            key,
+            bid,
+            manifest,
+            checked_script(key, cad_script),
+            candidate_dir(key) / COMPILED_DIR,
+            {"validation": compiled_report, "simulation": simulation, "review": benchmark_review},
+            sandbox,
+        )
+        try:
+            folder, location = promote_built(key, stage, bid, built, row, registry, artifacts)
+        except RegistryLockTimeout as error:
+            raise dg.Failure(f"not promoted yet: {error}", allow_retries=True) from None
+        except CandidateClosedError as error:  # a curator rejected it while its folder was being built
+            raise dg.Failure(str(error), allow_retries=False) from None
+        finally:
+            shutil.rmtree(built, ignore_errors=True)  # only there if it never went into place
+        yield dg.Output(
+            {"benchmark_id": bid, "path": str(folder), "location": location},
+            data_version=text_version(cad_script["script_sha256"] + bid),
+            metadata={
+                "benchmark_id": bid,
+                "title": manifest.title,
+                "tier": str(tier),
+                "solvability": solvability.status,
+                "difficulty": dg.MetadataValue.float(measured.score) if measured else "not measured",
+                "location": dg.MetadataValue.url(location)
+                if location.startswith("s3://")
+                else dg.MetadataValue.path(location),
+                "model": benchmark_request["model"],
+                "prompt": dg.MetadataValue.text(benchmark_request["prompt"]),
+                "plan_sha256": manifest.provenance.plan_sha256,
+                "skill_versions": dg.MetadataValue.json(cad_script["skills"]),
+                "code_version": __version__,
+                "manifest": dg.MetadataValue.md(f"```yaml\n{manifest.to_yaml(allow_unicode=False)}\n```"),
+            },
+        )

@@ -17,6 +17,7 @@ from typing import Any
 
 import dagster as dg
 
+from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.cad import CoderRound
 from benchgen_dagster.defs.candidates import (
     AGENT_CODE,
@@ -24,6 +25,7 @@ from benchgen_dagster.defs.candidates import (
     MODEL_RETRY,
     REFRESH_WHEN_STALE,
     UntrustedWorkspaceFile,
+    candidate_handoff,
     candidate_partitions,
     code_version,
     image_markdown,
@@ -69,74 +71,76 @@ def benchmark_review(
     cad_script: dict[str, Any],
     agents: AgentsResource,
     registry: RegistryResource,
+    artifacts: ArtifactStoreResource,
 ) -> Any:
     key = context.partition_key
-    registry.advance(key, "benchmark_review", CandidateStatus.RUNNING)
-    workspace = workspace_of(key)
-    result = agents.run(
-        ("reviewer",),
-        benchmark_request["prompt"],
-        workspace,
-        model=benchmark_request["model"],
-        start_round=max(1, cad_script["rounds"]),
-    )
-    if result.decision == "failed":
-        registry.advance(key, "benchmark_review", CandidateStatus.FAILED, reason=f"review failed: {result.reason}")
-        raise AgentSessionError(f"benchmark_review: {result.reason}")
-    review_name = f"reviews/{result.rounds}.md"
-    review_path = workspace / review_name
-    try:
-        review = read_workspace_text(key, review_name)
-    except UntrustedWorkspaceFile:
-        review = ""
-    approved = result.decision == "approved"
-    review_round, max_rounds = result.rounds, agents.max_rounds_for(benchmark_request)
-    rounds_left = not approved and review_round < max_rounds
-    revision = CoderRound(round=review_round + 1, review=result.reason) if rounds_left else None
-    if approved:
-        verdict = f"approved in round {review_round}"
-    elif revision is not None:
-        verdict = f"rejected in round {review_round}: {result.reason}; back to the coder for round {revision.round}"
-    else:
-        verdict = f"rejected in round {review_round}, the last of {max_rounds}: {result.reason}"
-    metadata: dict[str, Any] = {
-        "round": review_round,
-        "max_rounds": max_rounds,
-        "verdict": verdict,
-        "review": dg.MetadataValue.md(review or result.reason),
-        **session_metadata(result),
-    }
-    if revision is not None:
-        metadata[NEXT_ROUND] = dg.MetadataValue.json(revision.model_dump())
-    try:
-        thumbnail = read_workspace_file(key, f"renders/{THUMBNAIL}", MAX_RENDER_BYTES)
-        metadata["render_reviewed"] = dg.MetadataValue.md(image_markdown(thumbnail, "seed 0, azimuth 45°"))
-        metadata["renders"] = dg.MetadataValue.path(str(workspace / "renders"))
-    except UntrustedWorkspaceFile:
-        metadata["render_reviewed"] = "no render was found for the reviewer"
-    yield dg.Output(
-        {
-            "decision": result.decision,
-            "reason": result.reason,
-            "review": review,
-            "review_path": str(review_path),
-            "script_sha256": cad_script["script_sha256"],
+    with candidate_handoff(artifacts, key):
+        registry.advance(key, "benchmark_review", CandidateStatus.RUNNING)
+        workspace = workspace_of(key)
+        result = agents.run(
+            ("reviewer",),
+            benchmark_request["prompt"],
+            workspace,
+            model=benchmark_request["model"],
+            start_round=max(1, cad_script["rounds"]),
+        )
+        if result.decision == "failed":
+            registry.advance(key, "benchmark_review", CandidateStatus.FAILED, reason=f"review failed: {result.reason}")
+            raise AgentSessionError(f"benchmark_review: {result.reason}")
+        review_name = f"reviews/{result.rounds}.md"
+        review_path = workspace / review_name
+        try:
+            review = read_workspace_text(key, review_name)
+        except UntrustedWorkspaceFile:
+            review = ""
+        approved = result.decision == "approved"
+        review_round, max_rounds = result.rounds, agents.max_rounds_for(benchmark_request)
+        rounds_left = not approved and review_round < max_rounds
+        revision = CoderRound(round=review_round + 1, review=result.reason) if rounds_left else None
+        if approved:
+            verdict = f"approved in round {review_round}"
+        elif revision is not None:
+            verdict = f"rejected in round {review_round}: {result.reason}; back to the coder for round {revision.round}"
+        else:
+            verdict = f"rejected in round {review_round}, the last of {max_rounds}: {result.reason}"
+        metadata: dict[str, Any] = {
             "round": review_round,
-        },
-        data_version=text_version(review + result.decision),
-        metadata=metadata,
-    )
-    if not approved:
-        # After the output: `revising` sends whoever claims the round to this materialization's next_round.
-        status = CandidateStatus.REVISING if revision is not None else CandidateStatus.REJECTED
-        registry.advance(key, "benchmark_review", status, reason=f"review {verdict}")
-    yield dg.AssetCheckResult(
-        check_name="review_approved",
-        passed=approved,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=verdict,
-        metadata={"review": dg.MetadataValue.path(str(review_path))},
-    )
+            "max_rounds": max_rounds,
+            "verdict": verdict,
+            "review": dg.MetadataValue.md(review or result.reason),
+            **session_metadata(result),
+        }
+        if revision is not None:
+            metadata[NEXT_ROUND] = dg.MetadataValue.json(revision.model_dump())
+        try:
+            thumbnail = read_workspace_file(key, f"renders/{THUMBNAIL}", MAX_RENDER_BYTES)
+            metadata["render_reviewed"] = dg.MetadataValue.md(image_markdown(thumbnail, "seed 0, azimuth 45°"))
+            metadata["renders"] = dg.MetadataValue.path(str(workspace / "renders"))
+        except UntrustedWorkspaceFile:
+            metadata["render_reviewed"] = "no render was found for the reviewer"
+        yield dg.Output(
+            {
+                "decision": result.decision,
+                "reason": result.reason,
+                "review": review,
+                "review_file": review_name,  # in the candidate's workspace, handed on with it
+                "script_sha256": cad_script["script_sha256"],
+                "round": review_round,
+            },
+            data_version=text_version(review + result.decision),
+            metadata=metadata,
+        )
+        if not approved:
+            # After the output: `revising` sends whoever claims the round to this materialization's next_round.
+            status = CandidateStatus.REVISING if revision is not None else CandidateStatus.REJECTED
+            registry.advance(key, "benchmark_review", status, reason=f"review {verdict}")
+        yield dg.AssetCheckResult(
+            check_name="review_approved",
+            passed=approved,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=verdict,
+            metadata={"review": dg.MetadataValue.path(str(review_path))},
+        )
 
 
 def claim_revision(instance: dg.DagsterInstance, registry: RegistryResource, key: str) -> dg.RunRequest | None:

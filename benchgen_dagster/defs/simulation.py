@@ -10,11 +10,13 @@ from typing import Any
 
 import dagster as dg
 
+from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.cad import record_gate_failures, sandbox_limits
 from benchgen_dagster.defs.candidates import (
     REFRESH_WHEN_STALE,
     SANDBOX_CODE,
     candidate_dir,
+    candidate_handoff,
     candidate_partitions,
     check_result,
     code_version,
@@ -39,6 +41,11 @@ _TRACE_COLUMNS = [
     dg.TableColumn("final speed m/s", "float"),
     dg.TableColumn("moved from → to (mm)"),
 ]
+
+
+def simulation_document(report: CheckReport) -> dict[str, Any]:
+    """The simulation's verdict as the benchmark keeps it: the judge's report, without the parts it read."""
+    return report.model_dump(mode="json", exclude={"outcomes": {"__all__": {"parts"}}})
 
 
 def _trace_table(report: CheckReport) -> dg.TableMetadataValue:
@@ -98,56 +105,59 @@ def simulation_report(
     compiled_scenes: dict[str, Any],
     sandbox: SandboxResource,
     registry: RegistryResource,
+    artifacts: ArtifactStoreResource,
 ) -> Any:
     key = context.partition_key
-    registry.advance(key, "simulation_report")
-    if "report" not in compiled_scenes:
-        raise dg.Failure("compiled_scenes was made by an earlier benchgen, without its verdict: materialize it again")
-    report = CheckReport.model_validate_json(compiled_scenes["report"])
-    path = candidate_dir(key) / "simulation_report.json"
-    path.write_text(report.model_dump_json(indent=1, exclude={"outcomes": {"__all__": {"parts"}}}))
-    solvability = report.solvability
-    physics_passed = not [f for f in report.failures if f.check not in SOLVABLE_CHECKS]
-    summary = {
-        "passed": physics_passed and (solvability == "proven" or not sandbox.require_solvable),
-        "solvability": solvability,
-        "seeds": report.seeds,
-        "failed_checks": sorted({f.check for f in report.failures}),
-        "failures": [f.model_dump() for f in report.failures[:20]],
-        "report": str(path),
-        "script_sha256": compiled_scenes["script_sha256"],
-        "judge": compiled_scenes["judge"],
-    }
-    gates = {"stability": STABILITY_CHECKS, "non_triviality": NON_TRIVIAL_CHECKS}
-    if sandbox.require_solvable:
-        gates["solvability"] = SOLVABLE_CHECKS
-    record_gate_failures(registry, key, "simulation_report", report, gates)
-    if physics_passed and solvability == "unproven" and sandbox.require_solvable:
-        registry.advance(
-            key, "simulation_report", CandidateStatus.REJECTED, reason=f"check solvability failed: {UNPROVEN}"
-        )
-    yield dg.Output(
-        summary,
-        data_version=text_version(
-            json.dumps([summary["failed_checks"], summary["passed"]]) + compiled_scenes["script_sha256"]
-        ),
-        metadata={
-            "round": compiled_scenes.get("round", 1),
-            "passed": summary["passed"],
-            "checks_by_seed": seed_table(report, [c.value for c in _all_checks()]),
-            "trajectories": _trace_table(report),
+    with candidate_handoff(artifacts, key):
+        registry.advance(key, "simulation_report")
+        if "report" not in compiled_scenes:
+            raise dg.Failure(
+                "compiled_scenes was made by an earlier benchgen, without its verdict: materialize it again"
+            )
+        report = CheckReport.model_validate_json(compiled_scenes["report"])
+        path = candidate_dir(key) / "simulation_report.json"
+        path.write_text(json.dumps(simulation_document(report), indent=1))
+        solvability = report.solvability
+        physics_passed = not [f for f in report.failures if f.check not in SOLVABLE_CHECKS]
+        summary = {
+            "passed": physics_passed and (solvability == "proven" or not sandbox.require_solvable),
             "solvability": solvability,
-            "solutions": _solution_table(report),
-            "report": dg.MetadataValue.path(str(path)),
-            "sandbox_wall_s": dg.MetadataValue.float(round(report.wall_s, 2)),
-            "judge_peak_rss_mb": dg.MetadataValue.float(round(report.peak_rss_mb, 1)),
+            "seeds": report.seeds,
+            "failed_checks": sorted({f.check for f in report.failures}),
+            "failures": [f.model_dump() for f in report.failures[:20]],
+            "script_sha256": compiled_scenes["script_sha256"],
             "judge": compiled_scenes["judge"],
-            "sandbox_limits": dg.MetadataValue.md(sandbox_limits(report)),
-        },
-    )
-    yield check_result(report, "stability", STABILITY_CHECKS, "every seed is stable and settles")
-    yield check_result(report, "non_triviality", NON_TRIVIAL_CHECKS, "no seed solves itself")
-    yield solvability_result(report, solvability, sandbox.require_solvable)
+        }
+        gates = {"stability": STABILITY_CHECKS, "non_triviality": NON_TRIVIAL_CHECKS}
+        if sandbox.require_solvable:
+            gates["solvability"] = SOLVABLE_CHECKS
+        record_gate_failures(registry, key, "simulation_report", report, gates)
+        if physics_passed and solvability == "unproven" and sandbox.require_solvable:
+            registry.advance(
+                key, "simulation_report", CandidateStatus.REJECTED, reason=f"check solvability failed: {UNPROVEN}"
+            )
+        yield dg.Output(
+            summary,
+            data_version=text_version(
+                json.dumps([summary["failed_checks"], summary["passed"]]) + compiled_scenes["script_sha256"]
+            ),
+            metadata={
+                "round": compiled_scenes.get("round", 1),
+                "passed": summary["passed"],
+                "checks_by_seed": seed_table(report, [c.value for c in _all_checks()]),
+                "trajectories": _trace_table(report),
+                "solvability": solvability,
+                "solutions": _solution_table(report),
+                "report": dg.MetadataValue.path(str(path)),
+                "sandbox_wall_s": dg.MetadataValue.float(round(report.wall_s, 2)),
+                "judge_peak_rss_mb": dg.MetadataValue.float(round(report.peak_rss_mb, 1)),
+                "judge": compiled_scenes["judge"],
+                "sandbox_limits": dg.MetadataValue.md(sandbox_limits(report)),
+            },
+        )
+        yield check_result(report, "stability", STABILITY_CHECKS, "every seed is stable and settles")
+        yield check_result(report, "non_triviality", NON_TRIVIAL_CHECKS, "no seed solves itself")
+        yield solvability_result(report, solvability, sandbox.require_solvable)
 
 
 def solvability_result(report: CheckReport, solvability: str, required: bool) -> dg.AssetCheckResult:

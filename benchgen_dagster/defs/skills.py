@@ -10,22 +10,26 @@ script written before it stale, and each `cad_script` records the skill versions
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from benchgen_dagster.agent.skills import SkillStore, text_sha
+from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.candidates import (
     AGENT_CODE,
+    JOURNAL_FILES,
+    MAX_WORKSPACE_TEXT,
     MODEL_RETRY,
-    UntrustedWorkspaceFile,
+    WORK,
     code_version,
-    read_workspace_text,
     text_version,
 )
 from benchgen_dagster.defs.metadata import table
-from benchgen_dagster.defs.resources import AgentsResource
+from benchgen_dagster.defs.resources import AgentsResource, RegistryResource
 from benchgen_dagster.models.skills import SessionDigest
 from benchgen_dagster.paths import benchgen_home
 
@@ -33,24 +37,56 @@ LEARN_JOB = "learn_skills"
 MAX_TABLE_ROWS = 50
 
 
-def skill_store() -> SkillStore:
-    return SkillStore(benchgen_home())
+# The registry lock every host's learner takes to publish skills.
+SKILLS_LOCK = "skills"
+
+
+def _pull_skills(store: SkillStore, artifacts: ArtifactStoreResource) -> None:
+    artifacts.pull(f"{WORK}/skills", store.current_dir)
+    artifacts.pull(f"{WORK}/skill_history", store.history_dir)
+
+
+@contextmanager
+def _shared_writer(store: SkillStore, registry: RegistryResource, artifacts: ArtifactStoreResource) -> Iterator[None]:
+    """One writer at a time across every host: the registry's lock (a PostgreSQL advisory lock in
+    production), with the skills pulled fresh inside it and pushed before it is let go."""
+    with registry.locked(SKILLS_LOCK):
+        _pull_skills(store, artifacts)
+        yield
+        # The history first: a reader that sees a new SKILL.md finds its version recorded.
+        artifacts.push(store.history_dir, f"{WORK}/skill_history")
+        artifacts.push(store.current_dir, f"{WORK}/skills")
+
+
+def skill_store(registry: RegistryResource, artifacts: ArtifactStoreResource) -> SkillStore:
+    """The skills as every host sees them: pulled from the artifact store (with a bucket), and published
+    under a lock the hosts share."""
+    store = SkillStore(benchgen_home(), lock=lambda: _shared_writer(store, registry, artifacts))
+    _pull_skills(store, artifacts)
+    return store
 
 
 def journal_paths() -> dict[str, Path]:
-    """Each candidate's journal.md by candidate id (the partition key)."""
-    root = benchgen_home() / "candidates"
-    if not root.is_dir():
-        return {}
-    return {p.parent.parent.name: p for p in sorted(root.glob("*/workspace/journal.md"))}
+    """The folder holding each candidate's journal.md (and plan.md), by candidate id: the copies the
+    stages hand on (`candidate_handoff`), else the candidate's workspace itself."""
+    home = benchgen_home()
+    found = {p.parent.parent.name: p.parent for p in sorted(home.glob("candidates/*/workspace/journal.md"))}
+    found |= {p.parent.name: p.parent for p in sorted(home.glob("journals/candidates/*/journal.md"))}
+    return dict(sorted(found.items()))
+
+
+def pull_journals(artifacts: ArtifactStoreResource) -> None:
+    """Each host's stages hand their candidates' journals on to the artifact store (with a bucket): all
+    of them, here."""
+    artifacts.pull(f"{WORK}/journals", benchgen_home() / "journals" / "candidates")
 
 
 def journals_since(timestamp: float) -> list[str]:
     """The candidates whose journal changed after `timestamp` (a POSIX time)."""
     fresh = []
-    for key, path in journal_paths().items():
+    for key, folder in journal_paths().items():
         try:
-            if path.lstat().st_mtime > timestamp:
+            if (folder / JOURNAL_FILES[0]).lstat().st_mtime > timestamp:
                 fresh.append(key)
         except OSError:
             continue
@@ -60,18 +96,20 @@ def journals_since(timestamp: float) -> list[str]:
 def collect_journals() -> tuple[list[SessionDigest], dict[str, str]]:
     """Every journal compressed, and why each one that could not be was skipped."""
     from benchgen_dagster.agent.journals import JournalError, compress
+    from benchgen_dagster.worker import safe_files
 
     sessions: list[SessionDigest] = []
     skipped: dict[str, str] = {}
-    for key in journal_paths():
+    for key, folder in journal_paths().items():
+        # What the agents wrote, read as untrusted (no link followed, bounded) wherever it lies.
         try:
-            journal = read_workspace_text(key, "journal.md")
-        except UntrustedWorkspaceFile as error:
+            journal = safe_files.read_text(folder, JOURNAL_FILES[0], MAX_WORKSPACE_TEXT)
+        except safe_files.UnsafeFileError as error:
             skipped[key] = str(error)
             continue
         try:
-            plan = read_workspace_text(key, "plan.md")
-        except UntrustedWorkspaceFile:
+            plan = safe_files.read_text(folder, JOURNAL_FILES[1], MAX_WORKSPACE_TEXT)
+        except safe_files.UnsafeFileError:
             plan = ""
         try:
             sessions.append(compress(key, journal, plan))
@@ -127,7 +165,10 @@ def journal_table(sessions: list[SessionDigest]) -> dg.TableMetadataValue:
     description="Every generation session's journal.md, compressed to its intent, the failures met (check and "
     "message), what fixed them and the outcome. Empty or malformed journals are skipped with a warning.",
 )
-def agent_journals(context: dg.AssetExecutionContext) -> dg.Output[list[dict[str, Any]]]:
+def agent_journals(
+    context: dg.AssetExecutionContext, artifacts: ArtifactStoreResource
+) -> dg.Output[list[dict[str, Any]]]:
+    pull_journals(artifacts)
     sessions, skipped = collect_journals()
     for key, why in skipped.items():
         context.log.warning(f"journal of {key} skipped: {why}")
@@ -189,9 +230,13 @@ def _versions_table(store: SkillStore) -> dg.TableMetadataValue:
     "refused and the previous version stays.",
 )
 def learned_skills(
-    context: dg.AssetExecutionContext, agent_journals: list[dict[str, Any]], agents: AgentsResource
+    context: dg.AssetExecutionContext,
+    agent_journals: list[dict[str, Any]],
+    agents: AgentsResource,
+    registry: RegistryResource,
+    artifacts: ArtifactStoreResource,
 ) -> dg.Output[dict[str, str]]:
-    store = skill_store()
+    store = skill_store(registry, artifacts)
     sessions = [SessionDigest.model_validate(row) for row in agent_journals]
     # Each run its own workspace: a weekly run and a sensor's run may overlap.
     workspace = benchgen_home() / "learner" / context.run.run_id
@@ -254,7 +299,10 @@ def build_skill_learning_sensor(after: int) -> dg.SensorDefinition:
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Runs the skill learner once {after} journals are new since the last learned_skills.",
     )
-    def skill_learning_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    def skill_learning_sensor(
+        context: dg.SensorEvaluationContext, artifacts: ArtifactStoreResource
+    ) -> dg.RunRequest | dg.SkipReason:
+        pull_journals(artifacts)  # the daemon's host sees the journals every worker handed on
         due, fresh, since = learning_due(context.instance, after)
         if not due:
             return dg.SkipReason(f"{fresh} new journal(s) since the last learning; the learner runs at {after}")

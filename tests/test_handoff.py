@@ -1,0 +1,150 @@
+"""What steps on different hosts hand each other through the artifact store: folders mirrored to and from
+the bucket (moto's S3 server on loopback), and the skills, published by learners on two hosts at once."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from benchgen_dagster.defs import artifacts as artifact_module
+from benchgen_dagster.defs.artifacts import ArtifactStoreResource, MirrorError
+from tests.services import PG_HOST, PG_PORT, PG_USER, postgres_database, s3_server
+
+BUCKET = "benchgen-handoff"
+
+pytestmark = [pytest.mark.services, pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> object:
+    with s3_server(BUCKET) as url:
+        yield url
+
+
+def _store(endpoint: str, prefix: str) -> ArtifactStoreResource:
+    return ArtifactStoreResource(
+        bucket=BUCKET, prefix=prefix, endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test"
+    )
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_pushed_folder_is_pulled_elsewhere_as_it_is_and_only_what_changed_travels(
+    endpoint: str, tmp_path: Path
+) -> None:
+    store = _store(endpoint, "mirror")
+    host_a, host_b = tmp_path / "a", tmp_path / "b"
+    (host_a / "workspace" / "renders").mkdir(parents=True)
+    (host_a / "workspace" / "plan.md").write_text("# Plan\n")
+    (host_a / "workspace" / "renders" / "view_0.png").write_bytes(b"\x89PNG" + bytes(range(256)) * 40)
+    (host_a / "compiled_report.json").write_text("{}")
+    # A link an agent planted is not followed: its target never reaches the bucket.
+    (tmp_path / "secret").write_text("host secret")
+    (host_a / "workspace" / "leak.txt").symlink_to(tmp_path / "secret")
+    assert store.push(host_a, "work/candidates/c-1") == 3
+    (host_b / "stale.txt").parent.mkdir(parents=True)
+    (host_b / "stale.txt").write_text("left by an earlier step on this host")
+    assert store.pull("work/candidates/c-1", host_b) == 3
+    expected = {k: v for k, v in _files(host_a).items() if k != "workspace/leak.txt"}
+    assert _files(host_b) == expected
+
+    (host_b / "workspace" / "plan.md").write_text("# Plan, revised\n")
+    (host_b / "compiled_report.json").unlink()
+    assert store.push(host_b, "work/candidates/c-1") == 1  # one file changed; the render stays as it was
+    assert store.pull("work/candidates/c-1", host_a) == 1
+    assert _files(host_a) | {"workspace/leak.txt": b"host secret"} == _files(host_b) | {
+        "workspace/leak.txt": b"host secret"
+    }
+    assert not (host_a / "compiled_report.json").exists()
+
+
+def test_a_pull_takes_keys_as_paths_inside_its_folder_and_bounds_every_file(
+    endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = _store(endpoint, "hostile")
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    )
+    client.put_object(Bucket=BUCKET, Key="hostile/work/x/../../escaped.txt", Body=b"outside")
+    with pytest.raises(MirrorError, match="does not name a file inside"):
+        store.pull("work/x", tmp_path / "x")
+    assert not (tmp_path / "escaped.txt").exists()
+
+    client.put_object(Bucket=BUCKET, Key="hostile/work/big/blob.bin", Body=b"0" * 2048)
+    monkeypatch.setattr(artifact_module, "MAX_MIRRORED_BYTES", 1024)
+    with pytest.raises(MirrorError, match="over 1024"):
+        store.pull("work/big", tmp_path / "big")
+    (tmp_path / "local").mkdir()
+    (tmp_path / "local" / "blob.bin").write_bytes(b"1" * 2048)
+    with pytest.raises(MirrorError, match="over 1024"):
+        store.push(tmp_path / "local", "work/local")
+
+
+def test_without_a_bucket_nothing_moves(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("here")
+    store = ArtifactStoreResource()
+    assert store.push(tmp_path, "work/x") == 0 and store.pull("work/x", tmp_path / "elsewhere") == 0
+    assert not (tmp_path / "elsewhere").exists()
+
+
+# One host's learner: its own BENCHGEN_HOME, the shared registry and bucket; it publishes `count` versions
+# of one skill, each text its own, and prints the versions it was given.
+_LEARNER = """
+import json, os, sys
+from benchgen_dagster.defs.artifacts import ArtifactStoreResource
+from benchgen_dagster.defs.resources import RegistryResource
+from benchgen_dagster.defs.skills import skill_store
+
+host, count, url, endpoint, template = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+artifacts = ArtifactStoreResource(bucket=sys.argv[6], prefix="skills-test", endpoint_url=endpoint,
+                                  aws_access_key_id="test", aws_secret_access_key="test")
+store = skill_store(RegistryResource(url=url), artifacts)
+given = []
+for i in range(count):
+    limit = f"{500 + (10 if host == 'b' else 0) + i / 100:.2f}"
+    proposal = store.propose("ball-over-wall-limits", template.replace("562.5", limit), source=host)
+    assert proposal.status in ("new", "updated"), proposal
+    given.append(proposal.version)
+print(json.dumps(given))
+"""
+
+
+def test_two_learners_on_two_hosts_publish_every_version_once(endpoint: str, tmp_path: Path) -> None:
+    from benchgen_dagster.agent.skills import SkillStore
+    from tests.test_skills import VALID
+
+    count = 8
+    with postgres_database() as database:
+        url = f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
+        learners = []
+        for host in ("a", "b"):
+            env = {**os.environ, "BENCHGEN_HOME": str(tmp_path / host)}
+            arguments = [host, str(count), url, endpoint, VALID, BUCKET]
+            learners.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", _LEARNER, *arguments], env=env, stdout=subprocess.PIPE, text=True
+                )
+            )
+        given = []
+        for learner in learners:
+            out, _ = learner.communicate(timeout=300)
+            assert learner.returncode == 0, out
+            given += json.loads(out)
+    # Every version number was given once, and the history a third host reads has all of them.
+    assert sorted(given) == list(range(1, 2 * count + 1))
+    reader = _store(endpoint, "skills-test")
+    reader.pull("work/skill_history", tmp_path / "reader" / "skill_history")
+    reader.pull("work/skills", tmp_path / "reader" / "skills")
+    versions = SkillStore(tmp_path / "reader").versions("ball-over-wall-limits")
+    assert [v.version for v in versions] == list(range(1, 2 * count + 1))
+    assert len({v.sha256 for v in versions}) == 2 * count
+    assert sorted({v.source for v in versions}) == ["a", "b"]
+    assert (
+        SkillStore(tmp_path / "reader").label("ball-over-wall-limits") == f"v{2 * count} ({versions[-1].sha256[:12]})"
+    )
