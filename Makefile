@@ -8,7 +8,7 @@ SEEDS ?= 8
 # Debian packages: the sandbox (bubblewrap), headless rendering (EGL and OSMesa from Mesa, no GPU needed).
 SYSTEM_PACKAGES := python3-venv bubblewrap libegl1 libgl1-mesa-dri libosmesa6
 
-.PHONY: install system-deps run test lint typecheck unit bench-worker bench-pipeline bench-skills bench-quality bench-providers bench-layout-scales clean
+.PHONY: install system-deps run test lint typecheck unit bench-worker bench-pipeline bench-skills bench-quality bench-providers bench-layout-scales bench-scale clean
 
 $(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ bench-providers: install
 # what library/parameters.LAYOUT_SCALES declares; exits 1 where a declaration claims more.
 bench-layout-scales: install
 	$(PY) -m bench.bench_layout_scales
+
+# The Celery path: 1 vs 2 workers (one core each), against the in-process path, and 4x the batch. Needs
+# PostgreSQL, RabbitMQ and Redis on loopback (.ci/run starts them).
+bench-scale: install
+	$(PY) -m bench.bench_scale --seeds $(SEEDS)
 
 clean:
 	rm -rf $(VENV) .benchgen .pytest_cache .mypy_cache .ruff_cache

@@ -15,6 +15,8 @@ Environment (read here and nowhere else):
 - `BENCHGEN_SEEDS`: seeds each candidate is checked on (8).
 - `BENCHGEN_LEARN_AFTER`: new journals that make the skill learner run again (10).
 - `BENCHGEN_REQUIRE_SOLVABLE`: `0`/`false` promotes benchmarks whose solvability is unproven (on by default).
+- `BENCHGEN_CELERY_BROKER`, `BENCHGEN_CELERY_BACKEND`: production's Celery broker (RabbitMQ) and result
+  backend (Redis); `celery_config` says the defaults. docs/deploy.md has the whole production set-up.
 """
 
 import os
@@ -37,6 +39,7 @@ PUBLISH_JOB = "publish_dataset"
 
 
 DEPLOYMENTS = ("local", "production")
+DEPLOYMENT_VARIABLE = "BENCHGEN_DEPLOYMENT"
 # What `production` needs, and why.
 _PRODUCTION_NEEDS = {
     "BENCHGEN_REGISTRY_URL": "the registry's database (PostgreSQL)",
@@ -51,13 +54,60 @@ class DeploymentError(ValueError):
 
 def deployment() -> str:
     """`BENCHGEN_DEPLOYMENT` (`local` unless set), checked against what that deployment needs."""
-    chosen = (os.environ.get("BENCHGEN_DEPLOYMENT") or "local").strip().lower()
+    chosen = (os.environ.get(DEPLOYMENT_VARIABLE) or "local").strip().lower()
     if chosen not in DEPLOYMENTS:
         raise DeploymentError(f"BENCHGEN_DEPLOYMENT must be one of {', '.join(DEPLOYMENTS)}, got {chosen!r}")
     missing = [f"{name} ({why})" for name, why in _PRODUCTION_NEEDS.items() if not os.environ.get(name)]
     if chosen == "production" and missing:
         raise DeploymentError("BENCHGEN_DEPLOYMENT=production needs " + "; ".join(missing))
     return chosen
+
+
+def celery_config() -> dict[str, Any]:
+    """The Celery settings, one source for the jobs' `celery_executor` and for the workers (celery_app.py).
+
+    A step's task is acknowledged when it ends (`task_acks_late`), and requeued when its worker's process
+    dies (`task_reject_on_worker_lost`): a worker killed in a step leaves that step to another worker.
+    Each worker takes one task at a time, so a busy one never sits on steps another could run."""
+    return {
+        "broker": os.environ.get("BENCHGEN_CELERY_BROKER") or "pyamqp://guest:guest@127.0.0.1:5672//",
+        "backend": os.environ.get("BENCHGEN_CELERY_BACKEND") or "redis://127.0.0.1:6379/0",
+        "config_source": {
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            "broker_connection_retry_on_startup": True,
+            "result_expires": 7 * 24 * 3600,
+        },
+    }
+
+
+def _step_executor(production: bool, default: dg.ExecutorDefinition) -> dg.ExecutorDefinition:
+    """Production's steps run on the Celery workers, whichever host; otherwise `default`."""
+    if not production:
+        return default
+    from dagster_celery import celery_executor
+
+    return celery_executor.configured(celery_config(), name="benchgen_celery_executor")
+
+
+def _io_manager(env: Any) -> dict[str, object]:
+    """Production's step outputs go to the bucket (any host reads what another wrote), under `<prefix>/io`;
+    otherwise Dagster's default, the instance's local storage."""
+    if deployment() != "production":
+        return {}
+    from dagster_aws.s3 import S3PickleIOManager, S3Resource
+
+    s3 = S3Resource(
+        endpoint_url=env("BENCHGEN_S3_ENDPOINT_URL") or None,
+        region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        aws_access_key_id=env("AWS_ACCESS_KEY_ID") or None,
+        aws_secret_access_key=env("AWS_SECRET_ACCESS_KEY") or None,
+    )
+    prefix = os.environ.get("BENCHGEN_S3_PREFIX") or "benchgen"
+    return {
+        "io_manager": S3PickleIOManager(s3_resource=s3, s3_bucket=env("BENCHGEN_S3_BUCKET"), s3_prefix=f"{prefix}/io")
+    }
 
 
 def resources(resolved: bool = False) -> dict[str, object]:
@@ -88,6 +138,7 @@ def resources(resolved: bool = False) -> dict[str, object]:
             aws_access_key_id=_env("AWS_ACCESS_KEY_ID"),
             aws_secret_access_key=_env("AWS_SECRET_ACCESS_KEY"),
         ),
+        **_io_manager(_env),
     }
 
 
@@ -114,6 +165,7 @@ def learn_after() -> int:
 def _jobs() -> list[Any]:
     from benchgen_dagster.defs import audit, requests, skills
 
+    production = deployment() == "production"
     return [
         dg.define_asset_job(
             requests.GENERATE_JOB,
@@ -121,18 +173,20 @@ def _jobs() -> list[Any]:
             description="One candidate, request to promotion, with every gate as a blocking check.",
             # A candidate's steps form a chain: they run one after another in the run's process (a process
             # per step would import the definitions again for each). Candidates run side by side as runs,
-            # through the instance's run queue.
-            executor_def=dg.in_process_executor,
+            # through the instance's run queue. In production each step is a task for the Celery workers.
+            executor_def=_step_executor(production, dg.in_process_executor),
         ),
         dg.define_asset_job(
             PUBLISH_JOB,
             selection=dg.AssetSelection.assets("benchmark_dataset", "dataset_quality", "dataset_gallery"),
             description="Rebuild the dataset index, its quality report and the gallery page.",
+            executor_def=_step_executor(production, dg.multiprocess_executor),
         ),
         dg.define_asset_job(
             skills.LEARN_JOB,
             selection=dg.AssetSelection.assets("agent_journals", "learned_skills"),
             description="Compress every journal and run the skill learner over them.",
+            executor_def=_step_executor(production, dg.multiprocess_executor),
         ),
         dg.define_asset_job(
             audit.AUDIT_JOB,
@@ -140,6 +194,7 @@ def _jobs() -> list[Any]:
                 "dataset_audit", "benchmark_dataset", "dataset_quality", "dataset_gallery"
             ),
             description="Re-check every promoted benchmark on fresh seeds, then rebuild index, quality and gallery.",
+            executor_def=_step_executor(production, dg.multiprocess_executor),
         ),
     ]
 

@@ -25,6 +25,7 @@ import dagster as dg
 
 from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.candidates import SANDBOX_CODE, code_version
+from benchgen_dagster.defs.dataset_index import pulled_dataset
 from benchgen_dagster.defs.metadata import table
 from benchgen_dagster.defs.resources import DATASET_LOCK, RegistryResource, SandboxResource
 from benchgen_dagster.models.manifest import BenchmarkManifest, JudgeEntry, read_manifests
@@ -202,7 +203,7 @@ def dataset_audit(
     registry: RegistryResource,
     artifacts: ArtifactStoreResource,
 ) -> Any:
-    manifests = read_manifests(dataset_dir())
+    manifests = read_manifests(pulled_dataset(registry, artifacts))
     plans = {}
     for manifest in manifests:
         try:

@@ -2,15 +2,18 @@
 
 import io
 import json
+import shutil
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
+from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.candidates import code_version, text_version
 from benchgen_dagster.defs.metadata import table
 from benchgen_dagster.defs.resources import RegistryResource
 from benchgen_dagster.models.registry import dataset_table
-from benchgen_dagster.paths import index_path
+from benchgen_dagster.paths import dataset_dir, index_path
 from benchgen_dagster.worker.safe_files import write_file_atomically
 
 # The index and the gallery follow promotions (and withdrawals): whenever a promotion is newer than
@@ -26,6 +29,22 @@ PREVIEW_COLUMNS = [
     dg.TableColumn("family"),
     dg.TableColumn("title"),
 ]
+
+
+def pulled_dataset(registry: RegistryResource, artifacts: ArtifactStoreResource) -> Path:
+    """The dataset folder with every benchmark the registry holds, wherever it was promoted: with a bucket,
+    each is pulled from where its promotion published it, and one the registry no longer holds (withdrawn
+    or quarantined on another host) leaves this host's copy too. Without one, the folder as it is."""
+    folder = dataset_dir()
+    if not artifacts.remote:
+        return folder
+    held = {row["benchmark_id"] for row in registry.dataset_rows()}
+    for benchmark_id in sorted(held):
+        artifacts.pull(f"dataset/{benchmark_id}", folder / benchmark_id)
+    for stale in folder.iterdir():
+        if stale.is_dir() and not stale.name.startswith(".") and stale.name not in held:
+            shutil.rmtree(stale)
+    return folder
 
 
 def dataset_frame(registry: RegistryResource) -> pd.DataFrame:

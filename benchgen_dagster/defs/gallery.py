@@ -13,9 +13,10 @@ import jinja2
 
 from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.candidates import code_version
-from benchgen_dagster.defs.dataset_index import AFTER_PROMOTIONS
+from benchgen_dagster.defs.dataset_index import AFTER_PROMOTIONS, pulled_dataset
+from benchgen_dagster.defs.resources import RegistryResource
 from benchgen_dagster.models.manifest import BenchmarkManifest, read_manifests
-from benchgen_dagster.paths import dataset_dir, gallery_path
+from benchgen_dagster.paths import gallery_path
 from benchgen_dagster.worker.safe_files import write_file_atomically
 
 QUALITY_PLOTS = ("counts", "difficulty", "parameters")
@@ -85,8 +86,8 @@ def render_gallery(manifests: list[BenchmarkManifest], out: Path) -> None:
     description="A static HTML page of every promoted benchmark: renders with and without the reference "
     "solution, tier, difficulty, parameters, checks; the dataset quality plots on top.",
 )
-def dataset_gallery(artifacts: ArtifactStoreResource) -> dg.MaterializeResult:
-    manifests = read_manifests(dataset_dir())
+def dataset_gallery(artifacts: ArtifactStoreResource, registry: RegistryResource) -> dg.MaterializeResult:
+    manifests = read_manifests(pulled_dataset(registry, artifacts))
     out = gallery_path()
     render_gallery(manifests, out)
     location = artifacts.publish(out.parent, "gallery")

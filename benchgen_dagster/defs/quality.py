@@ -19,11 +19,13 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.candidates import code_version, image_markdown, text_version
-from benchgen_dagster.defs.dataset_index import AFTER_PROMOTIONS
+from benchgen_dagster.defs.dataset_index import AFTER_PROMOTIONS, pulled_dataset
 from benchgen_dagster.defs.metadata import table
+from benchgen_dagster.defs.resources import RegistryResource
 from benchgen_dagster.models.manifest import BenchmarkManifest, read_manifests
-from benchgen_dagster.paths import dataset_dir, quality_dir
+from benchgen_dagster.paths import quality_dir
 from benchgen_dagster.worker.safe_files import write_file_atomically
 
 GRID = (16, 12, 8)
@@ -194,8 +196,10 @@ _SPREAD_COLUMNS = [
     description="Coverage and quality of the whole dataset: counts per tier and family, parameter spread, "
     "the difficulty histogram and near-duplicates by geometric similarity, with PNG plots.",
 )
-def dataset_quality(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    manifests = read_manifests(dataset_dir())
+def dataset_quality(
+    context: dg.AssetExecutionContext, registry: RegistryResource, artifacts: ArtifactStoreResource
+) -> dg.MaterializeResult:
+    manifests = read_manifests(pulled_dataset(registry, artifacts))
     measured = measure(manifests)
     out = quality_dir()
     out.mkdir(parents=True, exist_ok=True)
