@@ -246,6 +246,8 @@ def build_definitions(resource_overrides: dict[str, object] | None = None) -> dg
         ],
         schedules=[requests.daily_batch_schedule, skills.weekly_skill_learning, audit.weekly_dataset_audit],
         resources={**resources(), **(resource_overrides or {})},
+        # What the UI's and the automation sensor's runs use: in production, the Celery workers too.
+        executor=_step_executor(deployment() == "production", dg.multiprocess_executor),
     )
 
 

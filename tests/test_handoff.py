@@ -75,6 +75,10 @@ def test_a_pull_takes_keys_as_paths_inside_its_folder_and_bounds_every_file(
     with pytest.raises(MirrorError, match="does not name a file inside"):
         store.pull("work/x", tmp_path / "x")
     assert not (tmp_path / "escaped.txt").exists()
+    # A key PurePosixPath would collapse into another file's name is refused, not merged.
+    client.put_object(Bucket=BUCKET, Key="hostile/work/y/a//b", Body=b"which b?")
+    with pytest.raises(MirrorError, match="does not name a file inside"):
+        store.pull("work/y", tmp_path / "y")
 
     client.put_object(Bucket=BUCKET, Key="hostile/work/big/blob.bin", Body=b"0" * 2048)
     monkeypatch.setattr(artifact_module, "MAX_MIRRORED_BYTES", 1024)

@@ -7,7 +7,7 @@ before it starts and `push`es what it changed when it ends. Without one, every s
 and both are no-ops."""
 
 import hashlib
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -18,6 +18,8 @@ from benchgen_dagster.worker import safe_files
 # The most one mirrored file may hold, either way (a workspace's files are bounded far below this).
 MAX_MIRRORED_BYTES = 256 * 1024 * 1024
 MAX_MIRRORED_FILES = 20_000
+MAX_MIRRORED_TOTAL = 4 * 1024 * 1024 * 1024
+MAX_MIRRORED_DEPTH = 32
 
 
 class MirrorError(ValueError):
@@ -31,9 +33,13 @@ def _md5(data: bytes) -> str:
 
 def _relative_key(key: str, prefix: str) -> str:
     relative = key[len(prefix) :]
-    parts = PurePosixPath(relative).parts
-    if not relative or relative.startswith("/") or any(p in ("..", ".", "") for p in parts) or "\\" in relative:
+    # Only a canonical relative path: no `..`, no empty or `.` part (`a//b`, `a/./b`, a trailing `/`,
+    # which PurePosixPath would quietly collapse into another file's name), no backslash.
+    parts = relative.split("/")
+    if not relative or any(p in ("..", ".", "") for p in parts) or "\\" in relative:
         raise MirrorError(f"the key {key!r} does not name a file inside {prefix!r}")
+    if len(parts) > MAX_MIRRORED_DEPTH:
+        raise MirrorError(f"the key {key!r} is more than {MAX_MIRRORED_DEPTH} folders deep")
     return relative
 
 
@@ -92,10 +98,15 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         client = self._client()
         prefix = f"{self.prefix}/{name}/"
         remote = self._listing(client, prefix)
-        kept, uploaded = set(), 0
+        kept, uploaded, total = set(), 0, 0
         for relative, found in safe_files.walk_files(folder, limit_files=MAX_MIRRORED_FILES):
+            total += found.st_size
             if found.st_size > MAX_MIRRORED_BYTES:
                 raise MirrorError(f"{name}/{relative} is {found.st_size} bytes, over {MAX_MIRRORED_BYTES}")
+            if total > MAX_MIRRORED_TOTAL:
+                raise MirrorError(f"{name} holds over {MAX_MIRRORED_TOTAL} bytes")
+            if relative.count("/") >= MAX_MIRRORED_DEPTH:
+                raise MirrorError(f"{name}/{relative} is more than {MAX_MIRRORED_DEPTH} folders deep")
             data = safe_files.read_bytes(folder, relative, MAX_MIRRORED_BYTES)
             key = prefix + relative
             kept.add(key)
@@ -114,8 +125,8 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         client = self._client()
         prefix = f"{self.prefix}/{name}/"
         remote = {_relative_key(key, prefix): stat for key, stat in self._listing(client, prefix).items()}
-        if len(remote) > MAX_MIRRORED_FILES:
-            raise MirrorError(f"{name} holds {len(remote)} files, over {MAX_MIRRORED_FILES}")
+        if len(remote) > MAX_MIRRORED_FILES or sum(size for _, size in remote.values()) > MAX_MIRRORED_TOTAL:
+            raise MirrorError(f"{name} holds {len(remote)} files, over the mirror's bounds")
         folder.mkdir(parents=True, exist_ok=True)
         local = {relative for relative, _ in safe_files.walk_files(folder, limit_files=MAX_MIRRORED_FILES)}
         downloaded = 0

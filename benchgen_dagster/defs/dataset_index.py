@@ -11,7 +11,7 @@ import pandas as pd
 from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.candidates import code_version, text_version
 from benchgen_dagster.defs.metadata import table
-from benchgen_dagster.defs.resources import RegistryResource
+from benchgen_dagster.defs.resources import DATASET_LOCK, RegistryResource
 from benchgen_dagster.models.registry import dataset_table
 from benchgen_dagster.paths import dataset_dir, index_path
 from benchgen_dagster.worker.safe_files import write_file_atomically
@@ -38,12 +38,15 @@ def pulled_dataset(registry: RegistryResource, artifacts: ArtifactStoreResource)
     folder = dataset_dir()
     if not artifacts.remote:
         return folder
-    held = {row["benchmark_id"] for row in registry.dataset_rows()}
-    for benchmark_id in sorted(held):
-        artifacts.pull(f"dataset/{benchmark_id}", folder / benchmark_id)
-    for stale in folder.iterdir():
-        if stale.is_dir() and not stale.name.startswith(".") and stale.name not in held:
-            shutil.rmtree(stale)
+    # Under the dataset lock: a promotion on this host swaps its folder in and publishes it before the
+    # registry holds it, and is never pruned or overwritten half-way.
+    with registry.locked(DATASET_LOCK):
+        held = {row["benchmark_id"] for row in registry.dataset_rows()}
+        for benchmark_id in sorted(held):
+            artifacts.pull(f"dataset/{benchmark_id}", folder / benchmark_id)
+        for stale in folder.iterdir():
+            if stale.is_dir() and not stale.name.startswith(".") and stale.name not in held:
+                shutil.rmtree(stale)
     return folder
 
 

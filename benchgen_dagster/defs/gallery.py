@@ -14,9 +14,10 @@ import jinja2
 from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.candidates import code_version
 from benchgen_dagster.defs.dataset_index import AFTER_PROMOTIONS, pulled_dataset
+from benchgen_dagster.defs.quality import QUALITY_WORK
 from benchgen_dagster.defs.resources import RegistryResource
 from benchgen_dagster.models.manifest import BenchmarkManifest, read_manifests
-from benchgen_dagster.paths import gallery_path
+from benchgen_dagster.paths import gallery_path, quality_dir
 from benchgen_dagster.worker.safe_files import write_file_atomically
 
 QUALITY_PLOTS = ("counts", "difficulty", "parameters")
@@ -88,6 +89,7 @@ def render_gallery(manifests: list[BenchmarkManifest], out: Path) -> None:
 )
 def dataset_gallery(artifacts: ArtifactStoreResource, registry: RegistryResource) -> dg.MaterializeResult:
     manifests = read_manifests(pulled_dataset(registry, artifacts))
+    artifacts.pull(QUALITY_WORK, quality_dir())  # the plots dataset_quality made, wherever it ran
     out = gallery_path()
     render_gallery(manifests, out)
     location = artifacts.publish(out.parent, "gallery")

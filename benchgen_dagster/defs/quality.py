@@ -29,6 +29,8 @@ from benchgen_dagster.paths import quality_dir
 from benchgen_dagster.worker.safe_files import write_file_atomically
 
 GRID = (16, 12, 8)
+# Where the plots wait for the gallery, in the artifact store (with a bucket).
+QUALITY_WORK = "work/quality"
 NEAR_DUPLICATE = 0.9
 
 
@@ -209,6 +211,7 @@ def dataset_quality(
     document = {k: v for k, v in measured.items() if k not in ("counts", "spread", "scores")}
     document["spread"] = measured["spread"].to_dict(orient="records")
     write_file_atomically(out / "quality.json", json.dumps(document, indent=1).encode())
+    artifacts.push(out, QUALITY_WORK)  # for the gallery's step, on whichever host it runs
     duplicates = measured["near_duplicates"]
     if duplicates:
         context.log.warning(f"{len(duplicates)} near-duplicate pair(s): {duplicates[:3]}")

@@ -130,17 +130,18 @@ def benchmark_review(
             data_version=text_version(review + result.decision),
             metadata=metadata,
         )
-        if not approved:
-            # After the output: `revising` sends whoever claims the round to this materialization's next_round.
-            status = CandidateStatus.REVISING if revision is not None else CandidateStatus.REJECTED
-            registry.advance(key, "benchmark_review", status, reason=f"review {verdict}")
-        yield dg.AssetCheckResult(
-            check_name="review_approved",
-            passed=approved,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=verdict,
-            metadata={"review": dg.MetadataValue.path(str(review_path))},
-        )
+    if not approved:
+        # After the output, and after the folder is handed on: `revising` sends whoever claims the round
+        # (on any host) to this materialization's next_round, and it must find this round's workspace.
+        status = CandidateStatus.REVISING if revision is not None else CandidateStatus.REJECTED
+        registry.advance(key, "benchmark_review", status, reason=f"review {verdict}")
+    yield dg.AssetCheckResult(
+        check_name="review_approved",
+        passed=approved,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=verdict,
+        metadata={"review": dg.MetadataValue.path(str(review_path))},
+    )
 
 
 def claim_revision(instance: dg.DagsterInstance, registry: RegistryResource, key: str) -> dg.RunRequest | None:

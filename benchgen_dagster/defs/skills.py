@@ -62,7 +62,10 @@ def skill_store(registry: RegistryResource, artifacts: ArtifactStoreResource) ->
     """The skills as every host sees them: pulled from the artifact store (with a bucket), and published
     under a lock the hosts share."""
     store = SkillStore(benchgen_home(), lock=lambda: _shared_writer(store, registry, artifacts))
-    _pull_skills(store, artifacts)
+    if artifacts.remote:
+        # Under the lock: a writer on this host is never pulled over (its unpushed version undone).
+        with registry.locked(SKILLS_LOCK):
+            _pull_skills(store, artifacts)
     return store
 
 
