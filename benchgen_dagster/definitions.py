@@ -124,11 +124,11 @@ def resources(resolved: bool = False) -> dict[str, object]:
         secret_key=_env("LANGFUSE_SECRET_KEY"),
         base_url=_env("LANGFUSE_BASE_URL"),
     )
+    # The coder's gate and compiled_scenes check the same seeds: the stage then reuses the gate's verdict.
+    seeds = int(os.environ.get("BENCHGEN_SEEDS") or 8)
     return {
-        "agents": AgentsResource(model=default_model(), tracing=tracing),
-        "sandbox": SandboxResource(
-            seeds=int(os.environ.get("BENCHGEN_SEEDS") or 8), require_solvable=require_solvable()
-        ),
+        "agents": AgentsResource(model=default_model(), tracing=tracing, check_seeds=seeds),
+        "sandbox": SandboxResource(seeds=seeds, require_solvable=require_solvable()),
         "registry": RegistryResource(url=_env("BENCHGEN_REGISTRY_URL")),
         "artifacts": ArtifactStoreResource(
             bucket=_env("BENCHGEN_S3_BUCKET"),

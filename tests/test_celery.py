@@ -127,6 +127,16 @@ class Deployment:
             cursor.execute(sql)
             return cursor.fetchall()
 
+    def materializations(self, asset: str) -> list[dict[str, object]]:
+        """The metadata of every materialization of `asset`, from Dagster's event log."""
+        events = "SELECT event FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION' ORDER BY id"
+        found = []
+        for (event,) in self.query(events):
+            materialization = deserialize_value(str(event), EventLogEntry).asset_materialization
+            if materialization is not None and materialization.asset_key.path == [asset]:
+                found.append({name: value.value for name, value in materialization.metadata.items()})
+        return found
+
     def step_hosts(self) -> list[tuple[str, str, str]]:
         """(run, step key, Celery worker) for every step a worker took, in order, from Dagster's event log."""
         taken = []
@@ -260,6 +270,11 @@ def test_a_batch_on_two_workers_outlives_one_killed_in_a_step_and_the_dataset_is
     # Step outputs went through the S3 IO manager, and no host kept Dagster storage of its own.
     assert any(k.startswith("benchgen/io/") for k in keys)
     assert not list(deployment.root.glob("*/dagster_home/storage/**/promoted_benchmark*"))
+    # The coder's gate judged each script, on whichever host: compiled_scenes, on either, reused the verdict
+    # (the hosts share the judge's verdicts through the bucket).
+    compiled = deployment.materializations("compiled_scenes")
+    assert compiled and all(m["verdict_reused"] for m in compiled), compiled
+    assert any(k.startswith("benchgen/work/verdicts/") for k in keys)
     # The control host lists them all: the registry's table, whichever host promoted.
     listed = benchgen("list", "--json", env=deployment.host_env("control"))
     assert sorted(c["key"] for c in json.loads(listed.stdout) if c["status"] == "promoted") == sorted(promoted)

@@ -11,7 +11,11 @@ import boto3
 import pytest
 
 from benchgen_dagster.defs import artifacts as artifact_module
-from benchgen_dagster.defs.artifacts import ArtifactStoreResource, MirrorError
+from benchgen_dagster.defs.artifacts import SHARED_VERDICTS, ArtifactStoreResource, MirrorError
+from benchgen_dagster.models.settings import CheckSettings
+from benchgen_dagster.worker.check import Checker
+from benchgen_dagster.worker.verdicts import VerdictCache
+from tests.conftest import SCRIPTS
 from tests.services import PG_HOST, PG_PORT, PG_USER, postgres_database, s3_server
 
 BUCKET = "benchgen-handoff"
@@ -152,3 +156,74 @@ def test_two_learners_on_two_hosts_publish_every_version_once(endpoint: str, tmp
     assert (
         SkillStore(tmp_path / "reader").label("ball-over-wall-limits") == f"v{2 * count} ({versions[-1].sha256[:12]})"
     )
+
+
+@pytest.mark.sandbox
+@pytest.mark.usefixtures("require_bubblewrap")
+def test_a_verdict_judged_on_one_host_is_reused_on_another(
+    endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_settings: CheckSettings
+) -> None:
+    """Two hosts, each with its own home and cache, share the judge's verdicts through the bucket: a check
+    one judged is the other's without building anything, and a seed one judged is the other's too."""
+    shared = _store(endpoint, "verdicts").shared_entries()
+    hosts = {}
+    for name in ("a", "b"):
+        monkeypatch.setenv("BENCHGEN_CACHE_DIR", str(tmp_path / name / "cache"))
+        hosts[name] = Checker(fast_settings, home=tmp_path / name, shared=shared)
+    source = (SCRIPTS / "good_box.py").read_text()
+    script_a, script_b = tmp_path / "a.py", tmp_path / "b.py"
+    script_a.write_text(source)
+    script_b.write_text(source)
+    first = hosts["a"].check(script_a, [0, 1], simulate=False, compiled_dest=tmp_path / "a" / "compiled")
+    assert first.passed and not first.cached
+
+    again = hosts["b"].check(script_b, [0, 1], simulate=False, compiled_dest=tmp_path / "b" / "compiled")
+    assert again.cached and again.passed
+    assert [r.model_dump() for r in again.results] == [r.model_dump() for r in first.results]
+    assert _files(tmp_path / "b" / "compiled") == _files(tmp_path / "a" / "compiled") != {}
+    assert not (tmp_path / "b" / "runs").exists()  # host b built nothing
+
+    # Another script that builds the same bytes: built on host b, its seeds' verdicts come from host a's.
+    other = tmp_path / "other.py"
+    other.write_text(source + "\n# another script, the same scenes\n")
+    seeds = hosts["b"].check(other, [0, 1], simulate=False)
+    assert seeds.passed and not seeds.cached and seeds.sandbox["judge"] == "2 of 2 seeds reused"
+
+
+class _Unreachable:
+    def fetch_entry(self, name: str, folder: Path, complete_marker: str) -> bool:
+        raise ConnectionError("the bucket is down")
+
+    def store_entry(self, name: str, folder: Path, complete_marker: str) -> None:
+        raise ConnectionError("the bucket is down")
+
+
+def test_a_shared_store_that_cannot_be_reached_is_a_miss_and_the_verdict_is_kept_here(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = VerdictCache(tmp_path / "verdicts", shared=_Unreachable())
+    assert cache.get("k1") is None
+    entry = cache.put("k1", {"report.json": b"{}"}, {})
+    assert (entry / "report.json").read_bytes() == b"{}" and cache.get("k1") == entry
+    assert "not fetched (judged on this host instead)" in caplog.text
+    assert "not shared (kept on this host)" in caplog.text
+    assert not [p for p in (tmp_path / "verdicts").iterdir() if p.name.startswith(".")]  # nothing left half-made
+
+
+def test_a_shared_entry_is_taken_only_when_complete(endpoint: str, tmp_path: Path) -> None:
+    store = _store(endpoint, "partial")
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    )
+    # An entry whose upload stopped before its marker (stored last): no host takes it.
+    client.put_object(Bucket=BUCKET, Key=f"partial/{SHARED_VERDICTS}/verdicts/k2/report.json", Body=b"{}")
+    assert VerdictCache(tmp_path / "verdicts", shared=store).get("k2") is None
+    seed = tmp_path / "seed"
+    (seed / "meshes").mkdir(parents=True)
+    (seed / "meshes" / "part.stl").write_bytes(b"solid part")
+    VerdictCache(tmp_path / "host-a" / "verdicts", shared=store).put("k3", {"report.json": b'{"a": 1}'}, {"seed": seed})
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=f"partial/{SHARED_VERDICTS}/")["Contents"]]
+    assert f"partial/{SHARED_VERDICTS}/verdicts/k3/.complete" in keys
+    fetched = VerdictCache(tmp_path / "elsewhere" / "verdicts", shared=store).get("k3")
+    assert fetched is not None and (fetched / "report.json").read_bytes() == b'{"a": 1}'
+    assert (fetched / "seed" / "meshes" / "part.stl").read_bytes() == b"solid part"

@@ -18,6 +18,7 @@ from benchgen_dagster.agent.tracing import tracing_callbacks
 from benchgen_dagster.library import catalogue, layout_scales
 from benchgen_dagster.models.plans import PlanError, read_plan
 from benchgen_dagster.paths import benchgen_home
+from benchgen_dagster.worker.verdicts import SharedEntries
 
 
 class SessionInputError(ValueError):
@@ -91,12 +92,14 @@ def run_session(
     home: Path | None = None,
     roles: tuple[str, ...] = ROLES,
     start_round: int = 0,
+    shared_verdicts: SharedEntries | None = None,
 ) -> SessionResult:
     """Run planner → coder → reviewer in `config.workspace`. Bad input raises SessionInputError before any work;
     `models` replaces the configured model per role (tests drive the graph with scripted models this way).
 
     `roles` runs only those roles, in order, on a workspace the earlier roles left (the pipeline runs one
-    per asset); the session then ends "handed_off" where the next role would start."""
+    per asset); the session then ends "handed_off" where the next role would start. The session's checks
+    reuse and share the judge's verdicts through `shared_verdicts`, the store the hosts share."""
     validate_inputs(config)
     if not roles or any(role not in ROLES for role in roles):
         raise SessionInputError(f"roles must be some of {', '.join(ROLES)}, got {roles!r}")
@@ -107,7 +110,7 @@ def run_session(
     workspace = config.workspace.resolve()
     workspace.mkdir(parents=True, exist_ok=True)
     prepare_workspace(workspace, config.skills_dir)
-    context = SessionContext(config=config, workspace=workspace, home=home, roles=roles)
+    context = SessionContext(config=config, workspace=workspace, home=home, roles=roles, shared=shared_verdicts)
     if roles[0] != "planner":
         # A session that continues the earlier roles' work (the pipeline runs one role per asset) keeps
         # their journal: it is one story, and what the skill learner reads.

@@ -23,6 +23,7 @@ from benchgen_dagster.agent.state import DONE, ROLES
 from benchgen_dagster.models.reports import CheckReport
 from benchgen_dagster.worker import safe_files
 from benchgen_dagster.worker.check import MAX_SCRIPT_BYTES, Checker
+from benchgen_dagster.worker.verdicts import SharedEntries
 
 SCRIPT_NAME = "script.py"
 SUMMARY_PATH = Path("reports") / "summary.json"
@@ -55,6 +56,8 @@ class SessionContext:
     skills_read: set[str] = field(default_factory=set)
     # Seconds spent in the judge's sandboxed checks and renders.
     sandbox_s: float = 0.0
+    # The judge's verdicts shared with the other hosts (none: this host's only).
+    shared: SharedEntries | None = None
     # The texts the judge checked, by sha256 (the latest MAX_KEPT_SCRIPTS), and the digest of the last one:
     # each check's edit is the diff from the text checked before it. Kept by the host, in memory: the
     # workspace's script.py may have been rewritten since, so it cannot say what was checked.
@@ -102,7 +105,7 @@ class SessionContext:
 
     @property
     def checker(self) -> Checker:
-        return Checker(self.config.settings, home=self.home)
+        return Checker(self.config.settings, home=self.home, shared=self.shared)
 
     def script_digest(self) -> str | None:
         try:

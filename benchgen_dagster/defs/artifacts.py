@@ -6,7 +6,9 @@ and checked files, the skills, the journals, the judge's verdicts): a step `pull
 before it starts and `push`es what it changed when it ends. Without one, every step runs on this host
 and both are no-ops."""
 
+import functools
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,22 @@ MAX_MIRRORED_BYTES = 256 * 1024 * 1024
 MAX_MIRRORED_FILES = 20_000
 MAX_MIRRORED_TOTAL = 4 * 1024 * 1024 * 1024
 MAX_MIRRORED_DEPTH = 32
+# Where the hosts share the judge's verdicts (worker/verdicts.SharedEntries): `<kind>/<key>/` under it.
+SHARED_VERDICTS = "work/verdicts"
+
+
+@functools.lru_cache(maxsize=8)
+def _s3_client(pid: int, endpoint_url: str, region_name: str, key_id: str, secret: str) -> Any:
+    """One client per process and configuration: making one costs about half a second, and every step pulls
+    and pushes several folders. boto3's clients are thread-safe, not fork-safe, hence the pid in the key."""
+    from dagster_aws.s3 import S3Resource
+
+    return S3Resource(
+        endpoint_url=endpoint_url or None,
+        region_name=region_name,
+        aws_access_key_id=key_id or None,
+        aws_secret_access_key=secret or None,
+    ).get_client()
 
 
 class MirrorError(ValueError):
@@ -61,14 +79,9 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         return bool(self.bucket)
 
     def _client(self) -> Any:
-        from dagster_aws.s3 import S3Resource
-
-        return S3Resource(
-            endpoint_url=self.endpoint_url or None,
-            region_name=self.region_name,
-            aws_access_key_id=self.aws_access_key_id or None,
-            aws_secret_access_key=self.aws_secret_access_key or None,
-        ).get_client()
+        return _s3_client(
+            os.getpid(), self.endpoint_url, self.region_name, self.aws_access_key_id, self.aws_secret_access_key
+        )
 
     def check_reachable(self) -> None:
         """Raise with one line when a configured bucket cannot be used."""
@@ -124,7 +137,42 @@ class ArtifactStoreResource(dg.ConfigurableResource):
             return 0
         client = self._client()
         prefix = f"{self.prefix}/{name}/"
-        remote = {_relative_key(key, prefix): stat for key, stat in self._listing(client, prefix).items()}
+        return self._mirror_into(client, name, prefix, self._listing(client, prefix), folder)
+
+    def shared_entries(self) -> "ArtifactStoreResource | None":
+        """The verdicts' store the hosts share (worker/verdicts.SharedEntries): the bucket, when there is one."""
+        return self if self.remote else None
+
+    def fetch_entry(self, name: str, folder: Path, complete_marker: str) -> bool:
+        """Download the shared entry `name` into `folder`, if it is complete (its marker is stored last)."""
+        client = self._client()
+        prefix = f"{self.prefix}/{SHARED_VERDICTS}/{name}/"
+        listing = self._listing(client, prefix)
+        if prefix + complete_marker not in listing:
+            return False
+        self._mirror_into(client, name, prefix, listing, folder)
+        return True
+
+    def store_entry(self, name: str, folder: Path, complete_marker: str) -> None:
+        """Upload the entry `folder` as `name`, its marker last; files already stored as they are are left."""
+        client = self._client()
+        prefix = f"{self.prefix}/{SHARED_VERDICTS}/{name}/"
+        stored = self._listing(client, prefix)
+        files = sorted(
+            safe_files.walk_files(folder, limit_files=MAX_MIRRORED_FILES), key=lambda f: f[0] == complete_marker
+        )
+        for relative, found in files:
+            if found.st_size > MAX_MIRRORED_BYTES:
+                raise MirrorError(f"{name}/{relative} is {found.st_size} bytes, over {MAX_MIRRORED_BYTES}")
+            data = safe_files.read_bytes(folder, relative, MAX_MIRRORED_BYTES)
+            if stored.get(prefix + relative, ("", 0))[0] == _md5(data):
+                continue
+            client.put_object(Bucket=self.bucket, Key=prefix + relative, Body=data)
+
+    def _mirror_into(
+        self, client: Any, name: str, prefix: str, listing: dict[str, tuple[str, int]], folder: Path
+    ) -> int:
+        remote = {_relative_key(key, prefix): stat for key, stat in listing.items()}
         if len(remote) > MAX_MIRRORED_FILES or sum(size for _, size in remote.values()) > MAX_MIRRORED_TOTAL:
             raise MirrorError(f"{name} holds {len(remote)} files, over the mirror's bounds")
         folder.mkdir(parents=True, exist_ok=True)

@@ -211,7 +211,7 @@ def dataset_audit(
         except AuditSeedsError as error:
             raise dg.Failure(f"{manifest.id}: {error}", allow_retries=False) from None
     started = time.perf_counter()
-    checker = sandbox.checker()
+    checker = sandbox.checker(artifacts.shared_entries())
     rows = []
     for manifest in manifests:
         unjudged = (manifest.judge.version if manifest.judge else None) != judge_version()

@@ -105,6 +105,7 @@ def cad_script(
             start_round=config.round,
             max_rounds=agents.max_rounds_for(benchmark_request),
             renders_dir=trusted_renders_dir(key),
+            shared_verdicts=artifacts.shared_entries(),
         )
         if model_failed(result):
             finish_role(result, key, "cad_script", registry)
@@ -202,7 +203,7 @@ def compiled_scenes(
         dest = candidate_dir(key) / COMPILED_DIR
         # The full check (the coder's gate made the same one, so the judge's verdict is reused): this stage
         # gates on its geometry, simulation_report on its physics.
-        report = sandbox.checker().check(
+        report = sandbox.checker(artifacts.shared_entries()).check(
             checked_script(key, cad_script), list(range(sandbox.seeds)), compiled_dest=dest
         )
         folders = [p for p in dest.iterdir() if p.is_dir()] if dest.is_dir() else []

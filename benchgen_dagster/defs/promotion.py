@@ -94,7 +94,7 @@ def parameter_ranges(report: dict[str, Any]) -> dict[str, dict[str, float]]:
     return ranges
 
 
-def _renders(key: str, script: Path, script_sha256: str, out: Path, sandbox: SandboxResource) -> None:
+def _renders(key: str, script: Path, script_sha256: str, out: Path, checker: Any) -> None:
     """The benchmark's views: the worker's renders made for the review when they show this very script
     (kept outside the agents' reach), else rendered now in the sandbox. Never the workspace's copies."""
     trusted = trusted_renders_dir(key)
@@ -106,15 +106,15 @@ def _renders(key: str, script: Path, script_sha256: str, out: Path, sandbox: San
             shutil.copyfile(view, out / view.name)
         return
     width, height = RENDER_SIZE
-    _, written = sandbox.checker().render(script, 0, out, width, height, video=False)
+    _, written = checker.render(script, 0, out, width, height, video=False)
     if not written:
         raise dg.Failure("the promoted script's scene could not be rendered", allow_retries=True)
 
 
-def _solution_renders(script: Path, out: Path, sandbox: SandboxResource) -> int:
+def _solution_renders(script: Path, out: Path, checker: Any) -> int:
     """Seed 0 with its reference solution in place (`renders/solution/`), for the gallery; 0 if none shows."""
     width, height = RENDER_SIZE
-    _, written = sandbox.checker().render(script, 0, out, width, height, video=False, with_solution=True)
+    _, written = checker.render(script, 0, out, width, height, video=False, with_solution=True)
     return len(written)
 
 
@@ -150,7 +150,7 @@ def write_benchmark(
     script: Path,
     compiled: Path,
     reports: dict[str, Any],
-    sandbox: SandboxResource,
+    checker: Any,
 ) -> Path:
     """Build the benchmark folder aside in the dataset's folder, complete, and return it: the promotion moves
     it into place (`folder_swapped_in`) for as long as publishing and indexing it take."""
@@ -160,9 +160,9 @@ def write_benchmark(
     try:
         shutil.copyfile(script, building / "script.py")
         shutil.copytree(compiled, building / "seeds")
-        _renders(key, script, str(manifest.provenance.script_sha256), building / "renders", sandbox)
+        _renders(key, script, str(manifest.provenance.script_sha256), building / "renders", checker)
         if manifest.solvability_status == "proven":
-            _solution_renders(script, building / "renders" / "solution", sandbox)
+            _solution_renders(script, building / "renders" / "solution", checker)
         (building / "reports").mkdir()
         for name, content in reports.items():
             (building / "reports" / f"{name}.json").write_text(json.dumps(content, indent=1, default=str))
@@ -334,7 +334,7 @@ def promoted_benchmark(
             checked_script(key, cad_script),
             candidate_dir(key) / COMPILED_DIR,
             {"validation": compiled_report, "simulation": simulation, "review": benchmark_review},
-            sandbox,
+            sandbox.checker(artifacts.shared_entries()),
         )
         try:
             folder, location = promote_built(key, stage, bid, built, row, registry, artifacts)

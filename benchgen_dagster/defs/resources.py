@@ -66,9 +66,11 @@ class AgentsResource(dg.ConfigurableResource):
         start_round: int = 0,
         max_rounds: int | None = None,
         renders_dir: Path | None = None,
+        shared_verdicts: Any = None,
     ) -> Any:
         """Run `roles` of one generation session in `workspace`, from `start_round` up to `max_rounds`
-        (this resource's when unset); returns the agent's SessionResult."""
+        (this resource's when unset); returns the agent's SessionResult. Its checks reuse and share
+        verdicts through `shared_verdicts` (the artifact store's `shared_entries()`)."""
         from benchgen_dagster.agent.configuration import SessionConfig
         from benchgen_dagster.agent.session import run_session
 
@@ -88,7 +90,9 @@ class AgentsResource(dg.ConfigurableResource):
         from benchgen_dagster.agent.models import ModelConfigError
 
         try:
-            return run_session(config, home=benchgen_home(), roles=roles, start_round=start_round)
+            return run_session(
+                config, home=benchgen_home(), roles=roles, start_round=start_round, shared_verdicts=shared_verdicts
+            )
         except ModelConfigError as error:  # a model string that cannot work: no retry will make it work
             raise dg.Failure(f"the model cannot be used: {error}", allow_retries=False) from None
 
@@ -126,10 +130,11 @@ class SandboxResource(dg.ConfigurableResource):
             return CheckSettings()
         return CheckSettings.model_validate(yaml.safe_load(Path(self.settings_file).read_text()) or {})
 
-    def checker(self) -> Any:
+    def checker(self, shared: Any = None) -> Any:
+        """The checker, reusing and sharing verdicts through `shared` (the artifact store's `shared_entries()`)."""
         from benchgen_dagster.worker.check import Checker
 
-        return Checker(self.check_settings(), home=benchgen_home())
+        return Checker(self.check_settings(), home=benchgen_home(), shared=shared)
 
     def prewarm(self) -> None:
         """Start the warm sandboxes in the background, for the checks to come."""

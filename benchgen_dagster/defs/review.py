@@ -83,6 +83,7 @@ def benchmark_review(
             workspace,
             model=benchmark_request["model"],
             start_round=max(1, cad_script["rounds"]),
+            shared_verdicts=artifacts.shared_entries(),
         )
         if result.decision == "failed":
             registry.advance(key, "benchmark_review", CandidateStatus.FAILED, reason=f"review failed: {result.reason}")

@@ -30,7 +30,7 @@ from benchgen_dagster.worker.judged_files import collect_compiled
 from benchgen_dagster.worker.runs import RunDirectory, prune_runs
 from benchgen_dagster.worker.seed_runs import SeedRuns
 from benchgen_dagster.worker.validate import geometric_variety, randomization_coverage
-from benchgen_dagster.worker.verdicts import VerdictCache, check_key, render_key, seed_key
+from benchgen_dagster.worker.verdicts import SharedEntries, VerdictCache, check_key, render_key, seed_key
 from benchgen_dagster.worker.warm import JUDGE_CACHE
 
 MAX_SCRIPT_BYTES = 1024 * 1024
@@ -53,14 +53,22 @@ class ScriptNotFound(FileNotFoundError):
 
 
 class Checker:
-    """Runs scripts through the builder and the judge and turns the judge's verdicts into a CheckReport."""
+    """Runs scripts through the builder and the judge and turns the judge's verdicts into a CheckReport.
 
-    def __init__(self, settings: CheckSettings | None = None, home: Path | None = None, keep_runs: bool = True) -> None:
+    With `shared` (the hosts' common store), verdicts judged on any host are reused here and these shared."""
+
+    def __init__(
+        self,
+        settings: CheckSettings | None = None,
+        home: Path | None = None,
+        keep_runs: bool = True,
+        shared: SharedEntries | None = None,
+    ) -> None:
         self.settings = settings or CheckSettings()
         self.home = home or benchgen_home()
         self.cache_root = cache_dir(self.home) / JUDGE_CACHE
-        self.verdicts = VerdictCache(cache_dir(self.home) / VERDICTS)
-        self.seed_verdicts = VerdictCache(cache_dir(self.home) / SEED_VERDICTS, _SEED_ENTRIES)
+        self.verdicts = VerdictCache(cache_dir(self.home) / VERDICTS, shared=shared)
+        self.seed_verdicts = VerdictCache(cache_dir(self.home) / SEED_VERDICTS, _SEED_ENTRIES, shared=shared)
         self.seed_runs = SeedRuns(self.settings, self.cache_root)
         self.sandbox = self.seed_runs.sandbox
         self.keep_runs = keep_runs
@@ -161,7 +169,10 @@ class Checker:
             # machine's doing): its entry, under a key of its own, only hands back its files.
             kept = key if not lost else f"x{uuid.uuid4().hex[:31]}"
             entry = self.verdicts.put(
-                kept, {REPORT_FILE: report.model_dump_json().encode(), **marker}, {COMPILED: run.root / COMPILED}
+                kept,
+                {REPORT_FILE: report.model_dump_json().encode(), **marker},
+                {COMPILED: run.root / COMPILED},
+                share=not lost,
             )
             for view, request in zip(shown, requests, strict=True):
                 self._keep_views(source, seeds[0], scale, view, ordered[0], run.judge / RENDERS / request.folder)

@@ -9,20 +9,28 @@ seeds; a seed entry its verdict, compiled files and renders; a view entry one se
 outcome (a check that is asked for views of its first seed leaves those too, so the renders a review
 and a promotion need cost no further run). Everything in it is the trusted judge's output, written
 by the host; an entry is built aside and renamed into place whole.
+
+Where several hosts work on one batch (the production deployment), a `SharedEntries` store behind the
+local cache (the artifact store's bucket) makes a verdict judged on one host reused on every other: a
+local miss is looked up there and fetched whole, and every entry stored here is also stored there.
+The shared store is an optimisation: when it cannot be reached the verdict is judged here, never lost.
 """
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import uuid
 from contextlib import suppress
 from pathlib import Path
+from typing import Protocol
 
 from benchgen_dagster.models.settings import CheckSettings
 from benchgen_dagster.worker.versions import judge_version
 
 DONE = ".complete"
+log = logging.getLogger(__name__)
 # The newest entries kept; older ones are pruned as new ones come.
 MAX_ENTRIES = 500
 
@@ -77,27 +85,73 @@ def _verdict_settings(settings: CheckSettings) -> dict[str, object]:
     return settings.model_dump(mode="json", exclude={"retention": True, "sandbox": speed})
 
 
-class VerdictCache:
-    """Entries under `root/<key>/`: named files and folders, complete once the entry's name exists."""
+class SharedEntries(Protocol):
+    """Entries that several hosts share, by name (`<kind>/<key>`): each a folder of files, complete once its
+    `complete_marker` is there (it is stored last)."""
 
-    def __init__(self, root: Path, max_entries: int = MAX_ENTRIES) -> None:
+    def fetch_entry(self, name: str, folder: Path, complete_marker: str) -> bool:
+        """Fill `folder` with the entry `name`; False when there is no complete entry of that name."""
+        ...
+
+    def store_entry(self, name: str, folder: Path, complete_marker: str) -> None:
+        """Store `folder` as the entry `name`, `complete_marker` last."""
+        ...
+
+
+class VerdictCache:
+    """Entries under `root/<key>/`: named files and folders, complete once the entry's name exists; with
+    `shared`, also kept there under `<kind>/<key>`."""
+
+    def __init__(
+        self, root: Path, max_entries: int = MAX_ENTRIES, shared: SharedEntries | None = None, kind: str = ""
+    ) -> None:
         self.root, self.max_entries = root, max_entries
+        self.shared, self.kind = shared, kind or root.name
 
     def get(self, key: str) -> Path | None:
         folder = self.root / key
-        return folder if (folder / DONE).is_file() else None
+        if (folder / DONE).is_file():
+            return folder
+        return self._fetch(key) if self.shared is not None else None
 
-    def put(self, key: str, files: dict[str, bytes], folders: dict[str, Path]) -> Path:
-        """Store an entry (replacing an older one of the same key), built aside and renamed into place."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        building = self.root / f".building-{key}-{uuid.uuid4().hex[:8]}"
-        building.mkdir()
+    def put(self, key: str, files: dict[str, bytes], folders: dict[str, Path], share: bool = True) -> Path:
+        """Store an entry (replacing an older one of the same key), built aside and renamed into place; also
+        in the shared store unless not `share`d (an entry no one will look up again)."""
+        building = self._building(key)
         for name, data in files.items():
             (building / name).write_bytes(data)
         for name, folder in folders.items():
             if folder.is_dir():
                 shutil.copytree(folder, building / name)
         (building / DONE).write_text("")
+        target = self._install(building, key)
+        if self.shared is not None and share:
+            try:
+                self.shared.store_entry(f"{self.kind}/{key}", target, DONE)
+            except Exception as error:  # any failure of the store: kept here, judged again there
+                log.warning("verdict %s/%s not shared (kept on this host): %s", self.kind, key, error)
+        return target
+
+    def _fetch(self, key: str) -> Path | None:
+        assert self.shared is not None
+        building = self._building(key)
+        try:
+            found = self.shared.fetch_entry(f"{self.kind}/{key}", building, DONE)
+        except Exception as error:  # any failure of the store is a miss: the judge runs here
+            log.warning("shared verdict %s/%s not fetched (judged on this host instead): %s", self.kind, key, error)
+            found = False
+        if not found or not (building / DONE).is_file():
+            shutil.rmtree(building, ignore_errors=True)
+            return None
+        return self._install(building, key)
+
+    def _building(self, key: str) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        building = self.root / f".building-{key}-{uuid.uuid4().hex[:8]}"
+        building.mkdir()
+        return building
+
+    def _install(self, building: Path, key: str) -> Path:
         target = self.root / key
         if target.exists():
             old = self.root / f".old-{key}-{uuid.uuid4().hex[:8]}"
