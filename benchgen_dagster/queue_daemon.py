@@ -10,9 +10,10 @@ drops them when a process goes, however it ended:
   can take it alone and no run it may be hosting is still alive, so it never stops under another batch's
   runs, and never outlives the batches that needed it.
 
-It runs Dagster's QueuedRunCoordinatorDaemon and, where the instance enables run monitoring, its
-MonitoringDaemon. Sensors, schedules and automation are for `dagster-daemon run` or `dagster dev`: here
-the automation sensor would race the batch (it publishes while candidates are still running).
+It runs Dagster's QueuedRunCoordinatorDaemon and, where the instance enables them, its MonitoringDaemon
+(run monitoring) and the EventLogConsumerDaemon that re-executes failed runs (run retries). Sensors,
+schedules and automation are for `dagster-daemon run` or `dagster dev`: here the automation sensor
+would race the batch (it publishes while candidates are still running).
 
 `LocalRunLauncher` is Dagster's DefaultRunLauncher that can tell when a run's worker process has gone (a
 run worker killed by the out-of-memory killer, say), so run monitoring fails the run instead of leaving it
@@ -34,6 +35,8 @@ from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, Wor
 LOCATION = "benchgen_dagster.definitions"  # the code location's name, the same in workspace.yaml
 DEFINITIONS_MODULE, DEFINITIONS_ATTRIBUTE = "benchgen_dagster.definitions", "defs"
 _IDLE_CHECK_S = 1.0
+# How often the run-retry consumer looks for failed runs (Dagster's default is 5 s).
+_RETRY_CHECK_S = 2
 IN_FLIGHT = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 
 
@@ -155,6 +158,12 @@ def _daemons(instance: dg.DagsterInstance) -> list[object]:
     ]
     if instance.run_monitoring_enabled:
         daemons.append(MonitoringDaemon(interval_seconds=instance.run_monitoring_poll_interval_seconds))
+    if instance.run_retries_enabled:
+        # Run retries (`run_retries` in the instance's config): a run that failed for a reason of its own is
+        # re-executed from its failure, as `dagster-daemon run` does.
+        from dagster._daemon.auto_run_reexecution.event_log_consumer import EventLogConsumerDaemon
+
+        daemons.append(EventLogConsumerDaemon(interval_seconds=_RETRY_CHECK_S))
     return daemons
 
 

@@ -18,8 +18,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack, suppress
+from typing import TypeVar
 
 import dagster as dg
 
@@ -29,6 +30,12 @@ from benchgen_dagster.queue_daemon import DEFINITIONS_ATTRIBUTE, DEFINITIONS_MOD
 _QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
 _START_TIMEOUT_S = 120.0
 _POLL_S = 0.5
+# How long a failed run that is to be retried may take to get its retry (the daemon looks every 2 s).
+_RETRY_WAIT_S = 60.0
+# The tag that says so is added just after the failure is recorded.
+_TAG_WAIT_S = 5.0
+_READ_WINDOW_S = 60.0
+T = TypeVar("T")
 # How often a waiting batch makes sure a daemon is still there to dequeue its runs.
 _DAEMON_CHECK_S = 2.0
 # Runs that finished, one way or the other.
@@ -211,7 +218,7 @@ class RunQueue:
         last_change = time.monotonic()
         seen: dict[str, dg.DagsterRunStatus | None] = {}
         while True:
-            runs = {run_id: self.instance.get_run_by_id(run_id) for run_id in run_ids}
+            runs = _read(lambda: {run_id: self.instance.get_run_by_id(run_id) for run_id in run_ids})
             statuses = {run_id: run.status if run else None for run_id, run in runs.items()}
             finished = {run_id: run for run_id, run in runs.items() if run is not None and run.status in FINISHED}
             if len(finished) == len(run_ids) or (first and finished):
@@ -239,6 +246,43 @@ class RunQueue:
             else:
                 with suppress(Exception):
                     self.instance.run_launcher.terminate(run_id)
+
+
+def retry_of(instance: dg.DagsterInstance, run: dg.DagsterRun, timeout_s: float = _RETRY_WAIT_S) -> str | None:
+    """The run id of the re-execution that run retries launch for a failed `run` (`run_retries` in the
+    instance's config), or None when it will not be retried. Dagster tags a failed run with whether it will
+    be retried as it records the failure; the retry itself comes from the daemon a moment later."""
+    from dagster._core.storage.tags import PARENT_RUN_ID_TAG, WILL_RETRY_TAG
+
+    if not instance.run_retries_enabled or run.status != dg.DagsterRunStatus.FAILURE:
+        return None
+    started = time.monotonic()
+    while True:
+        will_retry = (_read(lambda: instance.get_run_by_id(run.run_id)) or run).tags.get(WILL_RETRY_TAG)
+        waited = time.monotonic() - started
+        if will_retry == "false" or (will_retry is None and waited > _TAG_WAIT_S):
+            return None
+        if will_retry == "true":
+            retries = _read(lambda: instance.get_runs(dg.RunsFilter(tags={PARENT_RUN_ID_TAG: run.run_id}), limit=1))
+            if retries:
+                return retries[0].run_id
+            if waited > timeout_s:
+                raise RunQueueError(f"run {run.run_id} was to be retried, but no retry came in {timeout_s:.0f} s")
+        time.sleep(_POLL_S)
+
+
+def _read(query: Callable[[], T]) -> T:
+    """A read of the instance's storage that a database restarting under the batch does not end: the
+    statement in flight when the server went is read again, for as long as `_READ_WINDOW_S`."""
+    import sqlalchemy as sa
+    import tenacity
+
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(sa.exc.OperationalError),
+        stop=tenacity.stop_after_delay(_READ_WINDOW_S),
+        wait=tenacity.wait_exponential_jitter(initial=0.2, max=5.0),
+        reraise=True,
+    )(query)
 
 
 def _last_line(text: str) -> str:

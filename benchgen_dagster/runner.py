@@ -196,7 +196,7 @@ def materialize_candidate(key: str, instance: dg.DagsterInstance) -> bool:
 def materialize_side_by_side(keys: list[str], instance: dg.DagsterInstance, limit: int) -> None:
     """Run the candidates as queued runs, `limit` at a time, and wait for them all."""
     from benchgen_dagster.defs.review import claim_revision
-    from benchgen_dagster.run_queue import RunQueue, run_events
+    from benchgen_dagster.run_queue import RunQueue, retry_of, run_events
 
     failed: dict[str, str] = {}  # the run that ended each candidate that did not succeed
     with RunQueue(instance, limit) as queue:
@@ -212,6 +212,13 @@ def materialize_side_by_side(keys: list[str], instance: dg.DagsterInstance, limi
                 for run_id, run in ended.items():
                     key = run_ids[run_id]
                     if run.status == dg.DagsterRunStatus.SUCCESS:
+                        continue
+                    # A run that failed for a reason of its own (its process died) and that run retries
+                    # re-execute from its failure: the candidate goes on in the retry.
+                    retry = retry_of(instance, run)
+                    if retry is not None:
+                        run_ids[retry] = key
+                        waiting.append(retry)
                         continue
                     revision = claim_revision(instance, registry(), key)
                     if revision is None:

@@ -1,14 +1,21 @@
-"""The real services the integration tests use, on loopback: PostgreSQL (started if it is installed
-but not running) and an S3 API server (moto's server mode, started by the test)."""
+"""The real services the integration tests use, on loopback: PostgreSQL (the machine's, started if it
+is installed but not running, or a private cluster on a port of its own for a test that restarts it), an
+S3 API server (moto's server mode, started by the test), and a TCP proxy that takes a server off the
+network for a while."""
 
 import glob
 import logging
 import os
 import shutil
+import socket
 import subprocess
+import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +37,7 @@ def ensure_postgres() -> None:
     """PostgreSQL on 127.0.0.1:5432 with trust auth: the machine's, or a cluster started here."""
     if _reachable():
         return
-    pg_ctl = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if not pg_ctl:
-        raise RuntimeError("PostgreSQL is not running on 127.0.0.1:5432 and not installed (apt-get install postgresql)")
-    bin_dir = Path(pg_ctl[-1]).parent
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    bin_dir, as_postgres = _postgres_bin()
     if not (LOCAL_CLUSTER / "PG_VERSION").exists():
         LOCAL_CLUSTER.mkdir(parents=True, exist_ok=True)
         if as_postgres:
@@ -62,6 +65,149 @@ def ensure_postgres() -> None:
     )
     if not _reachable():
         raise RuntimeError(f"started PostgreSQL in {LOCAL_CLUSTER} but cannot connect; see its server.log")
+
+
+def _postgres_bin() -> tuple[Path, list[str]]:
+    pg_ctl = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if not pg_ctl:
+        raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+    return Path(pg_ctl[-1]).parent, (["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else [])
+
+
+@dataclass
+class PrivateCluster:
+    """A PostgreSQL cluster of the test's own, on its own port: one a test may restart (never 5432)."""
+
+    data: Path
+    port: int
+    bin_dir: Path
+    as_postgres: list[str] = field(default_factory=list)
+
+    def pg_ctl(self, *args: str) -> None:
+        subprocess.run(
+            [*self.as_postgres, str(self.bin_dir / "pg_ctl"), "-D", str(self.data), *args],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def stop(self) -> None:
+        """A fast shutdown: every connection is dropped and new ones are refused."""
+        self.pg_ctl("-m", "fast", "-w", "stop")
+
+    def start(self) -> None:
+        self.pg_ctl("-l", str(self.data.parent / "server.log"), "-w", "start")
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stopped (every connection dropped), `down_s` seconds of no server, and started again."""
+        self.stop()
+        time.sleep(down_s)
+        self.start()
+
+    def started_at(self) -> float:
+        with psycopg2.connect(host=PG_HOST, port=self.port, user=PG_USER, dbname="postgres") as db, db.cursor() as c:
+            c.execute("SELECT extract(epoch FROM pg_postmaster_start_time())")
+            return float(c.fetchone()[0])  # type: ignore[index]
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivateCluster]:
+    """A fresh cluster (trust auth, user postgres, no fsync) on a free loopback port; removed afterwards."""
+    bin_dir, as_postgres = _postgres_bin()
+    root = Path(tempfile.mkdtemp(prefix="benchgen-pg-"))
+    if as_postgres:
+        shutil.chown(root, "postgres", "postgres")
+    cluster = PrivateCluster(data=root / "data", port=free_port(), bin_dir=bin_dir, as_postgres=as_postgres)
+    subprocess.run(
+        [*as_postgres, str(bin_dir / "initdb"), "-D", str(cluster.data), "-U", PG_USER, "--auth=trust", "--no-sync"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    settings = {"listen_addresses": f"'{PG_HOST}'", "port": str(cluster.port), "unix_socket_directories": f"'{root}'"}
+    with (cluster.data / "postgresql.conf").open("a") as conf:  # kept across a stop and a start
+        conf.writelines(f"{name} = {value}\n" for name, value in {**settings, "fsync": "off"}.items())
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        with suppress(subprocess.SubprocessError):
+            cluster.pg_ctl("-m", "immediate", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class TcpProxy:
+    """Forwards a loopback port to `upstream`; `outage(seconds)` takes it off the network meanwhile: open
+    connections are cut and new ones refused, as when a server's host goes away and comes back."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.port = free_port()
+        self._connections: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self.outages = 0
+        self._listen()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _listen(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # closed: the outage began
+            try:
+                server = socket.create_connection(self.upstream, timeout=10)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._connections += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        with suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for end in (source, sink):
+            with suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def outage(self, seconds: float) -> None:
+        self.down()
+        time.sleep(seconds)
+        self.up()
+
+    def down(self) -> None:
+        self.outages += 1
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            cut, self._connections = self._connections, []
+        for connection in cut:
+            with suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+            connection.close()
+
+    def up(self) -> None:
+        if self._listener is None:
+            self._listen()
+
+    def close(self) -> None:
+        self.down()
 
 
 @contextmanager
@@ -108,8 +254,6 @@ def s3_server(bucket: str) -> Iterator[str]:
 
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])

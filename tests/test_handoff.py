@@ -5,18 +5,24 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import boto3
 import pytest
 
 from benchgen_dagster.defs import artifacts as artifact_module
-from benchgen_dagster.defs.artifacts import SHARED_VERDICTS, ArtifactStoreResource, MirrorError
+from benchgen_dagster.defs.artifacts import (
+    SHARED_VERDICTS,
+    ArtifactStoreResource,
+    ArtifactStoreUnavailable,
+    MirrorError,
+)
 from benchgen_dagster.models.settings import CheckSettings
 from benchgen_dagster.worker.check import Checker
 from benchgen_dagster.worker.verdicts import VerdictCache
 from tests.conftest import SCRIPTS
-from tests.services import PG_HOST, PG_PORT, PG_USER, postgres_database, s3_server
+from tests.services import PG_HOST, PG_PORT, PG_USER, TcpProxy, postgres_database, s3_server
 
 BUCKET = "benchgen-handoff"
 
@@ -227,3 +233,37 @@ def test_a_shared_entry_is_taken_only_when_complete(endpoint: str, tmp_path: Pat
     fetched = VerdictCache(tmp_path / "elsewhere" / "verdicts", shared=store).get("k3")
     assert fetched is not None and (fetched / "report.json").read_bytes() == b'{"a": 1}'
     assert (fetched / "seed" / "meshes" / "part.stl").read_bytes() == b"solid part"
+
+
+def test_an_unreachable_bucket_is_waited_out_with_a_clear_retry_then_the_push_goes_through(
+    endpoint: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    proxy = TcpProxy(_upstream(endpoint))
+    try:
+        store = _store(proxy.url, "outage")
+        (tmp_path / "plan.md").write_text("# Plan\n")
+        proxy.down()
+        threading.Timer(2.0, proxy.up).start()
+        assert store.push(tmp_path, "work/candidates/c-9") == 1
+        assert "could not be reached to push work/candidates/c-9 (try 1" in caplog.text and "retrying in" in caplog.text
+        assert store.pull("work/candidates/c-9", tmp_path / "again") == 1
+    finally:
+        proxy.close()
+
+
+def test_a_bucket_that_stays_unreachable_is_one_clear_failure(endpoint: str, tmp_path: Path) -> None:
+    proxy = TcpProxy(_upstream(endpoint))
+    proxy.down()
+    store = _store(proxy.url, "outage").model_copy(update={"retry_window_s": 1.5})
+    (tmp_path / "plan.md").write_text("# Plan\n")
+    with pytest.raises(ArtifactStoreUnavailable) as raised:
+        store.push(tmp_path, "work/candidates/c-10")
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith(
+        f"the artifact store s3://{BUCKET} could not be reached to push work/candidates/c-10 for 1.5 s: "
+    ), message
+
+
+def _upstream(endpoint: str) -> tuple[str, int]:
+    host, port = endpoint.removeprefix("http://").split(":")
+    return host, int(port)

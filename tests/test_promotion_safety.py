@@ -37,6 +37,7 @@ def test_a_re_promotion_whose_publish_fails_keeps_the_copy_the_registry_points_t
             endpoint_url=f"http://127.0.0.1:{free_port()}",
             aws_access_key_id="test",
             aws_secret_access_key="test",
+            retry_window_s=1.0,  # waited out, then the one clear failure
         )
         again = build_definitions({"agents": agents, "artifacts": broken}).resolve_job_def("generate_benchmarks")
         result = again.execute_in_process(

@@ -20,10 +20,11 @@ import pytest
 
 from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.promotion import promote_built
-from benchgen_dagster.defs.resources import DATASET_LOCK, CandidateClosedError, RegistryLockTimeout, RegistryResource
+from benchgen_dagster.defs.registry_db import RegistryLockTimeout
+from benchgen_dagster.defs.resources import DATASET_LOCK, CandidateClosedError, RegistryResource
 from benchgen_dagster.models.registry import CURATOR_PREFIX, BenchmarkRequest, CandidateStatus
 from benchgen_dagster.paths import MANIFEST, dataset_dir
-from tests.services import PG_HOST, PG_PORT, PG_USER, postgres_database
+from tests.services import PG_HOST, PG_PORT, PG_USER, postgres_database, private_postgres
 
 STAGE = "promoted_benchmark"
 ON_POSTGRES = [pytest.mark.services, pytest.mark.enable_socket, pytest.mark.allow_hosts(["127.0.0.1"])]
@@ -227,3 +228,60 @@ def test_the_registry_lock_is_shared_between_processes_and_let_go_when_its_holde
     finally:
         holder.kill()
         holder.communicate()
+
+
+@pytest.mark.services
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_the_registry_waits_out_a_database_restart_and_loses_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """PostgreSQL stopped (every pooled connection dropped) and started again 2 s later, in a private cluster:
+    a registry call made meanwhile waits, says so, and goes through; what was written before is there."""
+    with private_postgres() as cluster:
+        registry = RegistryResource(url=f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{cluster.port}/postgres")
+        try:
+            (key,) = _candidates(registry, 1)
+            cluster.stop()
+            threading.Timer(2.0, cluster.start).start()
+            registry.advance(key, "compiled_scenes")  # while the server is down
+            assert registry.get(key).stage == "compiled_scenes"  # type: ignore[union-attr]
+            assert "cannot be reached (try 1" in caplog.text
+            with registry.locked(DATASET_LOCK):  # locks are taken again after the restart
+                registry.update(key, reason="after the restart")
+            assert registry.get(key).reason == "after the restart"  # type: ignore[union-attr]
+        finally:
+            registry.engine.dispose()
+
+
+@pytest.mark.services
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_write_under_a_lock_the_server_dropped_is_refused_and_nothing_is_written() -> None:
+    """The connection that holds the dataset lock dropped (as in a restart; here the server ends that one
+    backend): the lock is gone without a word from PostgreSQL, so a write that relied on it must not land."""
+    import sqlalchemy as sa
+
+    from benchgen_dagster.defs.registry_db import RegistryLockLost
+
+    with postgres_database() as database:
+        registry = RegistryResource(url=f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}")
+        try:
+            (key,) = _candidates(registry, 1)
+            with registry.locked(DATASET_LOCK):
+                with registry.engine.connect() as admin:
+                    holders = (
+                        admin.execute(
+                            sa.text(
+                                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                                "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                            )
+                        )
+                        .scalars()
+                        .all()
+                    )
+                    assert len(holders) == 1
+                    admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": holders[0]})
+                with pytest.raises(RegistryLockLost, match="'dataset' was lost"):
+                    registry.update(key, reason="written without the lock")
+            assert registry.get(key).reason != "written without the lock"  # type: ignore[union-attr]
+        finally:
+            registry.engine.dispose()

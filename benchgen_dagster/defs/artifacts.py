@@ -8,11 +8,14 @@ and both are no-ops."""
 
 import functools
 import hashlib
+import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import dagster as dg
+import tenacity
 
 from benchgen_dagster.paths import MANIFEST
 from benchgen_dagster.worker import safe_files
@@ -26,18 +29,45 @@ MAX_MIRRORED_DEPTH = 32
 SHARED_VERDICTS = "work/verdicts"
 
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
 @functools.lru_cache(maxsize=8)
 def _s3_client(pid: int, endpoint_url: str, region_name: str, key_id: str, secret: str) -> Any:
-    """One client per process and configuration: making one costs about half a second, and every step pulls
-    and pushes several folders. boto3's clients are thread-safe, not fork-safe, hence the pid in the key."""
-    from dagster_aws.s3 import S3Resource
+    """One client per process and configuration: making one costs a few tenths of a second, and every step
+    pulls and pushes several folders. boto3's clients are thread-safe, not fork-safe: hence the pid.
 
-    return S3Resource(
+    botocore's own retries are off (one attempt per call): `ArtifactStoreResource._retrying` is the one
+    retry policy, and it says in the log what it is waiting for."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.session.Session().client(
+        "s3",
         endpoint_url=endpoint_url or None,
         region_name=region_name,
         aws_access_key_id=key_id or None,
         aws_secret_access_key=secret or None,
-    ).get_client()
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=10, read_timeout=120),
+    )
+
+
+class ArtifactStoreUnavailable(ConnectionError):
+    """The bucket could not be reached for the whole of the store's retry window."""
+
+
+def _transient(error: BaseException) -> bool:
+    """What waiting may cure: the server unreachable, a dropped connection, throttling or a 5xx."""
+    from botocore.exceptions import ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    if isinstance(error, BotoConnectionError | HTTPClientError):
+        return True
+    if isinstance(error, ClientError):
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return status >= 500 or error.response.get("Error", {}).get("Code") in ("SlowDown", "Throttling")
+    return False
 
 
 class MirrorError(ValueError):
@@ -73,10 +103,43 @@ class ArtifactStoreResource(dg.ConfigurableResource):
     region_name: str = "us-east-1"  # AWS_REGION / AWS_DEFAULT_REGION when set (definitions.py)
     aws_access_key_id: str = ""
     aws_secret_access_key: str = ""
+    # How long a store operation waits out an unreachable bucket (retried with backoff, each try logged)
+    # before it fails with one line.
+    retry_window_s: float = 120.0
 
     @property
     def remote(self) -> bool:
         return bool(self.bucket)
+
+    def _retrying(self, what: str, operation: Callable[[], T]) -> T:
+        """Run `operation` (idempotent: a mirror, a publish), again while the bucket is unreachable."""
+
+        def waiting(state: tenacity.RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            log.warning(
+                "the artifact store s3://%s could not be reached to %s (try %d, %s); retrying in %.1f s",
+                self.bucket,
+                what,
+                state.attempt_number,
+                str(error).splitlines()[0] if error else "",
+                state.upcoming_sleep,
+            )
+
+        try:
+            return tenacity.Retrying(
+                retry=tenacity.retry_if_exception(_transient),
+                stop=tenacity.stop_after_delay(self.retry_window_s),
+                wait=tenacity.wait_exponential_jitter(initial=0.5, max=10.0),
+                before_sleep=waiting,
+                reraise=True,
+            )(operation)
+        except Exception as error:
+            if not _transient(error):
+                raise
+            raise ArtifactStoreUnavailable(
+                f"the artifact store s3://{self.bucket} could not be reached to {what} for {self.retry_window_s:g} s: "
+                f"{str(error).splitlines()[0]}"
+            ) from None
 
     def _client(self) -> Any:
         return _s3_client(
@@ -108,6 +171,9 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         safe_files (no link followed, every file bounded). Returns how many files were uploaded."""
         if not self.remote or not folder.is_dir():
             return 0
+        return self._retrying(f"push {name}", lambda: self._push(folder, name))
+
+    def _push(self, folder: Path, name: str) -> int:
         client = self._client()
         prefix = f"{self.prefix}/{name}/"
         remote = self._listing(client, prefix)
@@ -135,6 +201,9 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         so whatever a bucket holds cannot write elsewhere. Returns how many files were downloaded."""
         if not self.remote:
             return 0
+        return self._retrying(f"pull {name}", lambda: self._pull(name, folder))
+
+    def _pull(self, name: str, folder: Path) -> int:
         client = self._client()
         prefix = f"{self.prefix}/{name}/"
         return self._mirror_into(client, name, prefix, self._listing(client, prefix), folder)
@@ -143,6 +212,7 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         """The verdicts' store the hosts share (worker/verdicts.SharedEntries): the bucket, when there is one."""
         return self if self.remote else None
 
+    # The shared verdicts are tried once: a miss costs a judge's run, waiting out the bucket costs more.
     def fetch_entry(self, name: str, folder: Path, complete_marker: str) -> bool:
         """Download the shared entry `name` into `folder`, if it is complete (its marker is stored last)."""
         client = self._client()
@@ -205,13 +275,18 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         the whole benchmark; keys of an earlier version that this one no longer has are removed."""
         if not self.remote:
             return str(folder)
+        return self._retrying(f"publish {name}", lambda: self._publish(folder, name, complete_marker))
+
+    def _publish(self, folder: Path, name: str, complete_marker: str) -> str:
         client = self._client()
         prefix = f"{self.prefix}/{name}/"
         files = sorted((p for p in folder.rglob("*") if p.is_file()), key=lambda p: p.name == complete_marker)
         uploaded = set()
         for path in files:
             key = prefix + path.relative_to(folder).as_posix()
-            client.upload_file(str(path), self.bucket, key)
+            # One part per object: its ETag is then its MD5, which `pull` compares against.
+            with path.open("rb") as body:
+                client.put_object(Bucket=self.bucket, Key=key, Body=body)
             uploaded.add(key)
         self._delete(client, [k for k in self._keys(client, prefix) if k not in uploaded])
         return f"s3://{self.bucket}/{prefix}"
@@ -219,6 +294,9 @@ class ArtifactStoreResource(dg.ConfigurableResource):
     def withdraw(self, name: str) -> None:
         if not self.remote:
             return
+        self._retrying(f"withdraw {name}", lambda: self._withdraw(name))
+
+    def _withdraw(self, name: str) -> None:
         client = self._client()
         keys = self._keys(client, f"{self.prefix}/{name}/")
         # The manifest first: from then on no reader takes the rest for a benchmark.

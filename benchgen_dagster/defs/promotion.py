@@ -29,13 +29,8 @@ from benchgen_dagster.defs.candidates import (
     text_version,
 )
 from benchgen_dagster.defs.folders import folder_swapped_in
-from benchgen_dagster.defs.resources import (
-    DATASET_LOCK,
-    CandidateClosedError,
-    RegistryLockTimeout,
-    RegistryResource,
-    SandboxResource,
-)
+from benchgen_dagster.defs.registry_db import RegistryLockTimeout
+from benchgen_dagster.defs.resources import DATASET_LOCK, CandidateClosedError, RegistryResource, SandboxResource
 from benchgen_dagster.defs.simulation import simulation_document
 from benchgen_dagster.models.difficulty import difficulty
 from benchgen_dagster.models.manifest import (

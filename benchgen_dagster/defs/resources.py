@@ -2,9 +2,6 @@
 (the artifact store is in defs/artifacts.py). Each is a Dagster ConfigurableResource; `definitions.py`
 picks the set for the environment and passes secrets in as EnvVar."""
 
-import atexit
-import hashlib
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,7 +12,12 @@ import dagster as dg
 import sqlalchemy as sa
 import yaml
 
-from benchgen_dagster.migrations import migrate
+from benchgen_dagster.defs.registry_db import (
+    advisory_lock,
+    engine_for,
+    file_lock,
+    transaction,
+)
 from benchgen_dagster.models.registry import (
     CURATOR_PREFIX,
     Candidate,
@@ -143,39 +145,6 @@ class SandboxResource(dg.ConfigurableResource):
         prewarm_for(benchgen_home(), self.check_settings().sandbox)
 
 
-# One engine per database URL for the whole process: Dagster builds a fresh resource object for every
-# run and sensor tick, and an engine each would leak a connection pool each.
-_ENGINES: dict[str, sa.Engine] = {}
-_ENGINES_LOCK = threading.Lock()
-
-
-def _engine_for(url: str) -> sa.Engine:
-    with _ENGINES_LOCK:
-        if url in _ENGINES:
-            return _ENGINES[url]
-        try:
-            engine = sa.create_engine(
-                url,
-                pool_pre_ping=True,
-                # SQLite connections are cheap: open one per use, so none outlives the interpreter.
-                poolclass=sa.pool.NullPool if url.startswith("sqlite") else None,
-            )
-        except (sa.exc.ArgumentError, ImportError) as error:
-            raise ConnectionError(f"the registry database URL is not usable: {error}") from None
-        try:
-            migrate(engine)
-        except sa.exc.OperationalError as error:
-            engine.dispose()
-            raise ConnectionError(
-                f"the registry database {engine.url.render_as_string(hide_password=True)} cannot be reached: "
-                f"{str(error.orig).splitlines()[0] if error.orig else error}"
-            ) from None
-        # Return pooled connections before the interpreter tears psycopg2 down.
-        atexit.register(engine.dispose)
-        _ENGINES[url] = engine
-        return engine
-
-
 def _advance_in(db: sa.Connection, key: str, stage: str, fields: dict[str, Any]) -> bool:
     """Set a candidate's stage and fields unless a curator rejected it, in one statement; False if not."""
     values = {k: (v.value if isinstance(v, CandidateStatus) else v) for k, v in fields.items()}
@@ -202,10 +171,6 @@ def _closed(db: sa.Connection, key: str) -> CandidateClosedError:
     return CandidateClosedError(f"candidate {key} was rejected by a curator ({row.reason})")
 
 
-class RegistryLockTimeout(TimeoutError):
-    """A registry lock stayed taken for longer than the caller would wait."""
-
-
 # The lock every change to the dataset takes (promotion, a curator's reject, the audit's quarantine): the
 # duplicate check and the write it guards are one step, and a reject cannot interleave with a promotion.
 DATASET_LOCK = "dataset"
@@ -223,11 +188,11 @@ class RegistryResource(dg.ConfigurableResource):
 
     @property
     def engine(self) -> sa.Engine:
-        return _engine_for(self.database_url)
+        return engine_for(self.database_url)
 
     @contextmanager
     def _begin(self) -> Iterator[sa.Connection]:
-        with self.engine.begin() as connection:
+        with transaction(self.engine) as connection:
             yield connection
 
     def add(self, candidates: list[Candidate]) -> None:
@@ -304,38 +269,12 @@ class RegistryResource(dg.ConfigurableResource):
         """An exclusive lock named `name`, shared by every process that uses this registry: a PostgreSQL
         advisory lock (so every host that reaches the database takes turns), or a file lock beside an
         SQLite registry, which lives on one host. The lock is held by a connection (or open file) of its
-        own, so a process that dies holding it lets it go. Raises RegistryLockTimeout after `timeout_s`."""
+        own, so a process that dies holding it lets it go. Raises RegistryLockTimeout after `timeout_s`;
+        a write under a PostgreSQL lock that the server dropped raises RegistryLockLost (registry_db.py)."""
         engine = self.engine
-        if engine.dialect.name == "postgresql":
-            digest = hashlib.sha256(f"benchgen:{name}".encode()).digest()
-            key = int.from_bytes(digest[:8], "big", signed=True)
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                connection.execute(sa.text(f"SET lock_timeout = '{int(timeout_s * 1000)}ms'"))
-                try:
-                    connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
-                except sa.exc.OperationalError as error:
-                    raise RegistryLockTimeout(f"the registry lock {name!r} was not free in {timeout_s:g} s") from error
-                finally:
-                    connection.execute(sa.text("RESET lock_timeout"))
-                try:
-                    yield
-                finally:
-                    try:
-                        connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-                    except sa.exc.DBAPIError:
-                        connection.invalidate()  # the server let the lock go with the connection
-            return
-        database = engine.url.database
-        if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-            raise ValueError(f"the registry {engine.url.render_as_string()} has no lock shared between processes")
-        from filelock import FileLock, Timeout
-
-        slug = hashlib.sha256(name.encode()).hexdigest()[:16]
-        try:
-            with FileLock(f"{database}.{slug}.lock", timeout=timeout_s):
-                yield
-        except Timeout as error:
-            raise RegistryLockTimeout(f"the registry lock {name!r} was not free in {timeout_s:g} s") from error
+        held = advisory_lock if engine.dialect.name == "postgresql" else file_lock
+        with held(engine, name, timeout_s):
+            yield
 
     # The dataset index ------------------------------------------------------------------------------
 
