@@ -171,6 +171,8 @@ def main() -> None:
     if len(os.sched_getaffinity(0)) < 2:
         raise SystemExit("bench-scale needs two cores (one per worker)")
     base = {**os.environ, "BENCHGEN_SEEDS": str(args.seeds), "BENCHGEN_LEARN_AFTER": "100000"}
+    # Each host's cache under its own home, cold for every configuration: a run reuses only its own verdicts.
+    base.pop("BENCHGEN_CACHE_DIR", None)
     n = args.candidates
     local, local_status = in_process(n, base)
     one, one_status = celery(n, 1, base)

@@ -103,6 +103,9 @@ def _io_manager(env: Any) -> dict[str, object]:
         region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
         aws_access_key_id=env("AWS_ACCESS_KEY_ID") or None,
         aws_secret_access_key=env("AWS_SECRET_ACCESS_KEY") or None,
+        # botocore's backoff over 10 attempts waits out about a minute of an unreachable bucket (the
+        # artifact store's own window is 120 s).
+        max_attempts=10,
     )
     prefix = os.environ.get("BENCHGEN_S3_PREFIX") or "benchgen"
     return {

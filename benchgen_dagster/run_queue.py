@@ -12,6 +12,7 @@ a run launched from the UI does; the judge in it shares the cores with the other
 """
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -35,6 +36,7 @@ _RETRY_WAIT_S = 60.0
 # The tag that says so is added just after the failure is recorded.
 _TAG_WAIT_S = 5.0
 _READ_WINDOW_S = 60.0
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 # How often a waiting batch makes sure a daemon is still there to dequeue its runs.
 _DAEMON_CHECK_S = 2.0
@@ -252,22 +254,22 @@ def retry_of(instance: dg.DagsterInstance, run: dg.DagsterRun, timeout_s: float 
     """The run id of the re-execution that run retries launch for a failed `run` (`run_retries` in the
     instance's config), or None when it will not be retried. Dagster tags a failed run with whether it will
     be retried as it records the failure; the retry itself comes from the daemon a moment later."""
-    from dagster._core.storage.tags import PARENT_RUN_ID_TAG, WILL_RETRY_TAG
+    from dagster._core.storage.tags import AUTO_RETRY_RUN_ID_TAG, WILL_RETRY_TAG
 
     if not instance.run_retries_enabled or run.status != dg.DagsterRunStatus.FAILURE:
         return None
     started = time.monotonic()
     while True:
-        will_retry = (_read(lambda: instance.get_run_by_id(run.run_id)) or run).tags.get(WILL_RETRY_TAG)
+        tags = (_read(lambda: instance.get_run_by_id(run.run_id)) or run).tags
         waited = time.monotonic() - started
-        if will_retry == "false" or (will_retry is None and waited > _TAG_WAIT_S):
+        if tags.get(WILL_RETRY_TAG) == "false" or (tags.get(WILL_RETRY_TAG) is None and waited > _TAG_WAIT_S):
             return None
-        if will_retry == "true":
-            retries = _read(lambda: instance.get_runs(dg.RunsFilter(tags={PARENT_RUN_ID_TAG: run.run_id}), limit=1))
-            if retries:
-                return retries[0].run_id
-            if waited > timeout_s:
-                raise RunQueueError(f"run {run.run_id} was to be retried, but no retry came in {timeout_s:.0f} s")
+        # The daemon names the retry on the failed run when it launches it.
+        if tags.get(AUTO_RETRY_RUN_ID_TAG):
+            return tags[AUTO_RETRY_RUN_ID_TAG]
+        if waited > timeout_s:  # only this candidate is given up on: it ends failed, with its run's reason
+            log.warning("run %s was to be retried, but no retry came in %.0f s", run.run_id, timeout_s)
+            return None
         time.sleep(_POLL_S)
 
 
@@ -276,9 +278,10 @@ def _read(query: Callable[[], T]) -> T:
     statement in flight when the server went is read again, for as long as `_READ_WINDOW_S`."""
     import sqlalchemy as sa
     import tenacity
+    from dagster_postgres.utils import DagsterPostgresException  # its own connection retries, given up
 
     return tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(sa.exc.OperationalError),
+        retry=tenacity.retry_if_exception_type((sa.exc.OperationalError, DagsterPostgresException)),
         stop=tenacity.stop_after_delay(_READ_WINDOW_S),
         wait=tenacity.wait_exponential_jitter(initial=0.2, max=5.0),
         reraise=True,

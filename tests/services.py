@@ -146,6 +146,7 @@ class TcpProxy:
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
+        self._down = False
         self.outages = 0
         self._listen()
 
@@ -173,6 +174,10 @@ class TcpProxy:
                 client.close()
                 continue
             with self._lock:
+                if self._down:  # accepted just as the outage began
+                    client.close()
+                    server.close()
+                    return
                 self._connections += [client, server]
             for source, sink in ((client, server), (server, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
@@ -192,10 +197,13 @@ class TcpProxy:
 
     def down(self) -> None:
         self.outages += 1
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
         with self._lock:
+            self._down = True
+            if self._listener is not None:
+                with suppress(OSError):  # wakes the accept() blocked in the other thread
+                    self._listener.shutdown(socket.SHUT_RDWR)
+                self._listener.close()
+                self._listener = None
             cut, self._connections = self._connections, []
         for connection in cut:
             with suppress(OSError):
@@ -203,6 +211,8 @@ class TcpProxy:
             connection.close()
 
     def up(self) -> None:
+        with self._lock:
+            self._down = False
         if self._listener is None:
             self._listen()
 

@@ -172,10 +172,8 @@ def test_a_verdict_judged_on_one_host_is_reused_on_another(
     """Two hosts, each with its own home and cache, share the judge's verdicts through the bucket: a check
     one judged is the other's without building anything, and a seed one judged is the other's too."""
     shared = _store(endpoint, "verdicts").shared_entries()
-    hosts = {}
-    for name in ("a", "b"):
-        monkeypatch.setenv("BENCHGEN_CACHE_DIR", str(tmp_path / name / "cache"))
-        hosts[name] = Checker(fast_settings, home=tmp_path / name, shared=shared)
+    monkeypatch.delenv("BENCHGEN_CACHE_DIR")  # not the test session's: each host's under its own home
+    hosts = {name: Checker(fast_settings, home=tmp_path / name, shared=shared) for name in ("a", "b")}
     source = (SCRIPTS / "good_box.py").read_text()
     script_a, script_b = tmp_path / "a.py", tmp_path / "b.py"
     script_a.write_text(source)
@@ -197,22 +195,32 @@ def test_a_verdict_judged_on_one_host_is_reused_on_another(
 
 
 class _Unreachable:
+    def __init__(self) -> None:
+        self.calls = 0
+
     def fetch_entry(self, name: str, folder: Path, complete_marker: str) -> bool:
+        self.calls += 1
         raise ConnectionError("the bucket is down")
 
     def store_entry(self, name: str, folder: Path, complete_marker: str) -> None:
+        self.calls += 1
         raise ConnectionError("the bucket is down")
 
 
 def test_a_shared_store_that_cannot_be_reached_is_a_miss_and_the_verdict_is_kept_here(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    cache = VerdictCache(tmp_path / "verdicts", shared=_Unreachable())
-    assert cache.get("k1") is None
+    down = _Unreachable()
+    cache = VerdictCache(tmp_path / "verdicts", shared=down)
     entry = cache.put("k1", {"report.json": b"{}"}, {})
     assert (entry / "report.json").read_bytes() == b"{}" and cache.get("k1") == entry
-    assert "not fetched (judged on this host instead)" in caplog.text
     assert "not shared (kept on this host)" in caplog.text
+    # Another cache's miss: judged here; and the store is left alone for a while, not asked once a seed.
+    other = VerdictCache(tmp_path / "other", shared=down)
+    assert other.get("k2") is None and "not fetched (judged on this host instead)" in caplog.text
+    calls = down.calls
+    other.put("k2", {"report.json": b"{}"}, {})
+    assert other.get("k3") is None and down.calls == calls
     assert not [p for p in (tmp_path / "verdicts").iterdir() if p.name.startswith(".")]  # nothing left half-made
 
 

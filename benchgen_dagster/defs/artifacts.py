@@ -27,6 +27,7 @@ MAX_MIRRORED_TOTAL = 4 * 1024 * 1024 * 1024
 MAX_MIRRORED_DEPTH = 32
 # Where the hosts share the judge's verdicts (worker/verdicts.SharedEntries): `<kind>/<key>/` under it.
 SHARED_VERDICTS = "work/verdicts"
+SHARED_RETRY_WINDOW_S = 15.0
 
 
 log = logging.getLogger(__name__)
@@ -53,20 +54,33 @@ def _s3_client(pid: int, endpoint_url: str, region_name: str, key_id: str, secre
     )
 
 
+# Error codes botocore's standard retry mode also takes for transient (throttling, timeouts).
+_TRANSIENT_CODES = {
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "PriorRequestNotComplete",
+}
+
+
 class ArtifactStoreUnavailable(ConnectionError):
     """The bucket could not be reached for the whole of the store's retry window."""
 
 
 def _transient(error: BaseException) -> bool:
     """What waiting may cure: the server unreachable, a dropped connection, throttling or a 5xx."""
-    from botocore.exceptions import ClientError, HTTPClientError
+    from botocore.exceptions import ClientError, HTTPClientError, IncompleteReadError
     from botocore.exceptions import ConnectionError as BotoConnectionError
 
-    if isinstance(error, BotoConnectionError | HTTPClientError):
+    if isinstance(error, BotoConnectionError | HTTPClientError | IncompleteReadError):
         return True
     if isinstance(error, ClientError):
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        return status >= 500 or error.response.get("Error", {}).get("Code") in ("SlowDown", "Throttling")
+        return status >= 500 or status == 429 or error.response.get("Error", {}).get("Code") in _TRANSIENT_CODES
     return False
 
 
@@ -111,8 +125,10 @@ class ArtifactStoreResource(dg.ConfigurableResource):
     def remote(self) -> bool:
         return bool(self.bucket)
 
-    def _retrying(self, what: str, operation: Callable[[], T]) -> T:
-        """Run `operation` (idempotent: a mirror, a publish), again while the bucket is unreachable."""
+    def _retrying(self, what: str, operation: Callable[[], T], window_s: float | None = None) -> T:
+        """Run `operation` (idempotent: a mirror, a publish), again while the bucket is unreachable, for up
+        to `window_s` (the store's `retry_window_s` unless given)."""
+        window = self.retry_window_s if window_s is None else window_s
 
         def waiting(state: tenacity.RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
@@ -128,7 +144,7 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         try:
             return tenacity.Retrying(
                 retry=tenacity.retry_if_exception(_transient),
-                stop=tenacity.stop_after_delay(self.retry_window_s),
+                stop=tenacity.stop_after_delay(window),
                 wait=tenacity.wait_exponential_jitter(initial=0.5, max=10.0),
                 before_sleep=waiting,
                 reraise=True,
@@ -137,7 +153,7 @@ class ArtifactStoreResource(dg.ConfigurableResource):
             if not _transient(error):
                 raise
             raise ArtifactStoreUnavailable(
-                f"the artifact store s3://{self.bucket} could not be reached to {what} for {self.retry_window_s:g} s: "
+                f"the artifact store s3://{self.bucket} could not be reached to {what} for {window:g} s: "
                 f"{str(error).splitlines()[0]}"
             ) from None
 
@@ -212,9 +228,14 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         """The verdicts' store the hosts share (worker/verdicts.SharedEntries): the bucket, when there is one."""
         return self if self.remote else None
 
-    # The shared verdicts are tried once: a miss costs a judge's run, waiting out the bucket costs more.
+    # The shared verdicts wait out a short outage only: a miss costs a judge's run, and the verdict cache
+    # leaves the store alone for a while after a failure (worker/verdicts.py).
     def fetch_entry(self, name: str, folder: Path, complete_marker: str) -> bool:
         """Download the shared entry `name` into `folder`, if it is complete (its marker is stored last)."""
+        window = min(self.retry_window_s, SHARED_RETRY_WINDOW_S)
+        return self._retrying(f"fetch {name}", lambda: self._fetch_entry(name, folder, complete_marker), window)
+
+    def _fetch_entry(self, name: str, folder: Path, complete_marker: str) -> bool:
         client = self._client()
         prefix = f"{self.prefix}/{SHARED_VERDICTS}/{name}/"
         listing = self._listing(client, prefix)
@@ -225,6 +246,10 @@ class ArtifactStoreResource(dg.ConfigurableResource):
 
     def store_entry(self, name: str, folder: Path, complete_marker: str) -> None:
         """Upload the entry `folder` as `name`, its marker last; files already stored as they are are left."""
+        window = min(self.retry_window_s, SHARED_RETRY_WINDOW_S)
+        self._retrying(f"store {name}", lambda: self._store_entry(name, folder, complete_marker), window)
+
+    def _store_entry(self, name: str, folder: Path, complete_marker: str) -> None:
         client = self._client()
         prefix = f"{self.prefix}/{SHARED_VERDICTS}/{name}/"
         stored = self._listing(client, prefix)

@@ -22,6 +22,7 @@ from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.cad import COMPILED_DIR, checked_script, trusted_renders_dir
 from benchgen_dagster.defs.candidates import (
     REFRESH_WHEN_STALE,
+    SANDBOX_RETRY,
     candidate_dir,
     candidate_handoff,
     candidate_partitions,
@@ -219,6 +220,8 @@ def _same_script(*outputs: dict[str, Any]) -> bool:
     output_required=False,
     description="The approved benchmark, written into the dataset (and uploaded to the artifact store). "
     "Held for `benchgen promote` when the request asks for human approval.",
+    # A store or a database that went away for longer than their own windows (a refusal is final).
+    retry_policy=SANDBOX_RETRY,
 )
 def promoted_benchmark(
     context: dg.AssetExecutionContext,

@@ -221,7 +221,10 @@ class Checker:
         self, source: bytes, seed: int, scale: float, view: View, outcome: SeedOutcome, folder: Path
     ) -> Path:
         key = render_key(source, seed, scale, view, self.settings)
-        return self.verdicts.put(key, {OUTCOME_FILE: outcome.model_dump_json().encode()}, {RENDERS: folder})
+        # Views of a seed the judge did not reach (its process died) are this host's only: the next ask
+        # renders again, on whichever host.
+        judged = outcome.status == "judged"
+        return self.verdicts.put(key, {OUTCOME_FILE: outcome.model_dump_json().encode()}, {RENDERS: folder}, judged)
 
     def render(
         self,

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import shutil
+import time
 import uuid
 from contextlib import suppress
 from pathlib import Path
@@ -31,6 +32,9 @@ from benchgen_dagster.worker.versions import judge_version
 
 DONE = ".complete"
 log = logging.getLogger(__name__)
+# After the shared store failed, a cache leaves it alone for a while: an outage then costs one wait, not
+# one per seed.
+SHARED_COOLDOWN_S = 60.0
 # The newest entries kept; older ones are pruned as new ones come.
 MAX_ENTRIES = 500
 
@@ -107,12 +111,13 @@ class VerdictCache:
     ) -> None:
         self.root, self.max_entries = root, max_entries
         self.shared, self.kind = shared, kind or root.name
+        self._shared_failed_at = -SHARED_COOLDOWN_S
 
     def get(self, key: str) -> Path | None:
         folder = self.root / key
         if (folder / DONE).is_file():
             return folder
-        return self._fetch(key) if self.shared is not None else None
+        return self._fetch(key) if self._shared_usable() else None
 
     def put(self, key: str, files: dict[str, bytes], folders: dict[str, Path], share: bool = True) -> Path:
         """Store an entry (replacing an older one of the same key), built aside and renamed into place; also
@@ -125,12 +130,16 @@ class VerdictCache:
                 shutil.copytree(folder, building / name)
         (building / DONE).write_text("")
         target = self._install(building, key)
-        if self.shared is not None and share:
+        if self.shared is not None and share and self._shared_usable():
             try:
                 self.shared.store_entry(f"{self.kind}/{key}", target, DONE)
             except Exception as error:  # any failure of the store: kept here, judged again there
+                self._shared_failed_at = time.monotonic()
                 log.warning("verdict %s/%s not shared (kept on this host): %s", self.kind, key, error)
         return target
+
+    def _shared_usable(self) -> bool:
+        return self.shared is not None and time.monotonic() - self._shared_failed_at >= SHARED_COOLDOWN_S
 
     def _fetch(self, key: str) -> Path | None:
         assert self.shared is not None
@@ -138,6 +147,7 @@ class VerdictCache:
         try:
             found = self.shared.fetch_entry(f"{self.kind}/{key}", building, DONE)
         except Exception as error:  # any failure of the store is a miss: the judge runs here
+            self._shared_failed_at = time.monotonic()
             log.warning("shared verdict %s/%s not fetched (judged on this host instead): %s", self.kind, key, error)
             found = False
         if not found or not (building / DONE).is_file():
