@@ -72,8 +72,8 @@ bench-providers: install
 bench-layout-scales: install
 	$(PY) -m bench.bench_layout_scales
 
-# The Celery path: 1 vs 2 workers (one core each), against the in-process path, and 4x the batch. Needs
-# PostgreSQL, RabbitMQ and Redis on loopback (.ci/run starts them).
+# The Celery path: 1 vs 2 workers (one core each), against the in-process path, and 4x the batch on both
+# (about 45 minutes). Needs PostgreSQL, RabbitMQ and Redis on loopback (.ci/services starts them).
 bench-scale: install
 	$(PY) -m bench.bench_scale --seeds $(SEEDS)
 

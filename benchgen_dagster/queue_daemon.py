@@ -21,6 +21,7 @@ STARTED, and its batch waiting, forever.
 """
 
 import fcntl
+import logging
 import os
 import signal
 import sys
@@ -38,6 +39,10 @@ _IDLE_CHECK_S = 1.0
 # How often the run-retry consumer looks for failed runs (Dagster's default is 5 s).
 _RETRY_CHECK_S = 2
 IN_FLIGHT = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+# How long the daemon, with no batch left, keeps asking a storage it cannot reach whether runs it may host
+# are still going, before it stops anyway: it could not dequeue without its storage either.
+STORAGE_WAIT_S = 300.0
+log = logging.getLogger(__name__)
 
 
 class QueueLocks:
@@ -132,21 +137,41 @@ def _workspace_target():  # type: ignore[no-untyped-def]
     )
 
 
-def _stop_when_unneeded(instance: dg.DagsterInstance, locks: QueueLocks, serving: int) -> None:
-    """Stop this daemon once no batch is waiting and no run it may host is alive. It gives up `daemon.lock`
-    first and keeps `clients.lock` until it has exited: a batch that arrives meanwhile waits, then starts a
-    daemon of its own."""
+def wait_until_unneeded(instance: dg.DagsterInstance, locks: QueueLocks, storage_wait_s: float = STORAGE_WAIT_S) -> int:
+    """Return, holding `clients.lock` alone (its fd), once no batch is waiting and no run this daemon may
+    host is alive. A storage that cannot be asked (a database restarting) is asked again, for up to
+    `storage_wait_s`; the watch never dies of it, which would leave the daemon running for good."""
+    unreachable_since: float | None = None
     while True:
         time.sleep(_IDLE_CHECK_S)
         alone = locks.alone()
         if alone is None:
+            unreachable_since = None
             continue
-        if runs_in_flight(instance):
-            os.close(alone)
-            continue
-        os.close(serving)
-        os.kill(os.getpid(), signal.SIGINT)
-        return
+        try:
+            busy = runs_in_flight(instance)
+            unreachable_since = None
+        except Exception as error:
+            now = time.monotonic()
+            unreachable_since = now if unreachable_since is None else unreachable_since
+            busy = now - unreachable_since < storage_wait_s
+            log.warning(
+                "the run queue's daemon could not tell whether runs are still going (%s); %s",
+                str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__,
+                "asking again" if busy else f"stopping after {storage_wait_s:g} s without an answer",
+            )
+        if not busy:
+            return alone
+        os.close(alone)
+
+
+def _stop_when_unneeded(instance: dg.DagsterInstance, locks: QueueLocks, serving: int) -> None:
+    """Stop this daemon once it is not needed (`wait_until_unneeded`). It gives up `daemon.lock` first and
+    keeps `clients.lock` until it has exited: a batch that arrives meanwhile waits, then starts a daemon of
+    its own."""
+    wait_until_unneeded(instance, locks)
+    os.close(serving)
+    os.kill(os.getpid(), signal.SIGINT)
 
 
 def _daemons(instance: dg.DagsterInstance) -> list[object]:

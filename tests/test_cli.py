@@ -181,6 +181,7 @@ _MODULES_ON_LEAVING = (
 _DEFS_FOR_THE_RESOURCES = {"benchgen_dagster.defs.candidates", "benchgen_dagster.defs.requests"}
 _DEFS_FOR_THE_RESOURCES |= {"benchgen_dagster.defs.resources", "benchgen_dagster.defs.metadata"}
 _DEFS_FOR_THE_RESOURCES |= {"benchgen_dagster.defs.artifacts", "benchgen_dagster.defs.registry_db"}
+_DEFS_FOR_THE_RESOURCES |= {"benchgen_dagster.defs.bundles"}
 
 
 def _run_and_list_imports(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:

@@ -3,6 +3,7 @@ included) reached through a resource."""
 
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from benchgen_dagster import definitions
@@ -53,3 +54,17 @@ def test_only_definitions_reads_the_services_environment(variable: str) -> None:
         if variable in path.read_text() and path.name != "definitions.py"
     )
     assert readers == [], f"{variable}* is read outside definitions.py, in {readers}"
+
+
+def test_production_steps_go_to_celery_and_are_handed_on_within_a_fifth_of_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dagster_celery import core_execution_loop
+
+    monkeypatch.setattr(core_execution_loop, "TICK_SECONDS", 1)  # dagster-celery's own, put back after
+    local = definitions._step_executor(False, dg.in_process_executor)
+    assert local is dg.in_process_executor and core_execution_loop.TICK_SECONDS == 1
+    executor = definitions._step_executor(True, dg.in_process_executor)
+    assert executor.name == "benchgen_celery_executor"
+    # The run's process polls its steps' results at this tick (dagster-celery reads the module's global).
+    assert core_execution_loop.TICK_SECONDS == definitions.CELERY_TICK_S == 0.2

@@ -1,23 +1,23 @@
 """What steps on different hosts hand each other through the artifact store: folders mirrored to and from
-the bucket (moto's S3 server on loopback), and the skills, published by learners on two hosts at once."""
+the bucket (moto's S3 server on loopback) or sent as one object each, and the skills, published by
+learners on two hosts at once."""
 
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 
-from benchgen_dagster.defs import artifacts as artifact_module
-from benchgen_dagster.defs.artifacts import (
-    SHARED_VERDICTS,
-    ArtifactStoreResource,
-    ArtifactStoreUnavailable,
-    MirrorError,
-)
+from benchgen_dagster.defs import bundles
+from benchgen_dagster.defs.artifacts import SHARED_VERDICTS, ArtifactStoreResource, ArtifactStoreUnavailable
+from benchgen_dagster.defs.bundles import BundleError
 from benchgen_dagster.models.settings import CheckSettings
 from benchgen_dagster.worker.check import Checker
 from benchgen_dagster.worker.verdicts import VerdictCache
@@ -82,21 +82,21 @@ def test_a_pull_takes_keys_as_paths_inside_its_folder_and_bounds_every_file(
         "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
     )
     client.put_object(Bucket=BUCKET, Key="hostile/work/x/../../escaped.txt", Body=b"outside")
-    with pytest.raises(MirrorError, match="does not name a file inside"):
+    with pytest.raises(BundleError, match="does not name a file inside"):
         store.pull("work/x", tmp_path / "x")
     assert not (tmp_path / "escaped.txt").exists()
     # A key PurePosixPath would collapse into another file's name is refused, not merged.
     client.put_object(Bucket=BUCKET, Key="hostile/work/y/a//b", Body=b"which b?")
-    with pytest.raises(MirrorError, match="does not name a file inside"):
+    with pytest.raises(BundleError, match="does not name a file inside"):
         store.pull("work/y", tmp_path / "y")
 
     client.put_object(Bucket=BUCKET, Key="hostile/work/big/blob.bin", Body=b"0" * 2048)
-    monkeypatch.setattr(artifact_module, "MAX_MIRRORED_BYTES", 1024)
-    with pytest.raises(MirrorError, match="over 1024"):
+    monkeypatch.setattr(bundles, "MAX_FILE_BYTES", 1024)
+    with pytest.raises(BundleError, match="over 1024"):
         store.pull("work/big", tmp_path / "big")
     (tmp_path / "local").mkdir()
     (tmp_path / "local" / "blob.bin").write_bytes(b"1" * 2048)
-    with pytest.raises(MirrorError, match="over 1024"):
+    with pytest.raises(BundleError, match="over 1024"):
         store.push(tmp_path / "local", "work/local")
 
 
@@ -104,7 +104,87 @@ def test_without_a_bucket_nothing_moves(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("here")
     store = ArtifactStoreResource()
     assert store.push(tmp_path, "work/x") == 0 and store.pull("work/x", tmp_path / "elsewhere") == 0
+    assert store.push_bundle(tmp_path, "work/x") == 0 and not store.pull_bundle("work/x", tmp_path / "elsewhere")
     assert not (tmp_path / "elsewhere").exists()
+
+
+def _client(endpoint: str) -> Any:
+    return boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    )
+
+
+def test_a_bundled_folder_is_one_object_pulled_elsewhere_as_it_is(endpoint: str, tmp_path: Path) -> None:
+    store, client = _store(endpoint, "bundles"), _client(endpoint)
+    host_a, host_b = tmp_path / "a", tmp_path / "b"
+    (host_a / "workspace" / "renders").mkdir(parents=True)
+    (host_a / "workspace" / "plan.md").write_text("# Plan\n")
+    (host_a / "compiled" / "seed_0").mkdir(parents=True)
+    (host_a / "compiled" / "seed_0" / "part.stl").write_bytes(b"solid part" * 500)
+    (tmp_path / "secret").write_text("host secret")
+    (host_a / "workspace" / "leak.txt").symlink_to(tmp_path / "secret")  # an agent's link: never followed
+    assert not store.pull_bundle("work/candidates/c-1", host_b)  # nothing pushed yet
+    assert store.push_bundle(host_a, "work/candidates/c-1") > 0
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix="bundles/")["Contents"]]
+    assert keys == ["bundles/work/candidates/c-1.tar.gz"]
+    (host_b / "stale.txt").parent.mkdir(parents=True)
+    (host_b / "stale.txt").write_text("left by an earlier step on this host")
+    assert store.pull_bundle("work/candidates/c-1", host_b)
+    assert _files(host_b) == {k: v for k, v in _files(host_a).items() if k != "workspace/leak.txt"}
+    # The same files give the same object, byte for byte.
+    first = client.head_object(Bucket=BUCKET, Key=keys[0])["ETag"]
+    store.push_bundle(host_b, "work/candidates/c-1")
+    assert client.head_object(Bucket=BUCKET, Key=keys[0])["ETag"] == first
+
+
+def _bundle(*members: tuple[tarfile.TarInfo, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for info, data in members:
+            info.size = len(data) if info.isfile() else 0
+            tar.addfile(info, io.BytesIO(data) if info.isfile() else None)
+    return buffer.getvalue()
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, target: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, target
+    return info
+
+
+@pytest.mark.parametrize(
+    ("members", "refusal"),
+    [
+        ([(_member("../escaped.txt"), b"outside")], "does not name a file inside"),
+        ([(_member("/etc/escaped.txt"), b"outside")], "does not name a file inside"),
+        ([(_member("a//b"), b"which b?")], "does not name a file inside"),
+        ([(_member("link", tarfile.SYMTYPE, "/etc/passwd"), b"")], "is not a regular file"),
+        ([(_member("hard", tarfile.LNKTYPE, "ok.txt"), b"")], "is not a regular file"),
+        ([(_member("ok.txt"), b"fine"), (_member("big.bin"), b"0" * 2048)], "over 1024"),
+    ],
+)
+def test_a_bundle_from_the_bucket_is_taken_whole_within_its_folder_or_not_at_all(
+    endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    members: list[tuple[tarfile.TarInfo, bytes]],
+    refusal: str,
+) -> None:
+    store, client = _store(endpoint, "hostile-bundles"), _client(endpoint)
+    monkeypatch.setattr(bundles, "MAX_FILE_BYTES", 1024)
+    client.put_object(Bucket=BUCKET, Key="hostile-bundles/work/x.tar.gz", Body=_bundle(*members))
+    folder = tmp_path / "deep" / "x"
+    folder.mkdir(parents=True)
+    (folder / "kept.txt").write_text("what the folder held")
+    with pytest.raises(BundleError, match=refusal):
+        store.pull_bundle("work/x", folder)
+    assert _files(tmp_path) == {"deep/x/kept.txt": b"what the folder held"}  # nothing written, nothing removed
+    # Cut short (an upload that stopped, a corrupted object): refused too.
+    whole = _bundle((_member("ok.txt"), b"fine" * 100))
+    client.put_object(Bucket=BUCKET, Key="hostile-bundles/work/x.tar.gz", Body=whole[: len(whole) // 2])
+    with pytest.raises(BundleError, match="not a whole bundle"):
+        store.pull_bundle("work/x", folder)
+    assert _files(tmp_path) == {"deep/x/kept.txt": b"what the folder held"}
 
 
 # One host's learner: its own BENCHGEN_HOME, the shared registry and bucket; it publishes `count` versions
@@ -150,6 +230,29 @@ def test_two_learners_on_two_hosts_publish_every_version_once(endpoint: str, tmp
             out, _ = learner.communicate(timeout=300)
             assert learner.returncode == 0, out
             given += json.loads(out)
+        # A curator's `benchgen skills list` on a third host, where no step has run: the bucket's skills.
+        (tmp_path / "control").mkdir()
+        listed = subprocess.run(
+            [sys.executable, "-m", "benchgen_dagster.cli", "skills", "list", "--json"],
+            env={
+                **os.environ,
+                "BENCHGEN_HOME": str(tmp_path / "control"),
+                "BENCHGEN_DEPLOYMENT": "production",
+                "BENCHGEN_REGISTRY_URL": url,
+                "BENCHGEN_S3_BUCKET": BUCKET,
+                "BENCHGEN_S3_ENDPOINT_URL": endpoint,
+                "BENCHGEN_S3_PREFIX": "skills-test",
+                "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test",
+                "DAGSTER_HOME": str(tmp_path),
+            },
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert listed.returncode == 0, listed.stderr
+        (skill,) = json.loads(listed.stdout)
+        assert (skill["name"], skill["versions"]) == ("ball-over-wall-limits", 2 * count)
     # Every version number was given once, and the history a third host reads has all of them.
     assert sorted(given) == list(range(1, 2 * count + 1))
     reader = _store(endpoint, "skills-test")
@@ -198,11 +301,11 @@ class _Unreachable:
     def __init__(self) -> None:
         self.calls = 0
 
-    def fetch_entry(self, name: str, folder: Path, complete_marker: str) -> bool:
+    def fetch_entry(self, name: str, folder: Path) -> bool:
         self.calls += 1
         raise ConnectionError("the bucket is down")
 
-    def store_entry(self, name: str, folder: Path, complete_marker: str) -> None:
+    def store_entry(self, name: str, folder: Path) -> None:
         self.calls += 1
         raise ConnectionError("the bucket is down")
 
@@ -224,20 +327,25 @@ def test_a_shared_store_that_cannot_be_reached_is_a_miss_and_the_verdict_is_kept
     assert not [p for p in (tmp_path / "verdicts").iterdir() if p.name.startswith(".")]  # nothing left half-made
 
 
-def test_a_shared_entry_is_taken_only_when_complete(endpoint: str, tmp_path: Path) -> None:
-    store = _store(endpoint, "partial")
-    client = boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
-    )
-    # An entry whose upload stopped before its marker (stored last): no host takes it.
-    client.put_object(Bucket=BUCKET, Key=f"partial/{SHARED_VERDICTS}/verdicts/k2/report.json", Body=b"{}")
-    assert VerdictCache(tmp_path / "verdicts", shared=store).get("k2") is None
+def test_a_shared_entry_is_one_object_and_is_taken_only_when_whole(
+    endpoint: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store, client = _store(endpoint, "partial"), _client(endpoint)
     seed = tmp_path / "seed"
     (seed / "meshes").mkdir(parents=True)
     (seed / "meshes" / "part.stl").write_bytes(b"solid part")
     VerdictCache(tmp_path / "host-a" / "verdicts", shared=store).put("k3", {"report.json": b'{"a": 1}'}, {"seed": seed})
-    keys = [o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=f"partial/{SHARED_VERDICTS}/")["Contents"]]
-    assert f"partial/{SHARED_VERDICTS}/verdicts/k3/.complete" in keys
+    listed = client.list_objects_v2(Bucket=BUCKET, Prefix=f"partial/{SHARED_VERDICTS}/")
+    keys = [o["Key"] for o in listed["Contents"]]
+    assert keys == [f"partial/{SHARED_VERDICTS}/verdicts/k3.tar.gz"]
+    # A cut-short entry, and one without the cache's marker: no host takes either.
+    whole = client.get_object(Bucket=BUCKET, Key=keys[0])["Body"].read()
+    client.put_object(Bucket=BUCKET, Key=f"partial/{SHARED_VERDICTS}/verdicts/k2.tar.gz", Body=whole[:-40])
+    assert VerdictCache(tmp_path / "verdicts", shared=store).get("k2") is None
+    assert "not fetched (judged on this host instead)" in caplog.text
+    unmarked = _bundle((_member("report.json"), b"{}"))
+    client.put_object(Bucket=BUCKET, Key=f"partial/{SHARED_VERDICTS}/verdicts/k4.tar.gz", Body=unmarked)
+    assert VerdictCache(tmp_path / "verdicts-2", shared=store).get("k4") is None
     fetched = VerdictCache(tmp_path / "elsewhere" / "verdicts", shared=store).get("k3")
     assert fetched is not None and (fetched / "report.json").read_bytes() == b'{"a": 1}'
     assert (fetched / "seed" / "meshes" / "part.stl").read_bytes() == b"solid part"

@@ -255,6 +255,27 @@ def test_the_registry_waits_out_a_database_restart_and_loses_nothing(caplog: pyt
 @pytest.mark.services
 @pytest.mark.enable_socket
 @pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_server_that_refuses_the_registry_is_one_error_at_once_not_waited_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only a server that is not there is waited for: one that is there and refuses (here a role it does
+    not know, as a wrong password would be) is answered at the first try."""
+    import sqlalchemy as sa
+
+    from benchgen_dagster.defs.registry_db import connect
+
+    engine = sa.create_engine(f"postgresql+psycopg2://no_such_role_benchgen@{PG_HOST}:{PG_PORT}/postgres")
+    try:
+        with pytest.raises(sa.exc.OperationalError, match="no_such_role_benchgen"):
+            connect(engine, window_s=60.0)
+        assert "retrying" not in caplog.text
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.services
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
 def test_a_write_under_a_lock_the_server_dropped_is_refused_and_nothing_is_written() -> None:
     """The connection that holds the dataset lock dropped (as in a restart; here the server ends that one
     backend): the lock is gone without a word from PostgreSQL, so a write that relied on it must not land."""

@@ -196,3 +196,33 @@ def test_a_revision_round_is_queued_as_a_run_of_the_script_and_the_stages_after_
         plan = embedded.get_execution_plan_snapshot(run.execution_plan_snapshot_id or "")
         assert {step.key for step in plan.steps} == set(REVISION_ASSETS)
         queue.cancel([run_id])
+
+
+class _StorageDown:
+    """An instance whose storage cannot be reached (a database restarting), and that counts the asks."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def get_runs(self, *_: object, **__: object) -> list[dg.DagsterRun]:
+        self.asked += 1
+        raise ConnectionError("could not connect to server: Connection refused")
+
+
+def test_the_daemons_watch_outlives_an_unreachable_storage_then_stops_after_its_bound(
+    embedded: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(queue_daemon, "_IDLE_CHECK_S", 0.01)
+    locks = queue_daemon.QueueLocks(embedded)
+    down = _StorageDown()
+    started = time.monotonic()
+    fd = queue_daemon.wait_until_unneeded(down, locks, storage_wait_s=0.5)  # type: ignore[arg-type]
+    try:
+        assert time.monotonic() - started >= 0.5
+        assert down.asked > 5, "asked again while the storage was down, not given up at the first error"
+        assert "asking again" in caplog.text and "stopping after 0.5 s without an answer" in caplog.text
+        assert locks.alone() is None, "the watch holds clients.lock alone as it returns"
+    finally:
+        os.close(fd)
+    # Reachable again: with no run going it returns at once.
+    os.close(queue_daemon.wait_until_unneeded(embedded, locks, storage_wait_s=0.5))

@@ -12,9 +12,13 @@ from benchgen_dagster.cli.output import console, fail, fail_usage, one_line
 
 
 def _skill_store():  # type: ignore[no-untyped-def]
-    from benchgen_dagster.agent.skills import SkillStore
+    """The skills as every host sees them: with a bucket (production), pulled from it first, so a host
+    where no step has run (the control host) shows them too."""
+    from benchgen_dagster import runner
+    from benchgen_dagster.defs.skills import skill_store
 
-    return SkillStore(existing_home())
+    existing_home()
+    return skill_store(runner.registry(), runner.artifacts())
 
 
 def _written_with(name: str) -> dict[str, list[str]]:

@@ -1,10 +1,10 @@
 """The artifact store: where renders and promoted benchmarks are published, local folders by default and
 S3 when a bucket is set (a Dagster ConfigurableResource, picked by `definitions.py`).
 
-With a bucket it is also how steps on different hosts hand each other folders (a candidate's workspace
-and checked files, the skills, the journals, the judge's verdicts): a step `pull`s a folder's mirror
-before it starts and `push`es what it changed when it ends. Without one, every step runs on this host
-and both are no-ops."""
+With a bucket it is also how steps on different hosts hand each other folders: a candidate's workspace
+and checked files, and the judge's verdicts, travel as one object each (`push_bundle`, `pull_bundle`,
+defs/bundles.py); the skills and the journals, which readers take file by file, as mirrors (`push`,
+`pull`: only what changed travels). Without one, every step runs on this host and all are no-ops."""
 
 import functools
 import hashlib
@@ -17,16 +17,15 @@ from typing import Any, TypeVar
 import dagster as dg
 import tenacity
 
+from benchgen_dagster.defs import bundles
+from benchgen_dagster.defs.bundles import BundleError
 from benchgen_dagster.paths import MANIFEST
 from benchgen_dagster.worker import safe_files
 
-# The most one mirrored file may hold, either way (a workspace's files are bounded far below this).
-MAX_MIRRORED_BYTES = 256 * 1024 * 1024
-MAX_MIRRORED_FILES = 20_000
-MAX_MIRRORED_TOTAL = 4 * 1024 * 1024 * 1024
-MAX_MIRRORED_DEPTH = 32
-# Where the hosts share the judge's verdicts (worker/verdicts.SharedEntries): `<kind>/<key>/` under it.
+# Where the hosts share the judge's verdicts (worker/verdicts.SharedEntries): a bundle `<kind>/<key>.tar.gz`
+# under it.
 SHARED_VERDICTS = "work/verdicts"
+BUNDLE_SUFFIX = ".tar.gz"
 SHARED_RETRY_WINDOW_S = 15.0
 
 
@@ -84,25 +83,19 @@ def _transient(error: BaseException) -> bool:
     return False
 
 
-class MirrorError(ValueError):
-    """A mirrored folder that cannot be taken as it is (a key outside its folder, a file too large)."""
+def _missing(error: BaseException) -> bool:
+    """The object is not there (S3 answers 404, NoSuchKey)."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(error, ClientError):
+        return False
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return status == 404 or error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}
 
 
 def _md5(data: bytes) -> str:
     # What S3 reports as the ETag of an object put in one part: a changed file is told by its content.
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
-
-
-def _relative_key(key: str, prefix: str) -> str:
-    relative = key[len(prefix) :]
-    # Only a canonical relative path: no `..`, no empty or `.` part (`a//b`, `a/./b`, a trailing `/`,
-    # which PurePosixPath would quietly collapse into another file's name), no backslash.
-    parts = relative.split("/")
-    if not relative or any(p in ("..", ".", "") for p in parts) or "\\" in relative:
-        raise MirrorError(f"the key {key!r} does not name a file inside {prefix!r}")
-    if len(parts) > MAX_MIRRORED_DEPTH:
-        raise MirrorError(f"the key {key!r} is more than {MAX_MIRRORED_DEPTH} folders deep")
-    return relative
 
 
 class ArtifactStoreResource(dg.ConfigurableResource):
@@ -193,16 +186,8 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         client = self._client()
         prefix = f"{self.prefix}/{name}/"
         remote = self._listing(client, prefix)
-        kept, uploaded, total = set(), 0, 0
-        for relative, found in safe_files.walk_files(folder, limit_files=MAX_MIRRORED_FILES):
-            total += found.st_size
-            if found.st_size > MAX_MIRRORED_BYTES:
-                raise MirrorError(f"{name}/{relative} is {found.st_size} bytes, over {MAX_MIRRORED_BYTES}")
-            if total > MAX_MIRRORED_TOTAL:
-                raise MirrorError(f"{name} holds over {MAX_MIRRORED_TOTAL} bytes")
-            if relative.count("/") >= MAX_MIRRORED_DEPTH:
-                raise MirrorError(f"{name}/{relative} is more than {MAX_MIRRORED_DEPTH} folders deep")
-            data = safe_files.read_bytes(folder, relative, MAX_MIRRORED_BYTES)
+        kept, uploaded = set(), 0
+        for relative, data in bundles.files_of(folder, name):
             key = prefix + relative
             kept.add(key)
             if remote.get(key, ("", 0))[0] != _md5(data):
@@ -224,64 +209,75 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         prefix = f"{self.prefix}/{name}/"
         return self._mirror_into(client, name, prefix, self._listing(client, prefix), folder)
 
+    def push_bundle(self, folder: Path, name: str) -> int:
+        """Store `folder` as the one object `name` (defs/bundles.py), read through safe_files (it may be an
+        agent's workspace); returns the bundle's size in bytes. A reader sees it whole or not at all."""
+        if not self.remote or not folder.is_dir():
+            return 0
+        bundle = bundles.pack(folder, name)
+        key = f"{self.prefix}/{name}{BUNDLE_SUFFIX}"
+        self._retrying(f"push {name}", lambda: self._client().put_object(Bucket=self.bucket, Key=key, Body=bundle))
+        return len(bundle)
+
+    def pull_bundle(self, name: str, folder: Path) -> bool:
+        """Make `folder` hold what the bundle `name` holds; False (the folder left as it is) when there is none."""
+        if not self.remote:
+            return False
+        return self._retrying(f"pull {name}", lambda: self._pull_bundle(name, folder))
+
+    def _pull_bundle(self, name: str, folder: Path) -> bool:
+        key = f"{self.prefix}/{name}{BUNDLE_SUFFIX}"
+        try:
+            body = self._client().get_object(Bucket=self.bucket, Key=key)["Body"]
+        except Exception as error:
+            if _missing(error):
+                return False
+            raise
+        data = body.read(bundles.MAX_TOTAL_BYTES + 1)
+        if len(data) > bundles.MAX_TOTAL_BYTES:
+            raise BundleError(f"{name} is over {bundles.MAX_TOTAL_BYTES} bytes")
+        bundles.unpack(data, folder, name)
+        return True
+
     def shared_entries(self) -> "ArtifactStoreResource | None":
         """The verdicts' store the hosts share (worker/verdicts.SharedEntries): the bucket, when there is one."""
         return self if self.remote else None
 
     # The shared verdicts wait out a short outage only: a miss costs a judge's run, and the verdict cache
     # leaves the store alone for a while after a failure (worker/verdicts.py).
-    def fetch_entry(self, name: str, folder: Path, complete_marker: str) -> bool:
-        """Download the shared entry `name` into `folder`, if it is complete (its marker is stored last)."""
+    def fetch_entry(self, name: str, folder: Path) -> bool:
+        """Fill `folder` with the shared entry `name`; False when there is none."""
         window = min(self.retry_window_s, SHARED_RETRY_WINDOW_S)
-        return self._retrying(f"fetch {name}", lambda: self._fetch_entry(name, folder, complete_marker), window)
+        return self._retrying(f"fetch {name}", lambda: self._pull_bundle(f"{SHARED_VERDICTS}/{name}", folder), window)
 
-    def _fetch_entry(self, name: str, folder: Path, complete_marker: str) -> bool:
-        client = self._client()
-        prefix = f"{self.prefix}/{SHARED_VERDICTS}/{name}/"
-        listing = self._listing(client, prefix)
-        if prefix + complete_marker not in listing:
-            return False
-        self._mirror_into(client, name, prefix, listing, folder)
-        return True
-
-    def store_entry(self, name: str, folder: Path, complete_marker: str) -> None:
-        """Upload the entry `folder` as `name`, its marker last; files already stored as they are are left."""
+    def store_entry(self, name: str, folder: Path) -> None:
+        """Store the entry `folder` as `name`, in one object: a reader never sees part of it."""
         window = min(self.retry_window_s, SHARED_RETRY_WINDOW_S)
-        self._retrying(f"store {name}", lambda: self._store_entry(name, folder, complete_marker), window)
-
-    def _store_entry(self, name: str, folder: Path, complete_marker: str) -> None:
-        client = self._client()
-        prefix = f"{self.prefix}/{SHARED_VERDICTS}/{name}/"
-        stored = self._listing(client, prefix)
-        files = sorted(
-            safe_files.walk_files(folder, limit_files=MAX_MIRRORED_FILES), key=lambda f: f[0] == complete_marker
+        bundle = bundles.pack(folder, name)
+        key = f"{self.prefix}/{SHARED_VERDICTS}/{name}{BUNDLE_SUFFIX}"
+        self._retrying(
+            f"store {name}", lambda: self._client().put_object(Bucket=self.bucket, Key=key, Body=bundle), window
         )
-        for relative, found in files:
-            if found.st_size > MAX_MIRRORED_BYTES:
-                raise MirrorError(f"{name}/{relative} is {found.st_size} bytes, over {MAX_MIRRORED_BYTES}")
-            data = safe_files.read_bytes(folder, relative, MAX_MIRRORED_BYTES)
-            if stored.get(prefix + relative, ("", 0))[0] == _md5(data):
-                continue
-            client.put_object(Bucket=self.bucket, Key=prefix + relative, Body=data)
 
     def _mirror_into(
         self, client: Any, name: str, prefix: str, listing: dict[str, tuple[str, int]], folder: Path
     ) -> int:
-        remote = {_relative_key(key, prefix): stat for key, stat in listing.items()}
-        if len(remote) > MAX_MIRRORED_FILES or sum(size for _, size in remote.values()) > MAX_MIRRORED_TOTAL:
-            raise MirrorError(f"{name} holds {len(remote)} files, over the mirror's bounds")
+        remote = {bundles.check_path(key[len(prefix) :], prefix): stat for key, stat in listing.items()}
+        if len(remote) > bundles.MAX_FILES or sum(size for _, size in remote.values()) > bundles.MAX_TOTAL_BYTES:
+            raise BundleError(f"{name} holds {len(remote)} files, over the mirror's bounds")
         folder.mkdir(parents=True, exist_ok=True)
-        local = {relative for relative, _ in safe_files.walk_files(folder, limit_files=MAX_MIRRORED_FILES)}
+        local = {relative for relative, _ in safe_files.walk_files(folder, limit_files=bundles.MAX_FILES)}
         downloaded = 0
+        limit = bundles.MAX_FILE_BYTES
         for relative, (etag, size) in sorted(remote.items()):
-            if size > MAX_MIRRORED_BYTES:
-                raise MirrorError(f"{name}/{relative} is {size} bytes, over {MAX_MIRRORED_BYTES}")
-            if relative in local and _md5(safe_files.read_bytes(folder, relative, MAX_MIRRORED_BYTES)) == etag:
+            if size > limit:
+                raise BundleError(f"{name}/{relative} is {size} bytes, over {limit}")
+            if relative in local and _md5(safe_files.read_bytes(folder, relative, limit)) == etag:
                 continue
             body = client.get_object(Bucket=self.bucket, Key=prefix + relative)["Body"]
-            data = body.read(MAX_MIRRORED_BYTES + 1)
-            if len(data) > MAX_MIRRORED_BYTES:
-                raise MirrorError(f"{name}/{relative} is over {MAX_MIRRORED_BYTES} bytes")
+            data = body.read(limit + 1)
+            if len(data) > limit:
+                raise BundleError(f"{name}/{relative} is over {limit} bytes")
             safe_files.write_bytes(folder, relative, data)
             downloaded += 1
         for relative in sorted(local - set(remote)):

@@ -73,7 +73,7 @@ def _hand_on(artifacts: ArtifactStoreResource, key: str, folder: Path) -> None:
             if safe_files.is_file(workspace, name):
                 safe_files.copy_out(workspace, name, journal_copy_dir(key) / name, MAX_WORKSPACE_TEXT)
         artifacts.push(journal_copy_dir(key), f"{WORK}/journals/{key}")
-    artifacts.push(folder, f"{WORK}/candidates/{key}")
+    artifacts.push_bundle(folder, f"{WORK}/candidates/{key}")
 
 
 @contextmanager
@@ -82,9 +82,10 @@ def candidate_handoff(artifacts: ArtifactStoreResource, key: str) -> Iterator[Pa
 
     The step before may have run on another host: with a bucket, the folder is pulled from the artifact
     store first and pushed back when the step ends, failed or not (a retry elsewhere picks up the
-    workspace where it was left). The journal is handed on beside it, for the skill learner."""
+    workspace where it was left), as one object (`push_bundle`): a step killed while pushing leaves the
+    folder as the step before handed it on. The journal is handed on beside it, for the skill learner."""
     folder = candidate_dir(key)
-    artifacts.pull(f"{WORK}/candidates/{key}", folder)
+    artifacts.pull_bundle(f"{WORK}/candidates/{key}", folder)
     try:
         yield folder
     except BaseException:

@@ -67,9 +67,22 @@ def engine_for(url: str) -> sa.Engine:
         return engine
 
 
+# What the server answers when it is there but refuses this client: waiting cures none of them.
+_REFUSALS = ("authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied")
+
+
+def _unreachable(error: BaseException) -> bool:
+    """A connection that failed because the server is not there (yet): down, restarting, starting up."""
+    if not isinstance(error, sa.exc.OperationalError):
+        return False
+    message = str(error.orig or error).lower()
+    return not any(refusal in message for refusal in _REFUSALS)
+
+
 def connect(engine: sa.Engine, window_s: float = CONNECT_WINDOW_S) -> sa.Connection:
     """A connection, waiting (with backoff, each try logged) while the server cannot be reached: nothing
-    was sent yet, so trying again is always safe. The pool's pre-ping replaces connections a restart
+    was sent yet, so trying again is always safe. A server that refuses (a wrong password, a role or a
+    database that is not there) is one error at once. The pool's pre-ping replaces connections a restart
     dropped."""
 
     def waiting(state: tenacity.RetryCallState) -> None:
@@ -84,7 +97,7 @@ def connect(engine: sa.Engine, window_s: float = CONNECT_WINDOW_S) -> sa.Connect
         )
 
     connection: sa.Connection = tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(sa.exc.OperationalError),
+        retry=tenacity.retry_if_exception(_unreachable),
         stop=tenacity.stop_after_delay(window_s),
         wait=tenacity.wait_exponential_jitter(initial=0.2, max=5.0),
         before_sleep=waiting,

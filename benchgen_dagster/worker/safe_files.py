@@ -108,8 +108,11 @@ def read_file(path: Path, limit: int = DEFAULT_LIMIT) -> bytes:
     return read_bytes(path.parent, path.name, limit)
 
 
-def write_bytes(root: Path, relative: str | PurePosixPath, data: bytes, mode: int = 0o644) -> None:
-    """Write `root/relative` atomically, creating its folders (never through a link)."""
+def write_bytes(
+    root: Path, relative: str | PurePosixPath, data: bytes, mode: int = 0o644, durable: bool = True
+) -> None:
+    """Write `root/relative` atomically, creating its folders (never through a link); `durable`, fsynced
+    too (a copy that is made again after a crash needs no fsync, which costs milliseconds a file)."""
     *folders, name = _parts(relative)
     with _folder(root, folders, relative, create=True) as parent:
         partial = f".{name[:100]}.{uuid.uuid4().hex[:8]}.partial"
@@ -118,7 +121,8 @@ def write_bytes(root: Path, relative: str | PurePosixPath, data: bytes, mode: in
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         except BaseException:
             os.close(fd)
             os.unlink(partial, dir_fd=parent)
@@ -129,7 +133,8 @@ def write_bytes(root: Path, relative: str | PurePosixPath, data: bytes, mode: in
         except OSError as error:
             os.unlink(partial, dir_fd=parent)
             raise _refusal(relative, error) from None
-        os.fsync(parent)
+        if durable:
+            os.fsync(parent)
 
 
 def write_file_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:

@@ -90,15 +90,15 @@ def _verdict_settings(settings: CheckSettings) -> dict[str, object]:
 
 
 class SharedEntries(Protocol):
-    """Entries that several hosts share, by name (`<kind>/<key>`): each a folder of files, complete once its
-    `complete_marker` is there (it is stored last)."""
+    """Entries that several hosts share, by name (`<kind>/<key>`): each a folder of files, stored and fetched
+    whole (a reader never sees part of an entry)."""
 
-    def fetch_entry(self, name: str, folder: Path, complete_marker: str) -> bool:
-        """Fill `folder` with the entry `name`; False when there is no complete entry of that name."""
+    def fetch_entry(self, name: str, folder: Path) -> bool:
+        """Fill `folder` with the entry `name`; False when there is none."""
         ...
 
-    def store_entry(self, name: str, folder: Path, complete_marker: str) -> None:
-        """Store `folder` as the entry `name`, `complete_marker` last."""
+    def store_entry(self, name: str, folder: Path) -> None:
+        """Store `folder` as the entry `name`."""
         ...
 
 
@@ -132,7 +132,7 @@ class VerdictCache:
         target = self._install(building, key)
         if self.shared is not None and share and self._shared_usable():
             try:
-                self.shared.store_entry(f"{self.kind}/{key}", target, DONE)
+                self.shared.store_entry(f"{self.kind}/{key}", target)
             except Exception as error:  # any failure of the store: kept here, judged again there
                 self._shared_failed_at = time.monotonic()
                 log.warning("verdict %s/%s not shared (kept on this host): %s", self.kind, key, error)
@@ -145,7 +145,7 @@ class VerdictCache:
         assert self.shared is not None
         building = self._building(key)
         try:
-            found = self.shared.fetch_entry(f"{self.kind}/{key}", building, DONE)
+            found = self.shared.fetch_entry(f"{self.kind}/{key}", building)
         except Exception as error:  # any failure of the store is a miss: the judge runs here
             self._shared_failed_at = time.monotonic()
             log.warning("shared verdict %s/%s not fetched (judged on this host instead): %s", self.kind, key, error)
