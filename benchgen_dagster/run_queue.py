@@ -218,6 +218,8 @@ class RunQueue:
     def wait(self, run_ids: list[str], first: bool = False) -> dict[str, dg.DagsterRun]:
         """Wait until every run has finished (with `first`, until one has: the finished ones are returned);
         raises RunQueueError when no daemon is left to start them."""
+        if not run_ids:  # a RunsFilter without ids is every run of the instance
+            return {}
         last_change = time.monotonic()
         seen: tuple[int, ...] = ()
 

@@ -161,6 +161,7 @@ def _member(name: str, kind: bytes = tarfile.REGTYPE, target: str = "") -> tarfi
         ([(_member("link", tarfile.SYMTYPE, "/etc/passwd"), b"")], "is not a regular file"),
         ([(_member("hard", tarfile.LNKTYPE, "ok.txt"), b"")], "is not a regular file"),
         ([(_member("ok.txt"), b"fine"), (_member("big.bin"), b"0" * 2048)], "over 1024"),
+        ([(_member("a"), b"a file"), (_member("a/b"), b"and a folder")], "both a file and a folder"),
     ],
 )
 def test_a_bundle_from_the_bucket_is_taken_whole_within_its_folder_or_not_at_all(
@@ -341,8 +342,11 @@ def test_a_shared_entry_is_one_object_and_is_taken_only_when_whole(
     # A cut-short entry, and one without the cache's marker: no host takes either.
     whole = client.get_object(Bucket=BUCKET, Key=keys[0])["Body"].read()
     client.put_object(Bucket=BUCKET, Key=f"partial/{SHARED_VERDICTS}/verdicts/k2.tar.gz", Body=whole[:-40])
-    assert VerdictCache(tmp_path / "verdicts", shared=store).get("k2") is None
-    assert "not fetched (judged on this host instead)" in caplog.text
+    reader = VerdictCache(tmp_path / "verdicts", shared=store)
+    assert reader.get("k2") is None
+    assert "not taken (judged on this host instead)" in caplog.text
+    # One bad entry is not an outage: the store is asked for the next one at once.
+    assert reader.get("k3") is not None
     unmarked = _bundle((_member("report.json"), b"{}"))
     client.put_object(Bucket=BUCKET, Key=f"partial/{SHARED_VERDICTS}/verdicts/k4.tar.gz", Body=unmarked)
     assert VerdictCache(tmp_path / "verdicts-2", shared=store).get("k4") is None
@@ -383,3 +387,20 @@ def test_a_bucket_that_stays_unreachable_is_one_clear_failure(endpoint: str, tmp
 def _upstream(endpoint: str) -> tuple[str, int]:
     host, port = endpoint.removeprefix("http://").split(":")
     return host, int(port)
+
+
+def test_a_bundle_replaces_whatever_the_folder_held_in_its_way(tmp_path: Path) -> None:
+    """A folder where the bundle has a file, and a file where it has a folder (an agent swapped them on
+    another host): the folder ends as the bundle, whole, and nothing of the old one is left beside it."""
+    source = tmp_path / "source"
+    (source / "seeds").mkdir(parents=True)
+    (source / "report.json").write_text("{}")
+    (source / "seeds" / "part.stl").write_bytes(b"solid")
+    bundle = bundles.pack(source, "c-1")
+    folder = tmp_path / "candidates" / "c-1"
+    (folder / "report.json").mkdir(parents=True)
+    (folder / "report.json" / "inside.txt").write_text("a folder in the way")
+    (folder / "seeds").write_text("a file in the way")
+    assert bundles.unpack(bundle, folder, "c-1") == 2
+    assert _files(folder) == {"report.json": b"{}", "seeds/part.stl": b"solid"}
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["c-1"]

@@ -12,7 +12,10 @@ bounded, and every file written through `safe_files` (no link followed)."""
 
 import gzip
 import io
+import os
+import shutil
 import tarfile
+import uuid
 from pathlib import Path
 
 from benchgen_dagster.worker import safe_files
@@ -72,16 +75,27 @@ def pack(folder: Path, where: str) -> bytes:
 
 
 def unpack(bundle: bytes, folder: Path, where: str) -> int:
-    """Make `folder` hold exactly the bundle's files (what else it held is removed); returns their count.
-    Raises BundleError, before anything is written, for a bundle that is not whole or breaks a bound."""
+    """Make `folder` (a host's own) hold exactly the bundle's files; returns their count. Raises
+    BundleError, with `folder` as it was, for a bundle that is not whole or breaks a bound.
+
+    The files are written into a new folder beside it, which then takes its place: a write that fails
+    halfway (whatever the old folder held in the way) leaves the old one whole, never a mix."""
     files = _members(bundle, where)
-    folder.mkdir(parents=True, exist_ok=True)
-    for relative, data in files.items():
-        # Not fsynced: a host that goes down mid-step loses the step, which then pulls the bundle again.
-        safe_files.write_bytes(folder, relative, data, durable=False)
-    for relative, _ in list(safe_files.walk_files(folder, limit_files=MAX_FILES + len(files))):
-        if relative not in files:
-            safe_files.remove(folder, relative)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    fresh = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:8]}.unpacking"
+    fresh.mkdir()
+    try:
+        for relative, data in files.items():
+            # Not fsynced: a host that goes down mid-step loses the step, which then pulls the bundle again.
+            safe_files.write_bytes(fresh, relative, data, durable=False)
+        old = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:8]}.replaced"
+        if folder.exists():
+            os.rename(folder, old)
+        os.rename(fresh, folder)
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
     return len(files)
 
 
@@ -104,6 +118,8 @@ def _members(bundle: bytes, where: str) -> dict[str, bytes]:
                 if not member.isfile():  # a link, a device, a FIFO: never
                     raise BundleError(f"{where}: {member.name!r} is not a regular file")
                 relative = check_path(member.name, where)
+                if any(f"{relative}/".startswith(f"{name}/") or name.startswith(f"{relative}/") for name in files):
+                    raise BundleError(f"{where}: {relative!r} is both a file and a folder in the bundle")
                 if member.size > MAX_FILE_BYTES:
                     raise BundleError(f"{where}/{relative} is {member.size} bytes, over {MAX_FILE_BYTES}")
                 total += member.size

@@ -133,6 +133,8 @@ class VerdictCache:
         if self.shared is not None and share and self._shared_usable():
             try:
                 self.shared.store_entry(f"{self.kind}/{key}", target)
+            except ValueError as error:  # this entry only (a file replaced as it was read): the store is fine
+                log.warning("verdict %s/%s not shared (kept on this host): %s", self.kind, key, error)
             except Exception as error:  # any failure of the store: kept here, judged again there
                 self._shared_failed_at = time.monotonic()
                 log.warning("verdict %s/%s not shared (kept on this host): %s", self.kind, key, error)
@@ -146,6 +148,9 @@ class VerdictCache:
         building = self._building(key)
         try:
             found = self.shared.fetch_entry(f"{self.kind}/{key}", building)
+        except ValueError as error:  # one entry that cannot be taken (malformed): a miss, the store is fine
+            log.warning("shared verdict %s/%s not taken (judged on this host instead): %s", self.kind, key, error)
+            found = False
         except Exception as error:  # any failure of the store is a miss: the judge runs here
             self._shared_failed_at = time.monotonic()
             log.warning("shared verdict %s/%s not fetched (judged on this host instead): %s", self.kind, key, error)
