@@ -214,9 +214,12 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         agent's workspace); returns the bundle's size in bytes. A reader sees it whole or not at all."""
         if not self.remote or not folder.is_dir():
             return 0
+        return self._put_bundle(folder, name, f"push {name}")
+
+    def _put_bundle(self, folder: Path, name: str, what: str, window_s: float | None = None) -> int:
         bundle = bundles.pack(folder, name)
         key = f"{self.prefix}/{name}{BUNDLE_SUFFIX}"
-        self._retrying(f"push {name}", lambda: self._client().put_object(Bucket=self.bucket, Key=key, Body=bundle))
+        self._retrying(what, lambda: self._client().put_object(Bucket=self.bucket, Key=key, Body=bundle), window_s)
         return len(bundle)
 
     def pull_bundle(self, name: str, folder: Path) -> bool:
@@ -253,11 +256,7 @@ class ArtifactStoreResource(dg.ConfigurableResource):
     def store_entry(self, name: str, folder: Path) -> None:
         """Store the entry `folder` as `name`, in one object: a reader never sees part of it."""
         window = min(self.retry_window_s, SHARED_RETRY_WINDOW_S)
-        bundle = bundles.pack(folder, name)
-        key = f"{self.prefix}/{SHARED_VERDICTS}/{name}{BUNDLE_SUFFIX}"
-        self._retrying(
-            f"store {name}", lambda: self._client().put_object(Bucket=self.bucket, Key=key, Body=bundle), window
-        )
+        self._put_bundle(folder, f"{SHARED_VERDICTS}/{name}", f"store {name}", window)
 
     def _mirror_into(
         self, client: Any, name: str, prefix: str, listing: dict[str, tuple[str, int]], folder: Path

@@ -101,6 +101,7 @@ def unpack(bundle: bytes, folder: Path, where: str) -> int:
 
 def _members(bundle: bytes, where: str) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
+    folders: set[str] = set()  # every folder the files so far lie in
     total = 0
     # Each member's header and padding: at most three blocks (a PAX header, its record, the member's).
     limit = MAX_TOTAL_BYTES + (MAX_FILES + 2) * 3 * tarfile.BLOCKSIZE
@@ -118,8 +119,10 @@ def _members(bundle: bytes, where: str) -> dict[str, bytes]:
                 if not member.isfile():  # a link, a device, a FIFO: never
                     raise BundleError(f"{where}: {member.name!r} is not a regular file")
                 relative = check_path(member.name, where)
-                if any(f"{relative}/".startswith(f"{name}/") or name.startswith(f"{relative}/") for name in files):
+                parents = ["/".join(relative.split("/")[:depth]) for depth in range(1, relative.count("/") + 1)]
+                if relative in folders or any(parent in files for parent in parents):
                     raise BundleError(f"{where}: {relative!r} is both a file and a folder in the bundle")
+                folders.update(parents)
                 if member.size > MAX_FILE_BYTES:
                     raise BundleError(f"{where}/{relative} is {member.size} bytes, over {MAX_FILE_BYTES}")
                 total += member.size
