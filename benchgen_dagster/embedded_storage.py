@@ -6,7 +6,7 @@ a run's few hundred events pays an engine, a connection and the compilation of i
 1 s of a candidate's 10 s on two cores, measured with cProfile). This one keeps an engine per database
 file (the index, and each of the few runs a process writes at a time), with their compiled SQL; it is
 otherwise Dagster's, reading and writing the same files, so a home keeps its history and the UI and the
-daemons read it as before. Production uses PostgreSQL, which pools its connections already.
+daemons read it as before. Production's PostgreSQL storage has a cost of its own: postgres_storage.py.
 """
 
 from collections import OrderedDict
