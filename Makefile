@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml | system-deps
 	$(VENV)/bin/pip install --quiet --upgrade uv
 	@# Bytecode compiled at install: with PYTHONDONTWRITEBYTECODE set (CI, the sandbox) every import would
 	@# otherwise compile build123d and its stack from source, seconds per process.
-	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[dev,providers]'
+	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[dev,providers,hf]'
 	touch $(STAMP)
 
 system-deps:

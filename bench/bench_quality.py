@@ -56,8 +56,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="benchgen-bench-quality-") as tmp:
         os.environ["BENCHGEN_HOME"] = tmp
         os.environ["BENCHGEN_SEEDS"] = str(args.seeds)
+        from benchgen_dagster.dataset_runs import audit
         from benchgen_dagster.models.registry import BenchmarkRequest
-        from benchgen_dagster.runner import audit, generate
+        from benchgen_dagster.runner import generate
 
         started = time.perf_counter()
         candidates = generate([BenchmarkRequest(prompt=prompt, tier=tier) for prompt, tier in REQUESTS])

@@ -60,7 +60,10 @@ def services() -> Iterator[dict[str, str]]:
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     keys = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "us-east-1"}
-    boto3.client("s3", endpoint_url=endpoint, **keys).create_bucket(Bucket="scale")
+    # A bucket of this run's own: moto keeps its buckets in the process, so a configuration that reused the
+    # name would find the verdicts the one before it shared, and judge nothing anew.
+    bucket = f"scale-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=endpoint, **keys).create_bucket(Bucket=bucket)
     try:
         yield {
             "BENCHGEN_DEPLOYMENT": "production",
@@ -70,7 +73,7 @@ def services() -> Iterator[dict[str, str]]:
             "DAGSTER_PG_PASSWORD": "",
             "DAGSTER_PG_DB": name,
             "BENCHGEN_REGISTRY_URL": f"postgresql+psycopg2://{PG}/{name}",
-            "BENCHGEN_S3_BUCKET": "scale",
+            "BENCHGEN_S3_BUCKET": bucket,
             "BENCHGEN_S3_ENDPOINT_URL": endpoint,
             "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test",

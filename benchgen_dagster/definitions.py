@@ -173,7 +173,7 @@ def learn_after() -> int:
 
 
 def _jobs() -> list[Any]:
-    from benchgen_dagster.defs import audit, requests, skills
+    from benchgen_dagster.defs import audit, evaluation, leaderboard, requests, skills
 
     production = deployment() == "production"
     return [
@@ -206,6 +206,18 @@ def _jobs() -> list[Any]:
             description="Re-check every promoted benchmark on fresh seeds, then rebuild index, quality and gallery.",
             executor_def=_step_executor(production, dg.multiprocess_executor),
         ),
+        dg.define_asset_job(
+            evaluation.EVALUATE_JOB,
+            selection=dg.AssetSelection.assets("solver_evaluations"),
+            description="Judge one solver on the promoted benchmarks, on fresh seeds (a partition per solver run).",
+            executor_def=_step_executor(production, dg.in_process_executor),
+        ),
+        dg.define_asset_job(
+            leaderboard.LEADERBOARD_JOB,
+            selection=dg.AssetSelection.assets("solver_leaderboard"),
+            description="Rebuild the solvers' leaderboard from every solver run.",
+            executor_def=_step_executor(production, dg.in_process_executor),
+        ),
     ]
 
 
@@ -215,7 +227,9 @@ def build_definitions(resource_overrides: dict[str, object] | None = None) -> dg
         audit,
         cad,
         dataset_index,
+        evaluation,
         gallery,
+        leaderboard,
         planning,
         promotion,
         quality,
@@ -240,6 +254,8 @@ def build_definitions(resource_overrides: dict[str, object] | None = None) -> dg
             quality.dataset_quality,
             gallery.dataset_gallery,
             audit.dataset_audit,
+            evaluation.solver_evaluations,
+            leaderboard.solver_leaderboard,
         ],
         jobs=_jobs(),
         sensors=[

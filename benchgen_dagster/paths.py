@@ -38,6 +38,11 @@ def gallery_path() -> Path:
     return benchgen_home() / "gallery" / "index.html"
 
 
+def leaderboard_path() -> Path:
+    """The solvers' leaderboard (solver_leaderboard), in a folder beside the gallery's."""
+    return benchgen_home() / "leaderboard" / "index.html"
+
+
 def quality_dir() -> Path:
     """Where dataset_quality leaves its plots (shown on the gallery page) and quality.json."""
     return benchgen_home() / "gallery" / "quality"

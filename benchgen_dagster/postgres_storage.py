@@ -32,7 +32,13 @@ from dagster._serdes import ConfigurableClass, ConfigurableClassData
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.run_storage import PostgresRunStorage
 from dagster_postgres.schedule_storage import PostgresScheduleStorage
-from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
+from dagster_postgres.utils import (
+    create_pg_engine,
+    get_token_provider_from_config,
+    pg_url_from_config,
+    set_pg_statement_timeout,
+)
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 # Kept connections are closed after an hour (a server or a proxy may drop idle ones sooner: the check
@@ -63,6 +69,32 @@ def _keep_a_connection(storage: Any) -> None:
     _ENGINES.add(storage._engine)
 
 
+class _WebserverPool:
+    """The webserver's pool, as dagster-postgres makes it (`optimize_for_webserver`: one connection kept, its
+    overflow, a statement timeout), with the same care as ours: checked before use, dropped by a fork."""
+
+    postgres_url: str
+    _token_provider: Any
+    _engine: Engine
+
+    def optimize_for_webserver(self, statement_timeout: int, pool_recycle: int, max_overflow: int) -> None:
+        options = self._engine.url.query.get("options")
+        self._engine = create_pg_engine(
+            self.postgres_url,
+            self._token_provider,
+            isolation_level="AUTOCOMMIT",
+            pool_size=1,
+            pool_recycle=pool_recycle,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,
+            **({"connect_args": {"options": options}} if options else {}),
+        )
+        event.listen(
+            self._engine, "connect", lambda connection, _: set_pg_statement_timeout(connection, statement_timeout)
+        )
+        _ENGINES.add(self._engine)
+
+
 class _FoundOnce:
     """The schema checks that found what they looked for."""
 
@@ -78,7 +110,7 @@ class _FoundOnce:
         return present
 
 
-class SchemaCachedRunStorage(PostgresRunStorage):
+class SchemaCachedRunStorage(_WebserverPool, PostgresRunStorage):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._schema = _FoundOnce()
         super().__init__(*args, **kwargs)
@@ -104,7 +136,7 @@ class SchemaCachedRunStorage(PostgresRunStorage):
         return self._schema.ask(("backfill_tags",), super().has_backfill_tags_table)
 
 
-class SchemaCachedEventLogStorage(PostgresEventLogStorage):
+class SchemaCachedEventLogStorage(_WebserverPool, PostgresEventLogStorage):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._schema = _FoundOnce()
         super().__init__(*args, **kwargs)
@@ -124,7 +156,7 @@ class SchemaCachedEventLogStorage(PostgresEventLogStorage):
         return self._schema.ask(("asset_keys", column_name), lambda: parent(conn, column_name))
 
 
-class KeptConnectionScheduleStorage(PostgresScheduleStorage):
+class KeptConnectionScheduleStorage(_WebserverPool, PostgresScheduleStorage):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _keep_a_connection(self)

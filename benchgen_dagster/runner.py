@@ -9,7 +9,6 @@ fraction of a second instead of a process of its own.
 import json
 import os
 import re
-import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +21,7 @@ from benchgen_dagster.defs.candidates import candidate_partitions
 from benchgen_dagster.defs.requests import GENERATE_JOB, record_run_failure, submit_requests
 from benchgen_dagster.defs.resources import DATASET_LOCK, AgentsResource, RegistryResource
 from benchgen_dagster.models.registry import CURATOR_PREFIX, BenchmarkRequest, Candidate, CandidateStatus
-from benchgen_dagster.paths import benchgen_home, dataset_dir, gallery_path, index_path
+from benchgen_dagster.paths import benchgen_home, dataset_dir, gallery_path
 
 EMBEDDED_DAGSTER_YAML = """\
 # The embedded default: SQLite storage in this folder, written by benchgen on first use.
@@ -189,7 +188,7 @@ def materialize_candidate(key: str, instance: dg.DagsterInstance) -> bool:
         )
     if not result.success:
         # What the run failure sensor does for runs the daemon watches, for this in-process run.
-        record_run_failure(registry(), key, _failure_reason(result))
+        record_run_failure(registry(), key, failure_reason(result))
     return result.success
 
 
@@ -233,10 +232,10 @@ def materialize_side_by_side(keys: list[str], instance: dg.DagsterInstance, limi
             raise
     for key, run_id in failed.items():
         # What the run failure sensor does under a full daemon; this batch's daemon runs the queue only.
-        record_run_failure(registry(), key, _failure_reason(run_events(instance, run_id)))
+        record_run_failure(registry(), key, failure_reason(run_events(instance, run_id)))
 
 
-def _failure_reason(result: dg.ExecuteInProcessResult | list[dg.DagsterEvent]) -> str:
+def failure_reason(result: dg.ExecuteInProcessResult | list[dg.DagsterEvent]) -> str:
     events = result.all_events if isinstance(result, dg.ExecuteInProcessResult) else result
     for event in events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
@@ -292,7 +291,7 @@ def learn(instance: dg.DagsterInstance) -> tuple[bool, dict[str, object]]:
     event = instance.get_latest_materialization_event(dg.AssetKey("learned_skills"))
     materialization = event.asset_materialization if event else None
     if not result.success or materialization is None:
-        return False, {"error": _failure_reason(result)}
+        return False, {"error": failure_reason(result)}
     return True, {k: v.value for k, v in materialization.metadata.items()}
 
 
@@ -307,29 +306,6 @@ def learn_if_due(instance: dg.DagsterInstance) -> tuple[int, dict[str, object] |
         return fresh, None
     _, metadata = learn(instance)
     return fresh, metadata
-
-
-def audit(seeds: int, first_seed: int = -1, quarantine: bool = False) -> dict[str, object]:
-    """Run the audit job in this process (dataset_audit, then the index, quality and gallery) and return
-    the audit's findings (audits/latest.json). Raises AuditSeedsError for seeds that are not fresh."""
-    from benchgen_dagster.defs.audit import AUDIT_JOB, fresh_seeds, latest_audit_path
-    from benchgen_dagster.models.manifest import read_manifests
-
-    for manifest in read_manifests(dataset_dir()):  # bad input fails here, before any work or any move
-        fresh_seeds(manifest.seeds_checked, seeds, first_seed)
-    instance = dagster_instance()
-    latest = latest_audit_path()
-    before = latest.stat().st_mtime_ns if latest.exists() else None
-    job = definitions().resolve_job_def(AUDIT_JOB)
-    config = {"seeds": seeds, "first_seed": first_seed, "quarantine": quarantine}
-    result = job.execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        run_config={**QUIET, "ops": {"dataset_audit": {"config": config}}},
-    )
-    if not latest.exists() or latest.stat().st_mtime_ns == before:
-        raise RuntimeError(f"the audit did not finish: {_failure_reason(result)}")
-    return dict(json.loads(latest.read_text()))
 
 
 def dataset_paths() -> tuple[Path, Path]:
@@ -352,7 +328,7 @@ def approve_and_promote(key: str) -> Candidate:
     assert candidate is not None
     if not result.success and candidate.status == CandidateStatus.RUNNING:
         # Not a verdict on the candidate (that would have been recorded): it stays held for a retry.
-        registry().update(key, status=CandidateStatus.AWAITING_APPROVAL, reason=_failure_reason(result))
+        registry().update(key, status=CandidateStatus.AWAITING_APPROVAL, reason=failure_reason(result))
         candidate = registry().get(key) or candidate
     publish(instance)
     return candidate
@@ -381,16 +357,3 @@ def withdraw(key: str, reason: str) -> Path | None:
             artifacts().withdraw(f"dataset/{candidate.benchmark_id}")
     publish(dagster_instance())
     return moved
-
-
-def export_dataset(dest: Path) -> int:
-    """Copy every promoted benchmark folder and the index to `dest`; returns how many."""
-    from benchgen_dagster.models.manifest import read_manifests
-
-    dest.mkdir(parents=True, exist_ok=True)
-    manifests = read_manifests(dataset_dir())
-    for manifest in manifests:
-        shutil.copytree(manifest.path, dest / manifest.id)
-    if index_path().is_file():
-        shutil.copyfile(index_path(), dest / index_path().name)
-    return len(manifests)

@@ -33,6 +33,8 @@ def test_the_definitions_hold_every_asset_check_job_sensor_and_schedule() -> Non
         "learned_skills",
         "promoted_benchmark",
         "simulation_report",
+        "solver_evaluations",
+        "solver_leaderboard",
     ]
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
     assert checks == {
@@ -61,6 +63,8 @@ def test_the_definitions_hold_every_asset_check_job_sensor_and_schedule() -> Non
         "publish_dataset",
         "learn_skills",
         "audit_dataset",
+        "evaluate_solver",
+        "publish_leaderboard",
     }
     audit = defs.resolve_job_def("audit_dataset")
     assert {k.to_user_string() for k in audit.asset_layer.selected_asset_keys} == {
@@ -69,6 +73,11 @@ def test_the_definitions_hold_every_asset_check_job_sensor_and_schedule() -> Non
         "dataset_quality",
         "dataset_gallery",
     }
+    # A partition per solver run, after the dataset's index.
+    evaluations = graph.get(dg.AssetKey("solver_evaluations"))
+    assert evaluations.partitions_def == dg.DynamicPartitionsDefinition(name="solver_runs")
+    assert dg.AssetKey("benchmark_dataset") in evaluations.parent_keys
+    assert graph.get(dg.AssetKey("solver_leaderboard")).parent_keys == {dg.AssetKey("solver_evaluations")}
     assert graph.get(dg.AssetKey("cad_script")).code_version
     assert dg.AssetKey("learned_skills") in graph.get(dg.AssetKey("cad_script")).parent_keys
     assert dg.AssetKey("agent_journals") in graph.get(dg.AssetKey("learned_skills")).parent_keys

@@ -92,7 +92,7 @@ def test_run_monitoring_fails_a_run_whose_worker_is_gone(embedded: dg.DagsterIns
     failed = embedded.get_run_by_id(alive.run_id)
     assert failed is not None and failed.status == dg.DagsterRunStatus.FAILURE
     # What the batch records as the candidate's reason.
-    assert "its run worker process is gone" in runner._failure_reason(run_queue.run_events(embedded, alive.run_id))
+    assert "its run worker process is gone" in runner.failure_reason(run_queue.run_events(embedded, alive.run_id))
     assert not queue_daemon.runs_in_flight(embedded), "a dead run worker does not keep the daemon"
 
 

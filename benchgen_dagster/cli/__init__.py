@@ -7,8 +7,8 @@ neither pandas nor the Dagster Definitions (tests/test_cli.py holds them to it).
 
 This module puts the app together; each command group lives in a module of its own: `worker` (check,
 render, library), `agent`, `pipeline` (generate, list, show, promote, reject, export, audit, gc),
-`skills` and `deploy` (celery-worker), all printing through `output` and finding BENCHGEN_HOME and the
-services through `home`.
+`evaluation` (evaluate), `skills` and `deploy` (celery-worker), all printing through `output` and
+finding BENCHGEN_HOME and the services through `home`.
 """
 
 import atexit
@@ -20,7 +20,7 @@ from typing import NoReturn
 
 import typer
 
-from benchgen_dagster.cli import agent, deploy, pipeline, skills, worker
+from benchgen_dagster.cli import agent, deploy, evaluation, pipeline, skills, worker
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -48,6 +48,7 @@ app.command()(pipeline.promote)
 app.command()(pipeline.reject)
 app.command()(pipeline.export)
 app.command()(pipeline.audit)
+app.command()(evaluation.evaluate)
 app.command()(pipeline.gc)
 app.command("celery-worker")(deploy.celery_worker)
 skills_app.command("list")(skills.skills_list)

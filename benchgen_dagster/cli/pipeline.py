@@ -238,18 +238,58 @@ def reject(
     console.print(f"rejected {candidate.key}" + (f"; withdrawn to {moved}" if moved else ""), highlight=False)
 
 
-def export(dest: Annotated[Path, typer.Argument(help="A new (or empty) folder for a copy of the dataset.")]) -> None:
-    """Copy the promoted dataset (benchmark folders and index.parquet) to DEST."""
-    from benchgen_dagster.runner import export_dataset
-
+def export(
+    dest: Annotated[Path, typer.Argument(help="A new (or empty) folder for a copy of the dataset.")],
+    export_format: Annotated[
+        str, typer.Option("--format", help="`folder` (the benchmark folders and index.parquet) or `hf`.")
+    ] = "folder",
+    withhold: Annotated[
+        bool | None,
+        typer.Option(
+            "--withhold-solutions/--with-solutions",
+            help="Leave the reference solutions out, for an evaluation set (default: withheld for hf only).",
+        ),
+    ] = None,
+    license_id: Annotated[
+        str | None, typer.Option("--license", help="The licence the hf card states (default: cc-by-4.0).")
+    ] = None,
+    test_percent: Annotated[
+        int, typer.Option("--test-percent", min=0, max=100, help="The share of benchmarks in hf's test split.")
+    ] = 20,
+) -> None:
+    """Copy the promoted dataset to DEST: its folders and index.parquet, or (`--format hf`) a dataset that
+    Hugging Face `datasets.load_dataset(DEST)` loads, with a dataset card."""
     existing_home()
+    if export_format not in ("folder", "hf"):
+        fail_usage(f"--format must be folder or hf, not {export_format}")
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         fail_usage(f"{dest} exists and is not an empty folder")
+    if export_format == "hf":
+        _export_hf(dest, True if withhold is None else withhold, license_id, test_percent)
+        return
+    from benchgen_dagster.dataset_runs import export_dataset
+
     try:
-        count = export_dataset(dest)
+        count = export_dataset(dest, withhold=bool(withhold))
     except (OSError, ValueError) as error:
         fail(f"export failed: {one_line(error)}")
-    console.print(f"exported {count} benchmark(s) to {dest}", highlight=False)
+    kept = " (solutions withheld)" if withhold else ""
+    console.print(f"exported {count} benchmark(s) to {dest}{kept}", highlight=False)
+
+
+def _export_hf(dest: Path, withhold: bool, license_id: str | None, test_percent: int) -> None:
+    from benchgen_dagster.hf_export import DEFAULT_LICENSE, ExportError, export_hf
+    from benchgen_dagster.paths import dataset_dir
+
+    try:
+        counts = export_hf(dataset_dir(), dest, withhold, license_id or DEFAULT_LICENSE, test_percent)
+    except ExportError as error:
+        fail_usage(str(error))
+    except (OSError, ValueError) as error:
+        fail(f"export failed: {one_line(error)}")
+    splits = ", ".join(f"{split} {rows}" for split, rows in counts.items())
+    withheld = "solutions withheld" if withhold else "with solutions"
+    console.print(f"exported {sum(counts.values())} rows ({splits}; {withheld}) to {dest}", highlight=False)
 
 
 def audit(
@@ -265,8 +305,8 @@ def audit(
     as_json: Annotated[bool, typer.Option("--json", help="Print the audit as JSON.")] = False,
 ) -> None:
     """Re-check every promoted benchmark on fresh seeds, solvability included; exit 1 if any fails."""
+    from benchgen_dagster.dataset_runs import audit as run_audit
     from benchgen_dagster.defs.audit import AuditSeedsError
-    from benchgen_dagster.runner import audit as run_audit
 
     existing_home()
     require_services()

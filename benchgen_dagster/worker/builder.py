@@ -6,6 +6,11 @@ limit and process group). That process imports the script, calls `build(seed, sc
 (a `BuildRecord`) and one PLY mesh per solid in `seeds/<seed>/meshes/`. It computes no check. The
 judge (`worker.judge`) reads these files as untrusted input and computes every verdict.
 
+With `tasks` (an evaluation), the script is a solver's module instead: the seed's process calls its
+`solve(task, seed)` with that seed's task (`models.evaluation.Task`, read from the file `tasks` names,
+which the sandbox mounts read-only) and writes the parts it returns as the record's solution. The
+benchmark's own script is never in that sandbox.
+
 The first seed that exceeds its CPU (or wall-clock) limit stops the builder: the rest are not run,
 so a hung script costs seconds whatever the seed count.
 """
@@ -62,6 +67,8 @@ class BuildJob(BaseModel):
     seed_cpu_seconds: int = 10
     seed_timeout_s: float = 60.0
     workspace_mb: int = 512
+    # An evaluation: a JSON file of each seed's task, and `script` is the solver's module.
+    tasks: str | None = None
 
 
 def seed_dir(seed: int) -> Path:
@@ -139,12 +146,50 @@ def describe_error(error: BaseException) -> str:
     return f"{text} (line {in_script[-1].lineno} of {SCRIPT_NAME})" if in_script else text
 
 
-def build_seed(job: BuildJob, seed: int, out: Path) -> BuildRecord:
-    """Build one seed's scene (and solution) and write its meshes into `out`. Raises what the script raised."""
+def _solution_parts(made: Any, call: str, out: Path, job: BuildJob) -> list[BuiltPart]:
     from dataclasses import replace
 
-    from benchgen_dagster.scene import Part, Scene
+    from benchgen_dagster.scene import Part
 
+    if not isinstance(made, list | tuple) or not made or not all(isinstance(p, Part) for p in made):
+        raise TypeError(f"{call} must return a non-empty list of Part, not {type(made).__name__}")
+    made = [p if p.color is not None else replace(p, color=SOLUTION_RGBA) for p in made]
+    return [_write_part(part, "solution", out, job) for part in made]
+
+
+def solve_seed(job: BuildJob, seed: int, out: Path) -> BuildRecord:
+    """A solver's parts for one seed's task, as the record's solution (the scene is the task's, unbuilt)."""
+    import json
+
+    from benchgen_dagster.models.evaluation import Task
+    from benchgen_dagster.models.scene import SceneSpec
+
+    tasks = json.loads(Path(job.tasks or "").read_text())
+    task = Task.model_validate(tasks[str(seed)])
+    spec = importlib.util.spec_from_file_location("solver", job.script)
+    if spec is None or spec.loader is None:
+        raise ImportError("the solver cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    solve = getattr(module, "solve", None)
+    if not callable(solve):
+        raise AttributeError("the solver defines no solve(task, seed) function")
+    scene = SceneSpec.model_validate(task.model_dump(include=set(SceneSpec.model_fields)) | {"parts": []})
+    record = BuildRecord(seed=seed, scene=scene, parts=[])
+    (out / MESH_FOLDER).mkdir(parents=True, exist_ok=True)
+    try:
+        record.solution = _solution_parts(solve(task, seed), f"solve(task, {seed})", out, job)
+    except Exception as error:
+        record.solution_error = f"solve(task, {seed}) raised {describe_error(error)}"[:4000]
+    return record
+
+
+def build_seed(job: BuildJob, seed: int, out: Path) -> BuildRecord:
+    """Build one seed's scene (and solution) and write its meshes into `out`. Raises what the script raised."""
+    from benchgen_dagster.scene import Scene
+
+    if job.tasks is not None:
+        return solve_seed(job, seed, out)
     build, solution = _load_script(Path(job.script))
     scene = build(seed, scale=job.scale)
     if not isinstance(scene, Scene):
@@ -158,11 +203,7 @@ def build_seed(job: BuildJob, seed: int, out: Path) -> BuildRecord:
     if solution is None or not job.with_solution:
         return record
     try:
-        made = solution(seed, scale=job.scale)
-        if not isinstance(made, list | tuple) or not made or not all(isinstance(p, Part) for p in made):
-            raise TypeError(f"solution({seed}) must return a non-empty list of Part, not {type(made).__name__}")
-        made = [p if p.color is not None else replace(p, color=SOLUTION_RGBA) for p in made]
-        record.solution = [_write_part(part, "solution", out, job) for part in made]
+        record.solution = _solution_parts(solution(seed, scale=job.scale), f"solution({seed})", out, job)
     except Exception as error:
         record.solution_error = f"solution({seed}) raised {describe_error(error)}"[:4000]
     return record
@@ -180,7 +221,8 @@ def _seed_process(job: BuildJob, seed: int, out: Path) -> NoReturn:
         try:
             text, name = build_seed(job, seed, out).model_dump_json(), BUILD_RECORD
         except BaseException as error:  # hostile or broken code may raise anything, SystemExit included
-            message = f"build({seed}) raised {describe_error(error)}"[:4000]
+            call = f"solve(task, {seed})" if job.tasks is not None else f"build({seed})"
+            message = f"{call} raised {describe_error(error)}"[:4000]
             text, name = BuildFailure(status="raised", message=message).model_dump_json(), BUILD_ERROR
         # Processes the script forked land here too when their copy of build() returns; only the seed's own speaks.
         if os.getpid() == own_pid:

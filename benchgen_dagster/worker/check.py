@@ -176,7 +176,7 @@ class Checker:
             )
             for view, request in zip(shown, requests, strict=True):
                 self._keep_views(source, seeds[0], scale, view, ordered[0], run.judge / RENDERS / request.folder)
-        self._finish(run)
+        self.finish(run)
         return report, entry
 
     def _judge_new(
@@ -250,7 +250,7 @@ class Checker:
                 verdicts = self.seed_runs.judge(run, [seed], False, [request])[0] if not missing else {}
                 outcome = verdicts.get(seed) or missing.get(seed) or _lost(seed)
                 entry = self._keep_views(source, seed, scale, view, outcome, run.judge / RENDERS / request.folder)
-            self._finish(run)
+            self.finish(run)
         written = []
         for name in safe_files.list_files(entry, RENDERS):
             if _RENDER_NAME.fullmatch(name):
@@ -258,7 +258,8 @@ class Checker:
                 written.append(out / name)
         return outcome, written
 
-    def _finish(self, run: RunDirectory) -> None:
+    def finish(self, run: RunDirectory) -> None:
+        """A run folder done with: removed unless runs are kept, and old runs pruned."""
         if not self.keep_runs:
             run.remove()
         prune_runs(self.home, self.settings.retention)

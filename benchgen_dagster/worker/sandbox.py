@@ -140,6 +140,9 @@ class SandboxJob:
     # Where the workspace appears inside a bubblewrap sandbox (an agent's `/workspace`, the same path its
     # file tools name); by default at its host path. Unsandboxed runs always see the host path.
     mount_at: str | None = None
+    # Folders under the read-only binds that the run must not read (a solver: the library's families and
+    # their reference solutions): an empty, read-only folder in their place. bubblewrap only.
+    hidden: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -262,6 +265,17 @@ class RunningSandbox:
             argv += ["--perms", "0755", "--dir", str(folder)]
         for path in read_only:
             argv += ["--ro-bind", str(path), str(path)]
+        for path in job.hidden:
+            argv += [
+                "--perms",
+                "0555",
+                "--size",
+                "4096",
+                "--tmpfs",
+                str(path.resolve()),
+                "--remount-ro",
+                str(path.resolve()),
+            ]
         if job.seeded:
             argv += ["--ro-bind", str(workspace), _SEED_MOUNT]
         argv += ["--perms", "0755", "--size", str(limits.workspace_mb * 1024 * 1024), "--tmpfs", str(inside)]

@@ -24,6 +24,7 @@ from benchgen_dagster.worker.sandbox import RunningSandbox, Sandbox, SandboxJob,
 from benchgen_dagster.worker.warm import BUILDER, JUDGE, WarmRun, WarmSandbox
 
 _MAX_VERDICT_BYTES = 20 * 1024 * 1024
+LIBRARY = Path(__file__).resolve().parents[1] / "library"
 
 
 def runner_death(run: SandboxRun, role: str) -> str:
@@ -43,10 +44,13 @@ class SeedRuns:
         self.settings, self.cache_root = settings, cache_root
         self.sandbox = Sandbox(settings.sandbox)
 
-    def _build_spec(self, run: RunDirectory, seeds: list[int], scale: float, solution: bool) -> BuildJob:
+    def _build_spec(
+        self, run: RunDirectory, seeds: list[int], scale: float, solution: bool, tasks: Path | None = None
+    ) -> BuildJob:
         limits, geometry = self.settings.sandbox, self.settings.geometry
         return BuildJob(
             script=str(run.script),
+            tasks=str(tasks) if tasks is not None else None,
             seeds=seeds,
             scale=scale,
             with_solution=solution,
@@ -58,44 +62,69 @@ class SeedRuns:
         )
 
     def cold_build(
-        self, run: RunDirectory, folder: Path, seeds: list[int], scale: float, solution: bool
+        self,
+        run: RunDirectory,
+        folder: Path,
+        seeds: list[int],
+        scale: float,
+        solution: bool,
+        tasks: Path | None = None,
+        inputs: tuple[Path, ...] = (),
     ) -> RunningSandbox:
-        """A builder in a freshly started interpreter, in a sandbox of its own."""
-        job = self._build_spec(run, seeds, scale, solution)
+        """A builder in a freshly started interpreter, in a sandbox of its own; with `tasks`, a solver's
+        (`worker.builder`), reading them and `inputs` too."""
+        job = self._build_spec(run, seeds, scale, solution, tasks)
         return self.sandbox.start(
             SandboxJob(
                 command=[sys.executable, "-m", "benchgen_dagster.worker.builder", job.model_dump_json()],
                 workspace=folder,
                 logs=run.logs / f"{folder.name}-{uuid.uuid4().hex[:6]}",
                 wall_timeout_s=self.settings.sandbox.wall_timeout_s(len(seeds)),
-                inputs=[run.script],
+                inputs=[run.script, *([tasks] if tasks is not None else []), *inputs],
+                # A solver reads no family of the library: each holds a reference solution().
+                hidden=[LIBRARY] if tasks is not None else [],
             )
         )
 
     def _first_build(
-        self, run: RunDirectory, seeds: list[int], scale: float, solution: bool, cold: bool = False
+        self,
+        run: RunDirectory,
+        seeds: list[int],
+        scale: float,
+        solution: bool,
+        cold: bool = False,
+        tasks: Path | None = None,
+        inputs: tuple[Path, ...] = (),
     ) -> RunningSandbox | WarmRun:
-        """The build the verdicts come from: in the warm builder where it runs, else cold."""
+        """The build the verdicts come from: in the warm builder where it runs, else cold. A solver always
+        starts cold: an interpreter of its own, which no benchmark's script ever ran in."""
         # Where the cold sandbox would not use bubblewrap (the weaker mode), neither does anything else.
-        warm = None if cold or not self.sandbox.use_bubblewrap else WarmSandbox.shared(self.settings.sandbox, BUILDER)
+        use_warm = not cold and tasks is None and self.sandbox.use_bubblewrap
+        warm = WarmSandbox.shared(self.settings.sandbox, BUILDER) if use_warm else None
         if warm is None:
-            return self.cold_build(run, run.build, seeds, scale, solution)
+            return self.cold_build(run, run.build, seeds, scale, solution, tasks, inputs)
         logs = run.logs / f"build-warm-{uuid.uuid4().hex[:6]}"
         job = self._build_spec(run, seeds, scale, solution).model_dump_json()
         wall = self.settings.sandbox.wall_timeout_s(len(seeds))
         return warm.start(self.settings.sandbox, job, run.script.read_bytes(), run.build, logs, wall)
 
     def build(
-        self, run: RunDirectory, seeds: list[int], scale: float, solution: bool
+        self,
+        run: RunDirectory,
+        seeds: list[int],
+        scale: float,
+        solution: bool,
+        tasks: Path | None = None,
+        inputs: tuple[Path, ...] = (),
     ) -> tuple[dict[int, SeedOutcome], list[SandboxRun]]:
-        """Build `seeds`, starting a fresh builder for the rest when a seed takes one down. Returns the seeds
-        that have no build record (failed or not run), and the runs."""
+        """Build `seeds` (with `tasks`, solve them: `cold_build`), starting a fresh builder for the rest when a
+        seed takes one down. Returns the seeds that have no build record (failed or not run), and the runs."""
         missing: dict[int, SeedOutcome] = {}
         runs: list[SandboxRun] = []
         remaining = list(seeds)
         retried = False
         while remaining:
-            result = self._first_build(run, remaining, scale, solution, cold=retried).wait()
+            result = self._first_build(run, remaining, scale, solution, retried, tasks, inputs).wait()
             runs.append(result)
             if result.builder_died and not retried:
                 # The warm builder crashed under this job (its doing or not): once more, in a cold builder.
