@@ -47,18 +47,18 @@ def test_the_reference_solves_everything_no_solution_nothing_and_a_pusher_what_p
 ) -> None:
     from benchgen_dagster.dataset_runs import evaluate
 
-    reference = evaluate("reference", "", [], seeds=2)
+    reference = evaluate("reference", "", [], seeds=1)
     assert reference["solved_share"] == 1.0, reference["results"]
     # Fresh seeds: past every seed the benchmarks were generated on.
-    assert [s["seed"] for s in reference["evaluations"][0]["seeds"]] == [1024, 1025]
+    assert [s["seed"] for s in reference["evaluations"][0]["seeds"]] == [1024]
 
-    none = evaluate("none", "", [], seeds=2)
+    none = evaluate("none", "", [], seeds=1)
     assert none["solved_share"] == 0.0 and none["score"] == 0.0, none["results"]
     assert all("stays out of the goal" in str(r["first_failure"]) for r in none["results"])
 
-    pushed = _rows(evaluate("pusher", PUSHER.read_text(), [], seeds=2))
+    pushed = _rows(evaluate("pusher", PUSHER.read_text(), [], seeds=1))
     # Designed from the task alone, it shoves the crate under the bar, as the reference does...
-    assert pushed["bm-bar"]["solved"] == 2 and float(pushed["bm-bar"]["score"]) > 0.75, pushed
+    assert pushed["bm-bar"]["solved"] == 1 and float(pushed["bm-bar"]["score"]) > 0.75, pushed
     assert pushed["bm-bar"]["weight_margin"] is not None and pushed["bm-bar"]["time_to_goal_s"] is not None
     # ...and a drawer is not pushed open: where it fails is reported, by the judge.
     assert pushed["bm-drawer"]["solved"] == 0 and pushed["bm-drawer"]["first_failure"], pushed

@@ -126,7 +126,7 @@ class Checker:
             missing, runs = self.seed_runs.build(run, seeds, scale, solution=simulate)
             built = [s for s in seeds if s not in missing]
             # The judge does not wait for the rebuild: determinism compares the two builds' bytes after.
-            verdicts, judged_in, lost = self._judge_new(run, built, simulate, requests)
+            verdicts, judged_in, lost = self.judge_new(run, built, simulate, requests)
             if rerun is not None:
                 rerun.wait()
                 for seed in picks:
@@ -179,7 +179,7 @@ class Checker:
         self.finish(run)
         return report, entry
 
-    def _judge_new(
+    def judge_new(
         self, run: RunDirectory, seeds: list[int], simulate: bool, requests: list[ViewRequest]
     ) -> tuple[dict[int, SeedOutcome], str, set[int]]:
         """Verdicts for the built `seeds`: those whose builder output was judged before are reused (their

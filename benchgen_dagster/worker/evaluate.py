@@ -214,7 +214,8 @@ def evaluate_benchmark(
                 _drop_solution(run.build, seed)
         else:
             _add_solver_parts(checker, run, built, source or b"", renders, scale, about)
-        verdicts = checker.seed_runs.judge(run, built, True, [])[0] if built else {}
+        # Verdicts kept by the build's content: a scene left alone, or the same parts again, is judged once.
+        verdicts = checker.judge_new(run, built, True, [])[0] if built else {}
     checker.finish(run)
     return _evaluation(about, [verdicts.get(s) or missing[s] for s in seeds], kind)
 
@@ -249,7 +250,7 @@ def _add_solver_parts(
     about: dict[str, Any],
 ) -> None:
     """Judge the built scenes (no physics), give the solver their tasks, and put its parts beside them."""
-    scenes = checker.seed_runs.judge(run, built, False, [])[0]
+    scenes = checker.judge_new(run, built, False, [])[0]  # every solver's tasks of these seeds: judged once
     views = sorted(p for p in renders.glob("view_*.png") if p.is_file()) if renders is not None else []
     shown = [str(p) for p in views]
     tasks = {
