@@ -69,13 +69,23 @@ def _keep_a_connection(storage: Any) -> None:
     _ENGINES.add(storage._engine)
 
 
-class _WebserverPool:
-    """The webserver's pool, as dagster-postgres makes it (`optimize_for_webserver`: one connection kept, its
-    overflow, a statement timeout), with the same care as ours: checked before use, dropped by a fork."""
+class _KeptConnection:
+    """A dagster-postgres storage with a connection kept (`_keep_a_connection`), closed when it is disposed;
+    and the webserver's pool, as dagster-postgres makes it (`optimize_for_webserver`: one connection kept,
+    its overflow, a statement timeout), with the same care: checked before use, dropped by a fork."""
 
     postgres_url: str
     _token_provider: Any
     _engine: Engine
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._schema = _FoundOnce()
+        super().__init__(*args, **kwargs)
+        _keep_a_connection(self)
+
+    def dispose(self) -> None:
+        super().dispose()  # type: ignore[misc]
+        self._engine.dispose()
 
     def optimize_for_webserver(self, statement_timeout: int, pool_recycle: int, max_overflow: int) -> None:
         options = self._engine.url.query.get("options")
@@ -110,16 +120,7 @@ class _FoundOnce:
         return present
 
 
-class SchemaCachedRunStorage(_WebserverPool, PostgresRunStorage):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._schema = _FoundOnce()
-        super().__init__(*args, **kwargs)
-        _keep_a_connection(self)
-
-    def dispose(self) -> None:
-        super().dispose()
-        self._engine.dispose()
-
+class SchemaCachedRunStorage(_KeptConnection, PostgresRunStorage):
     def has_run_stats_index_cols(self) -> bool:
         return self._schema.ask(("run_stats_cols",), super().has_run_stats_index_cols)
 
@@ -136,16 +137,7 @@ class SchemaCachedRunStorage(_WebserverPool, PostgresRunStorage):
         return self._schema.ask(("backfill_tags",), super().has_backfill_tags_table)
 
 
-class SchemaCachedEventLogStorage(_WebserverPool, PostgresEventLogStorage):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._schema = _FoundOnce()
-        super().__init__(*args, **kwargs)
-        _keep_a_connection(self)
-
-    def dispose(self) -> None:
-        super().dispose()
-        self._engine.dispose()
-
+class SchemaCachedEventLogStorage(_KeptConnection, PostgresEventLogStorage):
     def has_table(self, table_name: str) -> bool:
         return self._schema.ask(
             ("table", table_name), lambda: super(SchemaCachedEventLogStorage, self).has_table(table_name)
@@ -156,14 +148,8 @@ class SchemaCachedEventLogStorage(_WebserverPool, PostgresEventLogStorage):
         return self._schema.ask(("asset_keys", column_name), lambda: parent(conn, column_name))
 
 
-class KeptConnectionScheduleStorage(_WebserverPool, PostgresScheduleStorage):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _keep_a_connection(self)
-
-    def dispose(self) -> None:
-        super().dispose()
-        self._engine.dispose()
+class KeptConnectionScheduleStorage(_KeptConnection, PostgresScheduleStorage):
+    pass
 
 
 class SchemaCachedPostgresStorage(DagsterStorage, ConfigurableClass):

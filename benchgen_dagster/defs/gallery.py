@@ -59,9 +59,8 @@ def gallery_card(manifest: BenchmarkManifest) -> dict[str, Any]:
     }
 
 
-def render_gallery(manifests: list[BenchmarkManifest], out: Path) -> None:
-    """A static page: each promoted benchmark's renders, tier, parameters and checks."""
-    out.parent.mkdir(parents=True, exist_ok=True)
+def render_page(template: str, out: Path, **values: object) -> None:
+    """A static page from one of `templates/` (autoescaped, every name it uses given), stamped with the time."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_TEMPLATES),
         autoescape=True,
@@ -70,12 +69,21 @@ def render_gallery(manifests: list[BenchmarkManifest], out: Path) -> None:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    page = environment.get_template(TEMPLATE).render(
-        cards=[gallery_card(m) for m in manifests],
-        plots=[name for name in QUALITY_PLOTS if (out.parent / "quality" / f"{name}.png").is_file()],
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    page = environment.get_template(template).render(
+        **values, generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     )
     write_file_atomically(out, page.encode())
+
+
+def render_gallery(manifests: list[BenchmarkManifest], out: Path) -> None:
+    """A static page: each promoted benchmark's renders, tier, parameters and checks."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    render_page(
+        TEMPLATE,
+        out,
+        cards=[gallery_card(m) for m in manifests],
+        plots=[name for name in QUALITY_PLOTS if (out.parent / "quality" / f"{name}.png").is_file()],
+    )
 
 
 @dg.asset(

@@ -5,24 +5,20 @@ solver's latest, and ranks them by score, overall, per tier and per family (`mod
 The page is `leaderboard/index.html` under BENCHGEN_HOME, published beside the gallery's folder.
 """
 
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import jinja2
 
 from benchgen_dagster.defs.artifacts import ArtifactStoreResource
 from benchgen_dagster.defs.candidates import code_version
 from benchgen_dagster.defs.dataset_index import AFTER_PROMOTIONS
+from benchgen_dagster.defs.gallery import render_page
 from benchgen_dagster.defs.metadata import table
 from benchgen_dagster.models.evaluation import standings
 from benchgen_dagster.paths import leaderboard_path
-from benchgen_dagster.worker.safe_files import write_file_atomically
 
 LEADERBOARD_JOB = "publish_leaderboard"
 TEMPLATE = "leaderboard.html.j2"
-_TEMPLATES = Path(__file__).parent / "templates"
 
 
 def documents_of(loaded: Any) -> list[dict[str, Any]]:
@@ -33,21 +29,6 @@ def documents_of(loaded: Any) -> list[dict[str, Any]]:
     if isinstance(loaded, dict) and "solver" in loaded:
         return [loaded]
     return list(loaded.values())
-
-
-def render_leaderboard(ranked: dict[str, Any], out: Path) -> None:
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    page = environment.get_template(TEMPLATE).render(
-        standings=ranked, generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    )
-    write_file_atomically(out, page.encode())
 
 
 _COLUMNS = [
@@ -72,7 +53,7 @@ _COLUMNS = [
 def solver_leaderboard(artifacts: ArtifactStoreResource, solver_evaluations: Any) -> dg.MaterializeResult:
     ranked = standings(documents_of(solver_evaluations))
     out = leaderboard_path()
-    render_leaderboard(ranked, out)
+    render_page(TEMPLATE, out, standings=ranked)
     location = artifacts.publish(out.parent, "leaderboard")
     rows = [
         {

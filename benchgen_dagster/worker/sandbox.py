@@ -265,17 +265,8 @@ class RunningSandbox:
             argv += ["--perms", "0755", "--dir", str(folder)]
         for path in read_only:
             argv += ["--ro-bind", str(path), str(path)]
-        for path in job.hidden:
-            argv += [
-                "--perms",
-                "0555",
-                "--size",
-                "4096",
-                "--tmpfs",
-                str(path.resolve()),
-                "--remount-ro",
-                str(path.resolve()),
-            ]
+        for hidden in (str(p.resolve()) for p in job.hidden):  # an empty, read-only folder in its place
+            argv += ["--perms", "0555", "--size", "4096", "--tmpfs", hidden, "--remount-ro", hidden]
         if job.seeded:
             argv += ["--ro-bind", str(workspace), _SEED_MOUNT]
         argv += ["--perms", "0755", "--size", str(limits.workspace_mb * 1024 * 1024), "--tmpfs", str(inside)]
