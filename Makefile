@@ -8,7 +8,7 @@ SEEDS ?= 8
 # Debian packages: the sandbox (bubblewrap), headless rendering (EGL and OSMesa from Mesa, no GPU needed).
 SYSTEM_PACKAGES := python3-venv bubblewrap libegl1 libgl1-mesa-dri libosmesa6
 
-.PHONY: install system-deps run test lint typecheck unit bench-worker bench-pipeline bench-skills bench-quality bench-providers bench-layout-scales bench-scale clean
+.PHONY: install system-deps run test lint typecheck unit bench-worker bench-pipeline bench-skills bench-quality bench-providers bench-layout-scales bench-scale bench-eval clean
 
 $(STAMP): pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,7 @@ bench-skills: install
 
 # A mixed batch through the whole pipeline, then an audit on fresh seeds: yield, rejections, audit pass rate.
 AUDIT_SEEDS ?= 16
+EVAL_SEEDS ?= 4
 bench-quality: install
 	$(PY) bench/bench_quality.py --seeds $(SEEDS) --audit-seeds $(AUDIT_SEEDS)
 
@@ -76,6 +77,11 @@ bench-layout-scales: install
 # (about 45 minutes). Needs PostgreSQL, RabbitMQ and Redis on loopback (.ci/services starts them).
 bench-scale: install
 	$(PY) -m bench.bench_scale --seeds $(SEEDS)
+
+# The three baselines (reference, none, the offline engineer) on a mixed generated dataset: solve rates, wall
+# time per benchmark × seed, and the rank correlation of the feature-based and the empirical difficulty.
+bench-eval: install
+	$(PY) -m bench.bench_eval --seeds $(SEEDS) --eval-seeds $(EVAL_SEEDS)
 
 clean:
 	rm -rf $(VENV) .benchgen .pytest_cache .mypy_cache .ruff_cache

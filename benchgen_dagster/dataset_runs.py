@@ -40,13 +40,18 @@ def audit(seeds: int, first_seed: int = -1, quarantine: bool = False) -> dict[st
     return dict(json.loads(latest.read_text()))
 
 
-def evaluate(solver: str, source: str, ids: list[str], seeds: int, first_seed: int = -1) -> dict[str, Any]:
-    """Run the evaluation job for `solver` (its module's `source`, for a module) in this process, in a
-    partition of its own, and return the run's document. Raises ValueError for ids the dataset does not
-    hold and AuditSeedsError for seeds that are not fresh, before any work."""
+def evaluate(
+    solver: str, source: str, ids: list[str], seeds: int, first_seed: int = -1, agent: str = "", attempts: int = 3
+) -> dict[str, Any]:
+    """Run the evaluation job for `solver` (its module's `source`, for a module; the engineer agent with the
+    model `agent`, for an agent, `attempts` checks each) in this process, in a partition of its own, and
+    return the run's document. Raises ValueError for ids the dataset does not hold and AuditSeedsError for
+    seeds that are not fresh, before any work."""
     from benchgen_dagster.defs.audit import fresh_seeds
+    from benchgen_dagster.defs.calibration import CALIBRATE_JOB
     from benchgen_dagster.defs.evaluation import EVALUATE_JOB, SOLVER_RUNS, chosen
     from benchgen_dagster.defs.leaderboard import LEADERBOARD_JOB
+    from benchgen_dagster.models.calibration import BOUNDS
     from benchgen_dagster.models.manifest import read_manifests
 
     for manifest in chosen(read_manifests(dataset_dir()), ids):
@@ -56,6 +61,8 @@ def evaluate(solver: str, source: str, ids: list[str], seeds: int, first_seed: i
     key = f"{name}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     instance.add_dynamic_partitions(SOLVER_RUNS, [key])
     config = {"solver": solver, "source": source, "benchmarks": ids, "seeds": seeds, "first_seed": first_seed}
+    if agent:
+        config |= {"agent": agent, "attempts": attempts}
     result = (
         definitions()
         .resolve_job_def(EVALUATE_JOB)
@@ -69,14 +76,14 @@ def evaluate(solver: str, source: str, ids: list[str], seeds: int, first_seed: i
     if not result.success:
         raise RuntimeError(f"the evaluation did not finish: {failure_reason(result)}")
     found = {"partition": key, **result.asset_value(dg.AssetKey("solver_evaluations"))}
-    # The leaderboard, with this run in it (the automation sensor does the same when a daemon runs).
-    ranked = (
-        definitions()
-        .resolve_job_def(LEADERBOARD_JOB)
-        .execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET)
-    )
-    if not ranked.success:  # the evaluation stands; what is stale is the page
-        return {**found, "leaderboard": None, "leaderboard_error": failure_reason(ranked)}
+    # The leaderboard with this run in it, and the empirical difficulty, which only a non-trivial solver's run
+    # changes (the automation sensor does the same when a daemon runs).
+    jobs = [LEADERBOARD_JOB, *([] if solver in BOUNDS else [CALIBRATE_JOB])]
+    for name in jobs:
+        done = definitions().resolve_job_def(name).execute_in_process(instance=instance, raise_on_error=False,
+                                                                       run_config=QUIET)  # fmt: skip
+        if not done.success:  # the evaluation stands; what is stale is the page or the calibration
+            return {**found, "leaderboard": None, "leaderboard_error": f"{name}: {failure_reason(done)}"}
     return {**found, "leaderboard": str(leaderboard_path())}
 
 

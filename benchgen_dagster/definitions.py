@@ -173,7 +173,7 @@ def learn_after() -> int:
 
 
 def _jobs() -> list[Any]:
-    from benchgen_dagster.defs import audit, evaluation, leaderboard, requests, skills
+    from benchgen_dagster.defs import audit, calibration, evaluation, leaderboard, requests, skills
 
     production = deployment() == "production"
     return [
@@ -218,6 +218,13 @@ def _jobs() -> list[Any]:
             description="Rebuild the solvers' leaderboard from every solver run.",
             executor_def=_step_executor(production, dg.in_process_executor),
         ),
+        dg.define_asset_job(
+            calibration.CALIBRATE_JOB,
+            selection=dg.AssetSelection.assets("difficulty_calibration", "benchmark_dataset", "dataset_quality"),
+            description="Recompute each benchmark's empirical difficulty from every solver run, then the index and "
+            "the quality report that carry it.",
+            executor_def=_step_executor(production, dg.in_process_executor),
+        ),
     ]
 
 
@@ -226,6 +233,7 @@ def build_definitions(resource_overrides: dict[str, object] | None = None) -> dg
     from benchgen_dagster.defs import (
         audit,
         cad,
+        calibration,
         dataset_index,
         evaluation,
         gallery,
@@ -256,6 +264,7 @@ def build_definitions(resource_overrides: dict[str, object] | None = None) -> dg
             audit.dataset_audit,
             evaluation.solver_evaluations,
             leaderboard.solver_leaderboard,
+            calibration.difficulty_calibration,
         ],
         jobs=_jobs(),
         sensors=[

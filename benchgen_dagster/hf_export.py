@@ -133,6 +133,7 @@ def _rows(manifest: BenchmarkManifest, withhold: bool, test_percent: int) -> lis
                 "max_unit_cost": limits.get("max_unit_cost"),
                 "parameters": json.dumps(parameters, sort_keys=True),
                 "difficulty": manifest.difficulty.score if manifest.difficulty else None,
+                "empirical_difficulty": manifest.empirical_difficulty.score if manifest.empirical_difficulty else None,
                 "solvability": manifest.solvability_status,
                 "renders": [{"bytes": v.read_bytes(), "path": v.name} for v in views] if seed == 0 else [],
                 "script": script,
@@ -166,6 +167,7 @@ def _features() -> Any:
             "max_unit_cost": Value("float64"),
             "parameters": Value("string"),
             "difficulty": Value("float64"),
+            "empirical_difficulty": Value("float64"),
             "solvability": Value("string"),
             "renders": List(Image()),
             "script": Value("string"),
@@ -226,7 +228,8 @@ each seed; a benchmark promoted before that report was kept has them empty.
 `mesh_names` and `meshes` (STL bytes, the files scene.xml names); `moved_object`; `workspace`,
 `goal_zone`, `build_zone` (lo x, y, z, hi x, y, z in mm) and `forbid_zones`; `max_weight_g`,
 `max_unit_cost`; `parameters` (JSON: each parameter's nominal, low and high, and this seed's value);
-`difficulty` (0 easiest – 100 hardest, from the scene's features); `solvability`; `renders` (images: only seed 0 is
+`difficulty` (0 easiest – 100 hardest, from the scene's features); `empirical_difficulty` (the same scale, from
+the solvers evaluated on it; null until one has been); `solvability`; `renders` (images: only seed 0 is
 rendered, so every other seed's list is empty); `script`; `solution_withheld`.
 
 ## Splits

@@ -16,7 +16,7 @@ from benchgen_dagster.models.evaluation import BenchmarkEvaluation, SeedEvaluati
 from tests.conftest import benchgen
 
 REPO = Path(__file__).resolve().parent.parent
-PUSHER = REPO / "examples" / "solvers" / "pusher.py"
+PUSHER = REPO / "benchgen_dagster" / "agent" / "offline" / "designs" / "pusher.py"
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("require_bubblewrap")]
 

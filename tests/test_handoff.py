@@ -4,6 +4,7 @@ learners on two hosts at once."""
 
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -363,8 +364,14 @@ def test_an_unreachable_bucket_is_waited_out_with_a_clear_retry_then_the_push_go
         store = _store(proxy.url, "outage")
         (tmp_path / "plan.md").write_text("# Plan\n")
         proxy.down()
-        threading.Timer(2.0, proxy.up).start()
-        assert store.push(tmp_path, "work/candidates/c-9") == 1
+        # Up again once the store has said it is waiting (a timer started first may fire before a loaded
+        # machine gets to the push, which then never sees the outage).
+        comes_back = _UpOnRetry(proxy)
+        logging.getLogger("benchgen_dagster.defs.artifacts").addHandler(comes_back)
+        try:
+            assert store.push(tmp_path, "work/candidates/c-9") == 1
+        finally:
+            logging.getLogger("benchgen_dagster.defs.artifacts").removeHandler(comes_back)
         assert "could not be reached to push work/candidates/c-9 (try 1" in caplog.text and "retrying in" in caplog.text
         assert store.pull("work/candidates/c-9", tmp_path / "again") == 1
     finally:
@@ -382,6 +389,18 @@ def test_a_bucket_that_stays_unreachable_is_one_clear_failure(endpoint: str, tmp
     assert "\n" not in message and message.startswith(
         f"the artifact store s3://{BUCKET} could not be reached to push work/candidates/c-10 for 1.5 s: "
     ), message
+
+
+class _UpOnRetry(logging.Handler):
+    """Brings the proxy up a second after the first "retrying" the store logs."""
+
+    def __init__(self, proxy: "TcpProxy") -> None:
+        super().__init__()
+        self.proxy = proxy
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "retrying in" in record.getMessage():
+            threading.Timer(1.0, self.proxy.up).start()
 
 
 def _upstream(endpoint: str) -> tuple[str, int]:

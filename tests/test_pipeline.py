@@ -30,6 +30,7 @@ def test_the_definitions_hold_every_asset_check_job_sensor_and_schedule() -> Non
         "dataset_audit",
         "dataset_gallery",
         "dataset_quality",
+        "difficulty_calibration",
         "learned_skills",
         "promoted_benchmark",
         "simulation_report",
@@ -65,6 +66,7 @@ def test_the_definitions_hold_every_asset_check_job_sensor_and_schedule() -> Non
         "audit_dataset",
         "evaluate_solver",
         "publish_leaderboard",
+        "calibrate_difficulty",
     }
     audit = defs.resolve_job_def("audit_dataset")
     assert {k.to_user_string() for k in audit.asset_layer.selected_asset_keys} == {
@@ -73,11 +75,14 @@ def test_the_definitions_hold_every_asset_check_job_sensor_and_schedule() -> Non
         "dataset_quality",
         "dataset_gallery",
     }
-    # A partition per solver run, after the dataset's index.
+    # A partition per solver run, after the promoted benchmarks; their runs calibrate the difficulty the index
+    # then carries (so the index cannot come before them).
     evaluations = graph.get(dg.AssetKey("solver_evaluations"))
     assert evaluations.partitions_def == dg.DynamicPartitionsDefinition(name="solver_runs")
-    assert dg.AssetKey("benchmark_dataset") in evaluations.parent_keys
+    assert dg.AssetKey("promoted_benchmark") in evaluations.parent_keys
     assert graph.get(dg.AssetKey("solver_leaderboard")).parent_keys == {dg.AssetKey("solver_evaluations")}
+    assert graph.get(dg.AssetKey("difficulty_calibration")).parent_keys == {dg.AssetKey("solver_evaluations")}
+    assert dg.AssetKey("difficulty_calibration") in graph.get(dg.AssetKey("benchmark_dataset")).parent_keys
     assert graph.get(dg.AssetKey("cad_script")).code_version
     assert dg.AssetKey("learned_skills") in graph.get(dg.AssetKey("cad_script")).parent_keys
     assert dg.AssetKey("agent_journals") in graph.get(dg.AssetKey("learned_skills")).parent_keys

@@ -99,7 +99,7 @@ def test_postgres_s3_and_the_webserver(_benchgen_home: Path, tmp_path: Path) -> 
                 "assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }",
             )["assetNodes"]
             assets = {"/".join(n["assetKey"]["path"]): n for n in nodes}
-            assert len(assets) == 15 and assets["cad_script"]["isPartitioned"]
+            assert len(assets) == 16 and assets["cad_script"]["isPartitioned"]
             assert assets["solver_evaluations"]["isPartitioned"] and not assets["solver_leaderboard"]["isPartitioned"]
             assert not assets["dataset_quality"]["isPartitioned"] and not assets["dataset_audit"]["isPartitioned"]
             assert not assets["agent_journals"]["isPartitioned"] and not assets["learned_skills"]["isPartitioned"]

@@ -59,7 +59,7 @@ def test_a_new_registry_gets_the_declared_schema(tmp_path: Path) -> None:
     assert migrate(engine) == HEAD  # once there, a no-op
 
 
-@pytest.mark.parametrize("revision", ["0001", "0002", "0003"])
+@pytest.mark.parametrize("revision", ["0001", "0002", "0003", "0004"])
 def test_a_registry_from_before_migrations_is_stamped_and_upgraded(tmp_path: Path, revision: str) -> None:
     url = f"sqlite:///{tmp_path / 'registry.db'}"
     _registry_before_migrations(sa.create_engine(url), revision)

@@ -133,11 +133,14 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
     """deepagents' FilesystemBackend in virtual mode (the workspace is /workspace), guarded, with a sandboxed
     execute."""
 
-    def __init__(self, workspace: Path, logs: Path, limits: SandboxLimits) -> None:
+    def __init__(self, workspace: Path, logs: Path, limits: SandboxLimits, hidden: tuple[Path, ...] = ()) -> None:
         super().__init__(root_dir=workspace, virtual_mode=True)
         self.workspace = workspace.resolve()
         self.logs = logs
         self.limits = limits
+        # Folders execute's programs must not read (an engineer's: the library's families and their
+        # solutions): only a cold bubblewrap sandbox can hide them, so execute runs there or not at all.
+        self.hidden = hidden
         self._id = f"benchgen-{uuid.uuid4().hex[:8]}"
         self.executions = 0
         self.last_isolation = ""
@@ -268,9 +271,14 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
         # forge them.
         protected = [*READ_ONLY_DIRS, *TOOL_WRITTEN_DIRS]
         sandbox = Sandbox(self.limits)
+        if self.hidden and not sandbox.use_bubblewrap:
+            return ExecuteResponse(
+                output="execute needs the bubblewrap sandbox here, which is not available", exit_code=1
+            )
         program = python_program(command)
         mountable = workspace_mountable()
-        warm = WarmSandbox.shared(self.limits, BUILDER) if sandbox.use_bubblewrap and program and mountable else None
+        warm_fits = sandbox.use_bubblewrap and program and mountable and not self.hidden
+        warm = WarmSandbox.shared(self.limits, BUILDER) if warm_fits else None
         run = None
         if warm is not None and program is not None:
             try:
@@ -294,6 +302,7 @@ class SandboxFilesystemBackend(FilesystemBackend, SandboxBackendProtocol):
                     protected=protected,
                     env={"PATH": AGENT_PATH},
                     mount_at=WORKSPACE if mountable else None,
+                    hidden=list(self.hidden),
                 )
             )
         self.last_isolation = run.isolation

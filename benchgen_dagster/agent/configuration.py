@@ -38,12 +38,13 @@ class CallBudget(BaseModel):
 class RoleBudgets(BaseModel):
     """Budgets sized for a real model that explores: reading docs and skills, self-checking, fixing.
 
-    The offline policy needs 4–12 tool calls a turn."""
+    The offline policy needs 4–12 tool calls a turn (its engineer, up to 4 per design it tries)."""
 
     planner: CallBudget = CallBudget(tool_calls=40, model_calls=40)
     coder: CallBudget = CallBudget(tool_calls=150, model_calls=150)
     reviewer: CallBudget = CallBudget(tool_calls=40, model_calls=40)
     learner: CallBudget = CallBudget(tool_calls=120, model_calls=120)
+    engineer: CallBudget = CallBudget(tool_calls=120, model_calls=120)
 
     def of(self, role: str) -> CallBudget:
         budget: CallBudget = getattr(self, role)

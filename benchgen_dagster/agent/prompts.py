@@ -128,3 +128,31 @@ family's parameters `family` and `limits` like "effort_arm <= 562.5; gap_width >
 guidance that cites the fixes it rests on (the check that failed, the edit or value that made it pass)
 with a ```python code example. To change a skill, write it again under its own name. Write nothing the
 journals do not support. Answer with the names of the skills you wrote."""
+
+# The engineer's task (agent/engineer.py): the benchmark it solves and its budget of check_design attempts.
+BENCHMARK_MARKER = "BENCHMARK:"
+ATTEMPTS_MARKER = "ATTEMPTS:"
+SEEDS_MARKER = "SEEDS:"
+TASKS_DIR = "tasks"
+SOLUTION_PATH = f"{WORKSPACE}/solution.py"
+
+ENGINEER = """You are the engineer of benchgen: you solve a mechanical-engineering benchmark that someone else made.
+Your workspace is /workspace: the file tools and the execute tool both see it there (execute runs shell
+commands in a sandbox, with /workspace as the working folder and `python` the interpreter that has
+build123d and benchgen_dagster).
+/workspace/tasks/<seed>.json is the benchmark as you may know it: for each seed you are judged on, its
+task: the scene's parts with their roles, joints and bounds in mm, the moved object, the
+goal, build and forbid zones, the constraints (max_weight_g, max_unit_cost) and the parameters that
+seed drew. /workspace/renders/ holds views of the scene; /workspace/docs/solver.md says what a
+solution is and how it is judged, and /workspace/docs/api.md gives every signature (Part roles and
+joints, axis/anchor/limits/drive, materials and their prices).
+Write /workspace/solution.py: a module with `solve(task: Task, seed: int) -> list[Part]` (Task is
+`benchgen_dagster.models.evaluation.Task`) that builds, with build123d, the parts that get the moved
+object to rest in the goal within the time limit: inside the build zone, clear of the forbid zones,
+within the weight and cost limits, fitted to each seed's task. You may try it with execute (load a
+task with Task.model_validate, call your solve). Then call check_design: the judge builds the scene on every seed, runs
+your solve in its sandbox and simulates it, and tells you which seeds are solved and why the others
+are not. Each new text of solution.py you check is one attempt of the budget the task states; the
+last one checked is what is scored, and every attempt beyond the first lowers the score. When every
+seed is solved, or your attempts are spent, stop and say what you built. /workspace/docs/ and
+/workspace/renders/ are read-only."""

@@ -10,6 +10,7 @@ from langchain.agents.middleware.tool_call_limit import ToolCallLimitExceededErr
 from langchain_core.callbacks import BaseCallbackManager
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.tools import BaseTool
 from langgraph.types import Command
 
 from benchgen_dagster.agent.backend import SandboxFilesystemBackend, workspace_relative
@@ -109,12 +110,14 @@ def build_role(
     backend: SandboxFilesystemBackend,
     context: SessionContext,
     skills: list[str] | None = None,
+    tools: list[BaseTool] | None = None,
 ) -> Role:
+    """A role's agent; its tools besides deepagents' are `tools`, or the generation roles' (`worker_tools`)."""
     settings = context.config
     budget = settings.budgets.of(name)
     agent: Runnable[Any, Any] = create_deep_agent(
         model=model,
-        tools=worker_tools(context),
+        tools=worker_tools(context) if tools is None else tools,
         system_prompt=system_prompt,
         backend=backend,
         middleware=[TodoListMiddleware[Any, Any](), *model_call_middleware(budget, settings.retry)],

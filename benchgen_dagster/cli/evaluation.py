@@ -30,16 +30,42 @@ def _solver(solver: str) -> tuple[str, str]:
         fail_usage(f"{solver} cannot be read: {one_line(error)}")
 
 
+def _engineer(model: str) -> str:
+    """The engineer agent's solver name, `engineer:MODEL`; a model string that cannot work is refused here."""
+    from benchgen_dagster.agent.models import ModelConfigError, chat_model
+
+    try:
+        chat_model(model, "engineer")
+    except ModelConfigError as error:
+        fail_usage(str(error))
+    return f"engineer:{model}"
+
+
 def _margin(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
 def evaluate(
     solver: Annotated[
-        str,
-        typer.Argument(help="`reference` (the scripts' own solutions), `none`, or a .py file with solve(task, seed)."),
-    ],
+        str | None,
+        typer.Argument(
+            help="`reference` (the scripts' own solutions), `none`, or a .py file with solve(task, seed); "
+            "with --agent, leave it out (every argument is then a benchmark id)."
+        ),
+    ] = None,
     ids: Annotated[list[str] | None, typer.Argument(metavar="IDS", help="Benchmark ids (default: all).")] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            "--agent",
+            metavar="MODEL",
+            help="Solve with the engineer agent on MODEL (`offline`, or provider:model): it designs each "
+            "benchmark's solution from the task and may check it --attempts times.",
+        ),
+    ] = None,
+    attempts: Annotated[
+        int, typer.Option("--attempts", min=1, max=10, help="The engineer's budget of checked designs per benchmark.")
+    ] = 3,
     seeds: Annotated[
         int, typer.Option("--seeds", min=1, max=1024, help="Fresh seeds per benchmark (never the generation seeds).")
     ] = 8,
@@ -48,16 +74,24 @@ def evaluate(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON.")] = False,
 ) -> None:
-    """Judge SOLVER on the promoted benchmarks, on seeds they were not generated with: a row per benchmark
-    (seeds solved, margins, time to the goal, attempts, score) and the total."""
+    """Judge SOLVER (or the engineer agent, --agent) on the promoted benchmarks, on seeds they were not generated
+    with: a row per benchmark (seeds solved, margins, time to the goal, attempts, score) and the total."""
     from benchgen_dagster.dataset_runs import evaluate as run_evaluation
     from benchgen_dagster.defs.audit import AuditSeedsError
 
-    name, source = _solver(solver)
+    if agent is not None:
+        # Every argument is a benchmark id: the agent is the solver.
+        name, source, ids = _engineer(agent), "", [*([solver] if solver else []), *(ids or [])]
+    elif solver is None:
+        fail_usage("give SOLVER (reference, none or a .py file), or --agent MODEL")
+    else:
+        name, source = _solver(solver)
     existing_home()
     require_services()
     try:
-        found = run_evaluation(name, source, list(ids or []), seeds, -1 if first_seed is None else first_seed)
+        found = run_evaluation(
+            name, source, list(ids or []), seeds, -1 if first_seed is None else first_seed, agent or "", attempts
+        )
     except (AuditSeedsError, ValueError) as error:
         fail_usage(str(error))
     except Exception as error:  # the machinery failing: one line

@@ -60,8 +60,8 @@ def dataset_frame(registry: RegistryResource) -> pd.DataFrame:
 
 
 @dg.asset(
-    # After an audit too: a quarantined benchmark leaves the index.
-    deps=["promoted_benchmark", "dataset_audit"],
+    # After an audit too (a quarantined benchmark leaves the index), and a calibration (its empirical difficulty).
+    deps=["promoted_benchmark", "dataset_audit", "difficulty_calibration"],
     code_version=code_version(__name__, "models"),
     group_name="dataset",
     kinds={"pandas", "parquet"},

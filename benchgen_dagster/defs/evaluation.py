@@ -7,8 +7,10 @@ trusted judge. Its value is the run's document (`SolverEvaluation.document`); it
 a row per benchmark and the score (`models.evaluation`).
 """
 
+import functools
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -19,9 +21,10 @@ from benchgen_dagster.defs.audit import AuditSeedsError, fresh_seeds
 from benchgen_dagster.defs.candidates import SANDBOX_CODE, code_version
 from benchgen_dagster.defs.dataset_index import pulled_dataset
 from benchgen_dagster.defs.metadata import table
-from benchgen_dagster.defs.resources import RegistryResource, SandboxResource
-from benchgen_dagster.models.evaluation import SolverEvaluation
+from benchgen_dagster.defs.resources import AgentsResource, RegistryResource, SandboxResource
+from benchgen_dagster.models.evaluation import NO_SOLUTION, BenchmarkEvaluation, SolverEvaluation
 from benchgen_dagster.models.manifest import BenchmarkManifest, read_manifests
+from benchgen_dagster.paths import benchgen_home
 
 EVALUATE_JOB = "evaluate_solver"
 DEFAULT_EVALUATION_SEEDS = 8
@@ -38,6 +41,10 @@ class EvaluationConfig(dg.Config):
     seeds: int = DEFAULT_EVALUATION_SEEDS
     # The first seed; -1 picks the first multiple of 1024 past every benchmark's checked seeds.
     first_seed: int = -1
+    # The engineer agent's model (`offline`, `provider:model`): the solver is then the agent, which
+    # designs each benchmark's solution.py and may check it `attempts` times.
+    agent: str = ""
+    attempts: int = Field(default=3, ge=1, le=10)
 
 
 def chosen(manifests: list[BenchmarkManifest], ids: list[str]) -> list[BenchmarkManifest]:
@@ -87,7 +94,8 @@ def results_table(rows: list[dict[str, Any]]) -> dg.TableMetadataValue:
 
 @dg.asset(
     partitions_def=solver_runs,
-    deps=["benchmark_dataset"],
+    # Every promoted benchmark (not the index, which carries the calibration made from these runs).
+    deps=["promoted_benchmark"],
     code_version=code_version(__name__, *SANDBOX_CODE),
     group_name="evaluation",
     kinds={"mujoco"},
@@ -100,6 +108,7 @@ def solver_evaluations(
     sandbox: SandboxResource,
     registry: RegistryResource,
     artifacts: ArtifactStoreResource,
+    agents: AgentsResource,
 ) -> dg.Output[dict[str, Any]]:
     from benchgen_dagster.worker.evaluate import SolverError, evaluate_benchmark
 
@@ -112,20 +121,20 @@ def solver_evaluations(
     checker = sandbox.checker(artifacts.shared_entries())
     source = config.source.encode() if config.source else None
     evaluations = []
+    usage: list[dict[str, Any]] = []
     for manifest in manifests:
+        about = {"benchmark_id": manifest.id, "family": manifest.family, "tier": manifest.tier}
+        where: dict[str, Any] = {**about, "renders": manifest.path / "renders", "scale": manifest.scale}
+        script, seeds = manifest.path / "script.py", plans[manifest.id]
+
+        # A module's source judged on this benchmark's seeds (the engineer's designs, one by one).
+        judged = functools.partial(evaluate_benchmark, checker, script, seeds, config.solver, **where)
         try:
-            found = evaluate_benchmark(
-                checker,
-                manifest.path / "script.py",
-                plans[manifest.id],
-                config.solver,
-                source,
-                benchmark_id=manifest.id,
-                family=manifest.family,
-                tier=manifest.tier,
-                renders=manifest.path / "renders",
-                scale=manifest.scale,
-            )
+            if config.agent:
+                found, spent = _engineered(context, config, agents, checker, judged, script, seeds, where)
+                usage.append(spent)
+            else:
+                found = judged(source=source)
         except SolverError as error:
             raise dg.Failure(str(error), allow_retries=False) from None
         context.log.info(f"{manifest.id}: {found.summary()['solved']}/{len(found.seeds)} seeds solved")
@@ -148,5 +157,48 @@ def solver_evaluations(
             "score": dg.MetadataValue.float(document["score"]),
             "results": results_table(document["results"]),
             "wall_s": dg.MetadataValue.float(document["wall_s"]),
+            **({"engineer": _usage_metadata(usage)} if config.agent else {}),
         },
     )
+
+
+def _engineered(
+    context: dg.AssetExecutionContext,
+    config: EvaluationConfig,
+    agents: AgentsResource,
+    checker: Any,
+    judged: Any,
+    script: Path,
+    seeds: list[int],
+    where: dict[str, Any],
+) -> tuple[BenchmarkEvaluation, dict[str, Any]]:
+    """The engineer agent's evaluation of one benchmark: its tasks made by the judge, its workspace under
+    BENCHGEN_HOME/engineer/<run>/<benchmark>, its designs judged as a module's."""
+    from benchgen_dagster.worker.evaluate import benchmark_views, evaluate_benchmark, scene_tasks
+
+    tasks = scene_tasks(checker, script, seeds, **where)
+    if not tasks:  # no seed's scene built: nothing to design from; the scene's own run says why, seed by seed
+        return evaluate_benchmark(checker, script, seeds, NO_SOLUTION, **where), {}
+    workspace = benchgen_home() / "engineer" / context.partition_key / where["benchmark_id"]
+    run = agents.engineer(
+        tasks,
+        benchmark_views(where["renders"]),
+        judged,
+        workspace,
+        benchmark_id=where["benchmark_id"],
+        model=config.agent,
+        attempts=config.attempts,
+        settings=checker.settings,
+    )
+    context.log.info(f"{where['benchmark_id']}: the engineer {run.decision} ({run.reason}); workspace {run.workspace}")
+    return run.evaluation, {"benchmark": where["benchmark_id"], "model_failed": run.model_failed, **run.usage}
+
+
+def _usage_metadata(usage: list[dict[str, Any]]) -> dg.MetadataValue:
+    from benchgen_dagster.agent.model_calls import usage_total
+
+    total = usage_total([u for u in usage if u])
+    cost = total["cost_usd"]
+    failed = [u["benchmark"] for u in usage if u.get("model_failed")]
+    words = f"{total['calls']} model call(s), cost {'unknown' if cost is None else f'${cost:g}'}"
+    return dg.MetadataValue.text(words + (f"; the model failed on {', '.join(failed)}" if failed else ""))

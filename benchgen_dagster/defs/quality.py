@@ -24,6 +24,7 @@ from benchgen_dagster.defs.candidates import code_version, image_markdown, text_
 from benchgen_dagster.defs.dataset_index import AFTER_PROMOTIONS, pulled_dataset
 from benchgen_dagster.defs.metadata import table
 from benchgen_dagster.defs.resources import RegistryResource
+from benchgen_dagster.models.calibration import agreement
 from benchgen_dagster.models.manifest import BenchmarkManifest, read_manifests
 from benchgen_dagster.paths import quality_dir
 from benchgen_dagster.worker.safe_files import write_file_atomically
@@ -171,12 +172,37 @@ def measure(manifests: list[BenchmarkManifest]) -> dict[str, Any]:
             "max": max(scores, default=None),
             "histogram": np.histogram(scores, bins=np.linspace(0, 100, 11))[0].tolist(),
         },
+        # The feature-based score against the solvers' (models.calibration), where a benchmark has both.
+        "calibration": agreement(
+            {
+                m.id: (m.difficulty.score, m.empirical_difficulty.score)
+                for m in manifests
+                if m.difficulty and m.empirical_difficulty
+            }
+        ),
         "near_duplicates": near_duplicates(descriptors),
         "compared": len(descriptors),
         "counts": counts,
         "spread": parameter_spread(manifests),
         "scores": scores,
     }
+
+
+_OUTLIER_COLUMNS = [
+    dg.TableColumn("id"),
+    dg.TableColumn("feature", "float", description="the feature-based difficulty"),
+    dg.TableColumn("empirical", "float", description="the solvers' difficulty"),
+    dg.TableColumn("rank_gap", "float", description="empirical minus feature percentile rank"),
+    dg.TableColumn("finding"),
+]
+
+
+def _agreement_words(found: dict[str, Any]) -> str:
+    if found["spearman"] is None:
+        return f"not enough to rank: {found['benchmarks']} benchmark(s) with both scores"
+    return (
+        f"Spearman {found['spearman']:+.2f} over {found['benchmarks']} benchmarks; {len(found['outliers'])} outlier(s)"
+    )
 
 
 _DUPLICATE_COLUMNS = [dg.TableColumn("a"), dg.TableColumn("b"), dg.TableColumn("similarity", "float")]
@@ -222,6 +248,8 @@ def dataset_quality(
             "by_family": dg.MetadataValue.json(measured["by_family"]),
             "by_solvability": dg.MetadataValue.json(measured["by_solvability"]),
             "difficulty_mean": dg.MetadataValue.float(measured["difficulty"]["mean"] or 0.0),
+            "difficulty_agreement": dg.MetadataValue.text(_agreement_words(measured["calibration"])),
+            "difficulty_outliers": table(_OUTLIER_COLUMNS, measured["calibration"]["outliers"]),
             "near_duplicates": table(_DUPLICATE_COLUMNS, duplicates),
             "parameter_spread": table(_SPREAD_COLUMNS, measured["spread"].to_dict(orient="records")),
             **{f"plot_{name}": dg.MetadataValue.md(image_markdown(png, name)) for name, png in images.items()},

@@ -98,6 +98,40 @@ class AgentsResource(dg.ConfigurableResource):
         except ModelConfigError as error:  # a model string that cannot work: no retry will make it work
             raise dg.Failure(f"the model cannot be used: {error}", allow_retries=False) from None
 
+    def engineer(
+        self,
+        tasks: dict[int, Any],
+        views: list[Path],
+        judge: Any,
+        workspace: Path,
+        *,
+        benchmark_id: str,
+        model: str,
+        attempts: int,
+        settings: Any,
+    ) -> Any:
+        """Let the engineer agent solve one benchmark (`agent.engineer.run_engineer`) with `model` and this
+        resource's retries and tracing; returns its EngineerRun."""
+        from benchgen_dagster.agent.configuration import SessionConfig
+        from benchgen_dagster.agent.engineer import run_engineer
+        from benchgen_dagster.agent.models import ModelConfigError
+
+        config = SessionConfig(
+            prompt=f"solve the benchmark {benchmark_id}",
+            workspace=workspace,
+            model=model or self.model,
+            settings=settings,
+            model_retries=self.model_retries,
+            retry_delay_s=self.retry_delay_s,
+            tracing=self.tracing.settings() if self.tracing else None,
+        )
+        try:
+            return run_engineer(
+                tasks, views, judge, config, benchmark_id=benchmark_id, home=benchgen_home(), attempts=attempts
+            )
+        except ModelConfigError as error:
+            raise dg.Failure(f"the model cannot be used: {error}", allow_retries=False) from None
+
     def max_rounds_for(self, benchmark_request: dict[str, Any]) -> int:
         """A candidate's round cap: its request's `max_rounds` (`generate --max-rounds`), else this resource's."""
         return int((benchmark_request.get("request") or {}).get("max_rounds") or self.max_rounds)
@@ -282,6 +316,15 @@ class RegistryResource(dg.ConfigurableResource):
         with self._begin() as db:
             query = dataset_table.select().order_by(dataset_table.c.promoted_at)
             return [dict(row._mapping) for row in db.execute(query)]
+
+    def set_empirical_difficulty(self, scores: dict[str, float | None]) -> int:
+        """Each benchmark's empirical difficulty (by id; None clears it); returns how many rows it changed."""
+        changed = 0
+        with self._begin() as db:
+            for benchmark_id, score in sorted(scores.items()):
+                query = dataset_table.update().where(dataset_table.c.benchmark_id == benchmark_id)
+                changed += db.execute(query.values(empirical_difficulty=score)).rowcount
+        return changed
 
     def duplicate_of(self, digests: dict[str, str], candidate: str, script_sha256: str = "") -> str | None:
         """The promoted benchmark (of another candidate) this one repeats, if any: the same script, or a seed

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 VERSION_TABLE = "benchgen_alembic_version"
 # The newest revision; `test_registry_migrations` checks that it is the scripts' head.
-HEAD = "0004"
+HEAD = "0005"
 _FOLDER = Path(__file__).resolve().parent
 # pg_advisory_lock's key: any constant of benchgen's own ("bgmigr" in ASCII).
 _PG_LOCK_KEY = 0x62676D696772

@@ -122,6 +122,9 @@ class BenchmarkEvaluation(BaseModel):
     tier: int | None = None
     seeds: list[SeedEvaluation]
     attempts: int = Field(default=1, ge=1)
+    # Seeds solved by each attempt, in order (an engineer's designs, each judged on every seed); empty for a
+    # solver of one attempt, whose seeds say it. What the empirical difficulty counts.
+    attempt_solved: list[int] = []
     # Why the benchmark could not be evaluated at all (its scene did not build on these seeds).
     error: str | None = None
 

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from benchgen_dagster.models.calibration import EmpiricalDifficulty
 from benchgen_dagster.paths import MANIFEST
 
 
@@ -116,6 +117,8 @@ class BenchmarkManifest(_Lenient):
     # Absent from manifests promoted before solvability was checked: unproven.
     solvability: SolvabilityEntry | None = None
     difficulty: Difficulty | None = None
+    # How hard the solvers evaluated on it found it (models.calibration), once any non-trivial one has.
+    empirical_difficulty: EmpiricalDifficulty | None = None
     review: ReviewEntry = Field(default_factory=ReviewEntry)
     provenance: Provenance = Field(default_factory=Provenance)
     promoted_at: datetime | str | None = None

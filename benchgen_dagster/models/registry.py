@@ -133,6 +133,8 @@ dataset_table = sa.Table(
     # models.difficulty's score (0 easiest – 100 hardest) and "proven" or "unproven".
     sa.Column("difficulty", sa.Float, nullable=True),
     sa.Column("solvability", sa.String(16), nullable=True),
+    # models.calibration's empirical difficulty, from the solvers evaluated on it; NULL until one has been.
+    sa.Column("empirical_difficulty", sa.Float, nullable=True),
     # The trusted judge's version that judged this benchmark; NULL: never judged by it (made before it).
     sa.Column("judge", sa.String(40), nullable=True),
     sa.Column("path", sa.Text, nullable=False),

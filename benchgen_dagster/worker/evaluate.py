@@ -250,14 +250,7 @@ def _add_solver_parts(
     about: dict[str, Any],
 ) -> None:
     """Judge the built scenes (no physics), give the solver their tasks, and put its parts beside them."""
-    scenes = checker.judge_new(run, built, False, [])[0]  # every solver's tasks of these seeds: judged once
-    views = sorted(p for p in renders.glob("view_*.png") if p.is_file()) if renders is not None else []
-    shown = [str(p) for p in views]
-    tasks = {
-        s: task_of(scenes[s], about["benchmark_id"], about["family"], about["tier"], shown)
-        for s in built
-        if scenes[s].status == "judged" and scenes[s].scene is not None
-    }
+    scenes, tasks, views = _tasks_of_built(checker, run, built, renders, about)
     solved, failures = _solve(checker, source, tasks, views, scale)
     for seed in built:
         refused = f"the judge refused the scene: {_first_problem(scenes[seed])}"
@@ -265,3 +258,45 @@ def _add_solver_parts(
     checker.finish(solved)
     shutil.rmtree(run.judge)  # the tasks' judging: the solved scene is judged afresh
     run.judge.mkdir()
+
+
+def benchmark_views(renders: Path | None) -> list[Path]:
+    """The benchmark's views a solver may look at: the scene's, never the reference solution's (a folder below)."""
+    return sorted(p for p in renders.glob("view_*.png") if p.is_file()) if renders is not None else []
+
+
+def _tasks_of_built(
+    checker: Checker, run: RunDirectory, built: list[int], renders: Path | None, about: dict[str, Any]
+) -> tuple[dict[int, SeedOutcome], dict[int, Task], list[Path]]:
+    scenes = checker.judge_new(run, built, False, [])[0]  # every solver's tasks of these seeds: judged once
+    views = benchmark_views(renders)
+    shown = [str(p) for p in views]
+    tasks = {
+        s: task_of(scenes[s], about["benchmark_id"], about["family"], about["tier"], shown)
+        for s in built
+        if scenes[s].status == "judged" and scenes[s].scene is not None
+    }
+    return scenes, tasks, views
+
+
+def scene_tasks(
+    checker: Checker,
+    script: Path,
+    seeds: Sequence[int],
+    *,
+    benchmark_id: str,
+    family: str | None = None,
+    tier: int | None = None,
+    renders: Path | None = None,
+    scale: float = 1.0,
+) -> dict[int, Task]:
+    """The tasks of the benchmark `script` at `seeds` that its scene builds and the judge accepts (what an
+    engineer agent is handed before it designs; the others' tasks do not exist, and those seeds count as
+    the benchmark's failures when the design is judged)."""
+    about = {"benchmark_id": benchmark_id, "family": family, "tier": tier}
+    with RunDirectory.create(checker.home, script.read_bytes()) as run:
+        missing, _ = checker.seed_runs.build(run, list(seeds), scale, solution=False)
+        built = [s for s in seeds if s not in missing]
+        tasks = _tasks_of_built(checker, run, built, renders, about)[1] if built else {}
+    checker.finish(run)
+    return tasks

@@ -192,12 +192,12 @@ def solve_scene(
                 else ""
             )
             problems.append(
-                f"with the reference solution, {reached}{spec.moved_object!r} is not in the goal "
+                f"with the solution, {reached}{spec.moved_object!r} is not in the goal "
                 f"after {limit:g} s (ends at {where} mm)"
             )
         elif trace.final_speed_m_s > rest_speed:
             problems.append(
-                f"with the reference solution, {spec.moved_object!r} is in the goal at {limit:g} s but not at rest: "
+                f"with the solution, {spec.moved_object!r} is in the goal at {limit:g} s but not at rest: "
                 f"it still moves at {trace.final_speed_m_s:.3f} m/s "
                 f"(rest_speed_m_s {rest_speed:g})"
             )

@@ -11,6 +11,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from benchgen_dagster.agent.offline.coder import coder_step
+from benchgen_dagster.agent.offline.engineer import engineer_step
 from benchgen_dagster.agent.offline.learner import learner_step
 from benchgen_dagster.agent.offline.messages import files_read
 from benchgen_dagster.agent.offline.planner import planner_step
@@ -20,7 +21,8 @@ _CHARS_PER_TOKEN = 4
 
 
 class OfflinePolicyModel(BaseChatModel):
-    """Plays `role` ("planner", "coder", "reviewer" or "learner") deterministically; tools are chosen by the policy."""
+    """Plays `role` ("planner", "coder", "reviewer", "learner" or "engineer") deterministically; tools are
+    chosen by the policy."""
 
     role: str
 
@@ -51,6 +53,9 @@ class OfflinePolicyModel(BaseChatModel):
             message = planner_step(task, called, len(called))
         elif self.role == "reviewer":
             message = reviewer_step(task, called, results, len(called))
+        elif self.role == "engineer":
+            in_order = [(str(m.name), str(m.content)) for m in messages if isinstance(m, ToolMessage)]
+            message = engineer_step(task, called, in_order, files_read(messages), len(called))
         else:
             raise KeyError(self.role)
         spoken = sum(len(str(m.content)) for m in messages)

@@ -1,5 +1,6 @@
-"""An example solver for `benchgen evaluate`: a driven plate pushes the moved object along the floor
-towards the goal, placed from the task alone (the moved object's bounds, the goal and the build zone).
+"""A solver for `benchgen evaluate`, and the offline engineer's first design: a driven plate pushes the
+moved object along what it stands on towards the goal, placed from the task alone (the moved object's
+bounds, the goal and the build zone).
 
 It solves benchmarks where pushing along one axis is enough (a crate under a low bar, a ball moved
 sideways) and fails the rest: a baseline, not an engineer.
@@ -32,19 +33,20 @@ def solve(task: Task, seed: int) -> list[Part]:
     width = min(hi[across] - lo[across] + 40.0, build.hi[across] - build.lo[across] - 2.0)
     size = [0.0, 0.0, height]
     size[axis], size[across] = PLATE_MM, width
-    where = [0.0, 0.0, build.lo[2] + CLEAR_MM + height / 2]
+    # Off what the object stands on (the floor, or a platform above the build zone's floor).
+    where = [0.0, 0.0, max(build.lo[2], lo[2]) + CLEAR_MM + height / 2]
     where[axis] = face - sign * PLATE_MM / 2
     where[across] = centre[across]
     direction = [0.0, 0.0, 0.0]
     direction[axis] = sign
-    plate = Pos(*where) * Box(*size)
+    plate = Pos(*where) * Box(size[0], size[1], size[2])
     return [
         Part(
             "pusher",
             plate,
             role="sliding",
             material="aluminium",
-            axis=tuple(direction),
+            axis=(direction[0], direction[1], direction[2]),
             limits=(0.0, max(1.0, stop)),
             drive=350.0,
         )

@@ -1,0 +1,79 @@
+"""The dataset's difficulty calibrated by its solvers: `difficulty_calibration`.
+
+It reads every run of `solver_evaluations` through its input and gives each benchmark the empirical
+difficulty the non-trivial solvers' runs show (`models.calibration`): written into its manifest beside
+the feature-based score (and published with it), and into the registry's row, which the index then
+carries. `dataset_quality` reports how well the two scores agree.
+"""
+
+from typing import Any
+
+import dagster as dg
+
+from benchgen_dagster.defs.artifacts import ArtifactStoreResource
+from benchgen_dagster.defs.candidates import code_version
+from benchgen_dagster.defs.dataset_index import AFTER_PROMOTIONS, pulled_dataset
+from benchgen_dagster.defs.leaderboard import documents_of
+from benchgen_dagster.defs.metadata import table
+from benchgen_dagster.defs.resources import DATASET_LOCK, RegistryResource
+from benchgen_dagster.models.calibration import empirical_difficulties
+from benchgen_dagster.models.manifest import read_manifests
+from benchgen_dagster.paths import MANIFEST
+from benchgen_dagster.worker.safe_files import write_file_atomically
+
+CALIBRATE_JOB = "calibrate_difficulty"
+_COLUMNS = [
+    dg.TableColumn("benchmark"),
+    dg.TableColumn("difficulty", "float", description="the feature-based score (models.difficulty)"),
+    dg.TableColumn("empirical", "float", description="100 × (1 − solve rate) over the non-trivial solvers"),
+    dg.TableColumn("solve rate", "float"),
+    dg.TableColumn("trials", "int", description="seeds judged, over every attempt of every solver"),
+    dg.TableColumn("solvers"),
+]
+
+
+@dg.asset(
+    ins={"solver_evaluations": dg.AssetIn(metadata={"allow_missing_partitions": True})},
+    code_version=code_version(__name__, "models"),
+    group_name="evaluation",
+    kinds={"pandas"},
+    automation_condition=AFTER_PROMOTIONS,
+    description="Each benchmark's empirical difficulty, from the non-trivial solvers evaluated on it: in its "
+    "manifest beside the feature-based score, and in the index.",
+)
+def difficulty_calibration(
+    registry: RegistryResource, artifacts: ArtifactStoreResource, solver_evaluations: Any
+) -> dg.MaterializeResult:
+    found = empirical_difficulties(documents_of(solver_evaluations))
+    folder = pulled_dataset(registry, artifacts)
+    rows, changed = [], 0
+    # Under the dataset lock: a promotion swaps a benchmark's folder in whole, never while this writes into it.
+    with registry.locked(DATASET_LOCK):
+        for manifest in read_manifests(folder):
+            empirical = found.get(manifest.id)
+            if manifest.empirical_difficulty != empirical:
+                updated = manifest.model_copy(update={"empirical_difficulty": empirical})
+                write_file_atomically(manifest.path / MANIFEST, updated.to_yaml().encode())
+                artifacts.push(manifest.path, f"dataset/{manifest.id}")  # only the manifest differs: only it goes
+                changed += 1
+            if empirical is not None:
+                rows.append(
+                    {
+                        "benchmark": manifest.id,
+                        "difficulty": manifest.difficulty.score if manifest.difficulty else None,
+                        "empirical": empirical.score,
+                        "solve rate": empirical.solve_rate,
+                        "trials": empirical.trials,
+                        "solvers": ", ".join(empirical.solvers),
+                    }
+                )
+        registry.set_empirical_difficulty(
+            {m.id: (e.score if (e := found.get(m.id)) else None) for m in read_manifests(folder)}
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "calibrated": len(rows),
+            "manifests_changed": changed,
+            "benchmarks": table(_COLUMNS, rows),
+        }
+    )
