@@ -78,13 +78,24 @@ def evaluate(
     found = {"partition": key, **result.asset_value(dg.AssetKey("solver_evaluations"))}
     # The leaderboard with this run in it, and the empirical difficulty, which only a non-trivial solver's run
     # changes (the automation sensor does the same when a daemon runs).
-    jobs = [LEADERBOARD_JOB, *([] if solver in BOUNDS else [CALIBRATE_JOB])]
-    for name in jobs:
-        done = definitions().resolve_job_def(name).execute_in_process(instance=instance, raise_on_error=False,
-                                                                       run_config=QUIET)  # fmt: skip
-        if not done.success:  # the evaluation stands; what is stale is the page or the calibration
-            return {**found, "leaderboard": None, "leaderboard_error": f"{name}: {failure_reason(done)}"}
-    return {**found, "leaderboard": str(leaderboard_path())}
+    # The evaluation stands whatever happens next; what may be stale is the page or the calibration.
+    ranked = (
+        definitions()
+        .resolve_job_def(LEADERBOARD_JOB)
+        .execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET)
+    )
+    found |= {"leaderboard": str(leaderboard_path())} if ranked.success else {
+        "leaderboard": None, "leaderboard_error": failure_reason(ranked)
+    }  # fmt: skip
+    if solver not in BOUNDS:
+        calibrated = (
+            definitions()
+            .resolve_job_def(CALIBRATE_JOB)
+            .execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET)
+        )
+        if not calibrated.success:
+            found["calibration_error"] = failure_reason(calibrated)
+    return found
 
 
 def export_dataset(dest: Path, withhold: bool = False) -> int:

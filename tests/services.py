@@ -96,7 +96,18 @@ class PrivateCluster:
         self.pg_ctl("-m", "fast", "-w", "stop")
 
     def start(self) -> None:
-        self.pg_ctl("-l", str(self.data.parent / "server.log"), "-w", "start")
+        """Started, and ready; a start that fails (once seen under load, its log gone with the cluster) is tried
+        again, and a second failure says what the server logged."""
+        log = self.data.parent / "server.log"
+        for attempt in range(3):
+            try:
+                self.pg_ctl("-l", str(log), "-w", "start")
+                return
+            except subprocess.CalledProcessError as error:
+                if attempt == 2:
+                    said = log.read_text(errors="replace")[-2000:] if log.is_file() else "(no server log)"
+                    raise RuntimeError(f"the private cluster did not start: {error.stderr!r}\n{said}") from error
+                time.sleep(1.0)
 
     def restart(self, down_s: float = 0.0) -> None:
         """Stopped (every connection dropped), `down_s` seconds of no server, and started again."""

@@ -151,6 +151,8 @@ def test_the_command_prints_a_table_and_a_total_and_refuses_bad_input(dataset: d
         (("no-such-solver",), "SOLVER must be reference or none, or a Python file"),
         (("reference", "bm-nowhere"), "no benchmark bm-nowhere"),
         (("reference", "--first-seed", "6", "--seeds", "2"), "include seeds the benchmark was generated on"),
+        (("reference", "--attempts", "2"), "--attempts is the engineer's budget: give it with --agent MODEL"),
+        (("--agent", "nonsense"), "must be 'offline' or 'provider:model'"),
     ]:
         refused = benchgen("evaluate", *args)
         assert refused.returncode == 2, refused.stdout + refused.stderr

@@ -13,6 +13,7 @@ the last text judged is the evaluation.
 
 import hashlib
 import json
+import shutil
 import threading
 import time
 import uuid
@@ -38,7 +39,7 @@ from benchgen_dagster.agent.tools import SessionContext
 from benchgen_dagster.agent.tracing import tracing_callbacks
 from benchgen_dagster.models.evaluation import BenchmarkEvaluation, SeedEvaluation, Task
 from benchgen_dagster.worker import safe_files
-from benchgen_dagster.worker.evaluate import MAX_SOLVER_BYTES
+from benchgen_dagster.worker.evaluate import MAX_SOLVER_BYTES, SolverError
 from benchgen_dagster.worker.seed_runs import LIBRARY
 
 ENGINEER = "engineer"
@@ -51,6 +52,7 @@ def task_file(seed: int) -> str:
 
 MAX_VIEW_BYTES = 4 * 1024 * 1024
 DEFAULT_ATTEMPTS = 3
+SCENE_FAILED = "the benchmark's own scene failed on this seed: it counts against the benchmark, not your design"
 
 
 @dataclass
@@ -91,13 +93,19 @@ class DesignTrials:
         return self.judged[self.order[-1]].model_copy(update={"attempts": self.attempts, "attempt_solved": solved})
 
 
+def _finding(seed: SeedEvaluation) -> dict[str, Any]:
+    # Where the benchmark's own scene failed, the judge's message may quote its script (a traceback): not shown.
+    message = SCENE_FAILED if seed.scene_failed else seed.message[:400]
+    return {"seed": seed.seed, "solved": seed.solved, "message": message}
+
+
 def design_summary(found: BenchmarkEvaluation, attempts_left: int) -> dict[str, Any]:
     """What check_design answers: the judge's finding per seed and the attempts left."""
     return {
         "solved": sum(s.solved for s in found.seeds),
         "seeds": len(found.seeds),
         "attempts_left": attempts_left,
-        "findings": [{"seed": s.seed, "solved": s.solved, "message": s.message[:400]} for s in found.seeds],
+        "findings": [_finding(s) for s in found.seeds],
         "score": round(found.model_copy(update={"attempts": 1}).score, 3),
     }
 
@@ -110,8 +118,13 @@ def engineer_tools(context: SessionContext, trials: DesignTrials) -> list[BaseTo
         budget (the same text again is not). Returns JSON: seeds solved, each seed's finding, attempts left."""
         source = _solution(context.workspace)
         if source is None:
-            return json.dumps({"error": f"no {prompts.SOLUTION_PATH} was written (as a regular file under 1 MB)"})
-        found, new = trials.attempt(source)
+            return json.dumps(
+                {"error": f"no {prompts.SOLUTION_PATH} was written (as a non-empty regular file under 1 MB)"}
+            )
+        try:
+            found, new = trials.attempt(source)
+        except SolverError as error:  # the judge cannot run it here at all: the gate says so for the run
+            return json.dumps({"error": str(error)})
         left = trials.budget - trials.attempts
         if found is None:
             return json.dumps({"error": "no attempts left: the last design checked is the one scored"})
@@ -130,8 +143,9 @@ def engineer_tools(context: SessionContext, trials: DesignTrials) -> list[BaseTo
 
 
 def _solution(workspace: Path) -> bytes | None:
+    """solution.py's text; None where there is none to judge (missing, empty, a link, too big)."""
     try:
-        return safe_files.read_bytes(workspace, SOLUTION_NAME, MAX_SOLVER_BYTES)
+        return safe_files.read_bytes(workspace, SOLUTION_NAME, MAX_SOLVER_BYTES) or None
     except safe_files.UnsafeFileError:
         return None
 
@@ -141,7 +155,11 @@ def prepare_engineer_workspace(workspace: Path, tasks: dict[int, Task], views: l
     library."""
     from importlib import resources
 
-    workspace.mkdir(parents=True, exist_ok=True)
+    # A fresh folder: a solution.py left by an earlier run of the same partition must not be judged as this one's.
+    if workspace.is_symlink() or workspace.is_file():
+        workspace.unlink()
+    shutil.rmtree(workspace, ignore_errors=True)
+    workspace.mkdir(parents=True)
     for name in ("docs", "renders", "reports"):
         safe_files.make_dirs(workspace, name)
     shown = []
@@ -222,13 +240,16 @@ def run_engineer(
     config: SessionConfig,
     *,
     benchmark_id: str,
+    seeds: list[int],
     home: Path,
     attempts: int = DEFAULT_ATTEMPTS,
     chat: BaseChatModel | None = None,
 ) -> EngineerRun:
-    """Let the engineer solve one benchmark whose `tasks` (by seed) the judge made, in `config.workspace` with
-    `config.model` (and its retries and tracing); `judge` judges a text of solution.py on those seeds.
-    `chat` replaces the configured model (tests drive the graph this way)."""
+    """Let the engineer solve one benchmark judged on `seeds`, of which the judge made `tasks` (by seed: those
+    whose scene it accepted), in `config.workspace` with `config.model` (and its retries and tracing); `judge`
+    judges a text of solution.py on those seeds. `chat` replaces the configured model (tests drive it so)."""
+    if not tasks:
+        raise ValueError(f"{benchmark_id}: the judge made no task on seeds {seeds}: there is nothing to design from")
     started = time.perf_counter()
     workspace = config.workspace.resolve()
     prepare_engineer_workspace(workspace, tasks, views)
@@ -244,13 +265,16 @@ def run_engineer(
     graph.add_node(ENGINEER, make_engineer(role, context, trials))
     graph.add_edge(START, ENGINEER)
     callbacks, flush = tracing_callbacks(session_id, config)
-    final = graph.compile().invoke(
-        {"task": engineer_task(benchmark_id, tasks, attempts)},
-        config={"callbacks": callbacks, "run_name": "benchgen-engineer", "recursion_limit": 20,
-                "metadata": {"langfuse_session_id": session_id, "benchmark_id": benchmark_id}},
-    )  # fmt: skip
-    flush()
-    evaluation = trials.standing() or _unjudged(benchmark_id, tasks, final.get("reason", ""))
+    try:
+        final = graph.compile().invoke(
+            {"task": engineer_task(benchmark_id, tasks, attempts)},
+            config={"callbacks": callbacks, "run_name": "benchgen-engineer", "recursion_limit": 20,
+                    "metadata": {"langfuse_session_id": session_id, "benchmark_id": benchmark_id}},
+        )  # fmt: skip
+    finally:
+        flush()
+    evaluation = trials.standing() or _unjudged(benchmark_id, seeds, tasks, final.get("reason", ""))
+    evaluation = evaluation.model_copy(update={"model_failed": bool(final.get("model_failed"))})
     return EngineerRun(
         evaluation=evaluation,
         decision=final.get("decision", "failed"),
@@ -262,9 +286,17 @@ def run_engineer(
     )
 
 
-def _unjudged(benchmark_id: str, tasks: dict[int, Task], reason: str) -> BenchmarkEvaluation:
-    """No text was judged (none written, or the model failed first): every seed unsolved, one attempt."""
+def _unjudged(benchmark_id: str, seeds: list[int], tasks: dict[int, Task], reason: str) -> BenchmarkEvaluation:
+    """No text was judged (none written, or the model failed first): every seed unsolved, one attempt; a seed
+    the judge made no task of is the benchmark's own failure."""
     first = tasks[min(tasks)]
     message = f"the engineer left no solution.py to judge{': ' + reason if reason else ''}"
-    seeds = [SeedEvaluation(seed=s, solved=False, message=message) for s in sorted(tasks)]
-    return BenchmarkEvaluation(benchmark_id=benchmark_id, family=first.family, tier=first.tier, seeds=seeds)
+    found = [
+        SeedEvaluation(seed=s, solved=False, message=message)
+        if s in tasks
+        else SeedEvaluation(
+            seed=s, solved=False, scene_failed=True, message=f"the benchmark's scene failed: {SCENE_FAILED}"
+        )
+        for s in seeds
+    ]
+    return BenchmarkEvaluation(benchmark_id=benchmark_id, family=first.family, tier=first.tier, seeds=found)

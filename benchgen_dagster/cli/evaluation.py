@@ -64,8 +64,9 @@ def evaluate(
         ),
     ] = None,
     attempts: Annotated[
-        int, typer.Option("--attempts", min=1, max=10, help="The engineer's budget of checked designs per benchmark.")
-    ] = 3,
+        int | None,
+        typer.Option("--attempts", min=1, max=10, help="The engineer's budget of checked designs per benchmark (3)."),
+    ] = None,
     seeds: Annotated[
         int, typer.Option("--seeds", min=1, max=1024, help="Fresh seeds per benchmark (never the generation seeds).")
     ] = 8,
@@ -76,9 +77,8 @@ def evaluate(
 ) -> None:
     """Judge SOLVER (or the engineer agent, --agent) on the promoted benchmarks, on seeds they were not generated
     with: a row per benchmark (seeds solved, margins, time to the goal, attempts, score) and the total."""
-    from benchgen_dagster.dataset_runs import evaluate as run_evaluation
-    from benchgen_dagster.defs.audit import AuditSeedsError
-
+    if attempts is not None and agent is None:
+        fail_usage("--attempts is the engineer's budget: give it with --agent MODEL")
     if agent is not None:
         # Every argument is a benchmark id: the agent is the solver.
         name, source, ids = _engineer(agent), "", [*([solver] if solver else []), *(ids or [])]
@@ -88,9 +88,13 @@ def evaluate(
         name, source = _solver(solver)
     existing_home()
     require_services()
+    # Dagster and the stages only once the arguments hold: a refusal is quick.
+    from benchgen_dagster.dataset_runs import evaluate as run_evaluation
+    from benchgen_dagster.defs.audit import AuditSeedsError
+
     try:
         found = run_evaluation(
-            name, source, list(ids or []), seeds, -1 if first_seed is None else first_seed, agent or "", attempts
+            name, source, list(ids or []), seeds, -1 if first_seed is None else first_seed, agent or "", attempts or 3
         )
     except (AuditSeedsError, ValueError) as error:
         fail_usage(str(error))
@@ -135,4 +139,9 @@ def evaluate(
         error_console.print(
             f"the evaluation is kept, but the leaderboard was not rebuilt: {found['leaderboard_error']}"
         )
+    if found.get("calibration_error"):
+        error_console.print(
+            f"the evaluation is kept, but the difficulty was not calibrated: {found['calibration_error']}"
+        )
+    if not found.get("leaderboard") or found.get("calibration_error"):
         raise typer.Exit(EXIT_FAILED)

@@ -22,7 +22,7 @@ from benchgen_dagster.defs.candidates import SANDBOX_CODE, code_version
 from benchgen_dagster.defs.dataset_index import pulled_dataset
 from benchgen_dagster.defs.metadata import table
 from benchgen_dagster.defs.resources import AgentsResource, RegistryResource, SandboxResource
-from benchgen_dagster.models.evaluation import NO_SOLUTION, BenchmarkEvaluation, SolverEvaluation
+from benchgen_dagster.models.evaluation import NO_SOLUTION, REFERENCE, BenchmarkEvaluation, SolverEvaluation
 from benchgen_dagster.models.manifest import BenchmarkManifest, read_manifests
 from benchgen_dagster.paths import benchgen_home
 
@@ -117,6 +117,8 @@ def solver_evaluations(
         plans = {m.id: fresh_seeds(m.seeds_checked, config.seeds, config.first_seed) for m in manifests}
     except (AuditSeedsError, ValueError) as error:
         raise dg.Failure(str(error), allow_retries=False) from None
+    if config.agent and config.solver in (REFERENCE, NO_SOLUTION):
+        raise dg.Failure(f"an agent's run cannot be named {config.solver!r}, a bound's name", allow_retries=False)
     started = time.perf_counter()
     checker = sandbox.checker(artifacts.shared_entries())
     source = config.source.encode() if config.source else None
@@ -186,6 +188,7 @@ def _engineered(
         judged,
         workspace,
         benchmark_id=where["benchmark_id"],
+        seeds=seeds,
         model=config.agent,
         attempts=config.attempts,
         settings=checker.settings,

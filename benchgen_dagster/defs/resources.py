@@ -106,6 +106,7 @@ class AgentsResource(dg.ConfigurableResource):
         workspace: Path,
         *,
         benchmark_id: str,
+        seeds: list[int],
         model: str,
         attempts: int,
         settings: Any,
@@ -127,7 +128,14 @@ class AgentsResource(dg.ConfigurableResource):
         )
         try:
             return run_engineer(
-                tasks, views, judge, config, benchmark_id=benchmark_id, home=benchgen_home(), attempts=attempts
+                tasks,
+                views,
+                judge,
+                config,
+                benchmark_id=benchmark_id,
+                seeds=seeds,
+                home=benchgen_home(),
+                attempts=attempts,
             )
         except ModelConfigError as error:
             raise dg.Failure(f"the model cannot be used: {error}", allow_retries=False) from None

@@ -8,7 +8,8 @@ modules, any solver evaluated later):
                             each judged on every seed: `BenchmarkEvaluation.attempt_solved`)
     empirical difficulty  = 100 × (1 − solve rate)     (0 easiest – 100 hardest, as the feature score)
 
-Seeds on which the benchmark's own scene failed count for no solver. **Agreement** with the
+Seeds on which the benchmark's own scene failed count for no solver, nor does a run of an agent
+whose model failed on that benchmark. **Agreement** with the
 feature-based score (`models.difficulty`) is Spearman's rank correlation over the benchmarks that have
 both; a benchmark is an **outlier** where its two percentile ranks differ by at least
 `OUTLIER_RANK_GAP` (it ranks in the easy half by one score and the hard half by the other).
@@ -54,6 +55,8 @@ def empirical_difficulties(documents: list[dict[str, Any]]) -> dict[str, Empiric
             continue
         for raw in document.get("evaluations", []):
             found = BenchmarkEvaluation.model_validate(raw)
+            if found.model_failed:  # a provider's outage is no measure of the benchmark
+                continue
             kept = latest.get((solver, found.benchmark_id))
             if kept is None or when >= kept[0]:
                 latest[(solver, found.benchmark_id)] = (when, found)

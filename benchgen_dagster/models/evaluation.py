@@ -125,6 +125,9 @@ class BenchmarkEvaluation(BaseModel):
     # Seeds solved by each attempt, in order (an engineer's designs, each judged on every seed); empty for a
     # solver of one attempt, whose seeds say it. What the empirical difficulty counts.
     attempt_solved: list[int] = []
+    # The solver was an agent whose model failed (after its retries, or out of its budget): what it left is
+    # judged and scored, but it says nothing about the benchmark, so the calibration leaves it out.
+    model_failed: bool = False
     # Why the benchmark could not be evaluated at all (its scene did not build on these seeds).
     error: str | None = None
 

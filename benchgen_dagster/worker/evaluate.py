@@ -194,7 +194,7 @@ def evaluate_benchmark(
     only its name), else the baseline `solver` names (`reference` or `none`)."""
     seeds = list(seeds)
     about = {"benchmark_id": benchmark_id, "family": family, "tier": tier}
-    kind = "module" if source else solver
+    kind = "module" if source is not None else solver
     if kind == REFERENCE:
         report = checker.check(script, seeds, scale)
         return _evaluation(about, report.outcomes, kind)
