@@ -4,11 +4,15 @@ its agreement with the feature-based score, and where it is kept (the registry's
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+import yaml
+
 from benchgen_dagster.defs.dataset_index import dataset_frame
 from benchgen_dagster.defs.resources import RegistryResource
 from benchgen_dagster.models.calibration import agreement, empirical_difficulties
 from benchgen_dagster.models.evaluation import BenchmarkEvaluation, SeedEvaluation, SolverEvaluation
 from benchgen_dagster.models.registry import dataset_table
+from tests.services import s3_server
 
 
 def _run(solver: str, when: str, results: dict[str, list[bool]], tries: dict[str, list[int]] | None = None) -> dict:
@@ -79,3 +83,42 @@ def test_the_registry_keeps_it_and_the_index_carries_it(_benchgen_home: Path) ->
     frame = dataset_frame(registry).set_index("benchmark_id")
     assert frame.loc["a", "empirical_difficulty"] == 62.5 and frame.loc["a", "difficulty"] == 40.0
     assert frame["empirical_difficulty"].isna().tolist() == [False, True]
+
+
+@pytest.mark.services
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_calibration_never_publishes_a_stale_copy_over_another_hosts_promotion(tmp_path: Path) -> None:
+    from benchgen_dagster.defs.artifacts import ArtifactStoreResource
+    from benchgen_dagster.defs.calibration import write_calibration
+    from benchgen_dagster.models.calibration import EmpiricalDifficulty
+
+    def version(name: str, script: str) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "script.py").write_text(script)
+        manifest = {"id": "bm-a", "difficulty": {"score": 30.0, "features": {}, "seeds": 8}}
+        (folder / "benchmark.yaml").write_text(yaml.safe_dump(manifest))
+        return folder
+
+    with s3_server("benchgen-calibration") as url:
+        store = ArtifactStoreResource(
+            bucket="benchgen-calibration",
+            prefix="c",
+            endpoint_url=url,
+            aws_access_key_id="t",
+            aws_secret_access_key="t",
+        )
+        store.publish(version("v1", "# version 1\n"), "dataset/bm-a")
+        here = tmp_path / "dataset"
+        store.pull("dataset/bm-a", here / "bm-a")
+        # Another host re-promotes it after this one pulled.
+        store.publish(version("v2", "# version 2\n"), "dataset/bm-a")
+        found = {"bm-a": EmpiricalDifficulty(score=50.0, solve_rate=0.5, trials=2, solvers=["pusher.py"])}
+        rows, changed = write_calibration(here, found, store)
+        assert changed == 1 and rows[0]["empirical"] == 50.0
+        again = tmp_path / "elsewhere"
+        store.pull("dataset/bm-a", again)
+    # The re-promotion stands, with the calibration on it: the push did not mirror this host's stale copy.
+    assert (again / "script.py").read_text() == "# version 2\n"
+    assert yaml.safe_load((again / "benchmark.yaml").read_text())["empirical_difficulty"]["score"] == 50.0

@@ -6,6 +6,7 @@ the feature-based score (and published with it), and into the registry's row, wh
 carries. `dataset_quality` reports how well the two scores agree.
 """
 
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -16,8 +17,8 @@ from benchgen_dagster.defs.dataset_index import AFTER_PROMOTIONS, pulled_dataset
 from benchgen_dagster.defs.leaderboard import documents_of
 from benchgen_dagster.defs.metadata import table
 from benchgen_dagster.defs.resources import DATASET_LOCK, RegistryResource
-from benchgen_dagster.models.calibration import empirical_difficulties
-from benchgen_dagster.models.manifest import read_manifests
+from benchgen_dagster.models.calibration import EmpiricalDifficulty, empirical_difficulties
+from benchgen_dagster.models.manifest import BenchmarkManifest, read_manifests
 from benchgen_dagster.paths import MANIFEST
 from benchgen_dagster.worker.safe_files import write_file_atomically
 
@@ -46,27 +47,9 @@ def difficulty_calibration(
 ) -> dg.MaterializeResult:
     found = empirical_difficulties(documents_of(solver_evaluations))
     folder = pulled_dataset(registry, artifacts)
-    rows, changed = [], 0
     # Under the dataset lock: a promotion swaps a benchmark's folder in whole, never while this writes into it.
     with registry.locked(DATASET_LOCK):
-        for manifest in read_manifests(folder):
-            empirical = found.get(manifest.id)
-            if manifest.empirical_difficulty != empirical:
-                updated = manifest.model_copy(update={"empirical_difficulty": empirical})
-                write_file_atomically(manifest.path / MANIFEST, updated.to_yaml().encode())
-                artifacts.push(manifest.path, f"dataset/{manifest.id}")  # only the manifest differs: only it goes
-                changed += 1
-            if empirical is not None:
-                rows.append(
-                    {
-                        "benchmark": manifest.id,
-                        "difficulty": manifest.difficulty.score if manifest.difficulty else None,
-                        "empirical": empirical.score,
-                        "solve rate": empirical.solve_rate,
-                        "trials": empirical.trials,
-                        "solvers": ", ".join(empirical.solvers),
-                    }
-                )
+        rows, changed = write_calibration(folder, found, artifacts)
         registry.set_empirical_difficulty(
             {m.id: (e.score if (e := found.get(m.id)) else None) for m in read_manifests(folder)}
         )
@@ -77,3 +60,38 @@ def difficulty_calibration(
             "benchmarks": table(_COLUMNS, rows),
         }
     )
+
+
+def write_calibration(
+    folder: Path, found: dict[str, EmpiricalDifficulty], artifacts: ArtifactStoreResource
+) -> tuple[list[dict[str, Any]], int]:
+    """Write each manifest of `folder` its empirical difficulty (`found`, by id; none clears it) and publish the
+    ones that changed; returns the table's rows and how many changed. Called under the dataset lock."""
+    rows, changed = [], 0
+    for held in read_manifests(folder):
+        manifest, empirical = held, found.get(held.id)
+        if manifest.empirical_difficulty != empirical:
+            name = f"dataset/{manifest.id}"
+            if artifacts.remote:
+                # What another host published since this one pulled (a re-promotion) comes first: the push
+                # below mirrors the folder, and a stale copy would undo it.
+                artifacts.pull(name, manifest.path)
+                if not (manifest.path / MANIFEST).is_file():  # withdrawn meanwhile: nothing to calibrate
+                    continue
+                manifest = BenchmarkManifest.read(manifest.path / MANIFEST)
+            updated = manifest.model_copy(update={"empirical_difficulty": empirical})
+            write_file_atomically(manifest.path / MANIFEST, updated.to_yaml().encode())
+            artifacts.push(manifest.path, name)  # only the manifest differs: only it is uploaded
+            changed += 1
+        if empirical is not None:
+            rows.append(
+                {
+                    "benchmark": manifest.id,
+                    "difficulty": manifest.difficulty.score if manifest.difficulty else None,
+                    "empirical": empirical.score,
+                    "solve rate": empirical.solve_rate,
+                    "trials": empirical.trials,
+                    "solvers": ", ".join(empirical.solvers),
+                }
+            )
+    return rows, changed
