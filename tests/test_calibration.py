@@ -92,6 +92,7 @@ def test_a_calibration_never_publishes_a_stale_copy_over_another_hosts_promotion
     from benchgen_dagster.defs.artifacts import ArtifactStoreResource
     from benchgen_dagster.defs.calibration import write_calibration
     from benchgen_dagster.models.calibration import EmpiricalDifficulty
+    from benchgen_dagster.models.manifest import read_manifests
 
     def version(name: str, script: str) -> Path:
         folder = tmp_path / name
@@ -115,7 +116,7 @@ def test_a_calibration_never_publishes_a_stale_copy_over_another_hosts_promotion
         # Another host re-promotes it after this one pulled.
         store.publish(version("v2", "# version 2\n"), "dataset/bm-a")
         found = {"bm-a": EmpiricalDifficulty(score=50.0, solve_rate=0.5, trials=2, solvers=["pusher.py"])}
-        rows, changed = write_calibration(here, found, store)
+        rows, changed = write_calibration(read_manifests(here), found, store)
         assert changed == 1 and rows[0]["empirical"] == 50.0
         again = tmp_path / "elsewhere"
         store.pull("dataset/bm-a", again)

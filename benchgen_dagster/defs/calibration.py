@@ -6,7 +6,6 @@ the feature-based score (and published with it), and into the registry's row, wh
 carries. `dataset_quality` reports how well the two scores agree.
 """
 
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -49,10 +48,9 @@ def difficulty_calibration(
     folder = pulled_dataset(registry, artifacts)
     # Under the dataset lock: a promotion swaps a benchmark's folder in whole, never while this writes into it.
     with registry.locked(DATASET_LOCK):
-        rows, changed = write_calibration(folder, found, artifacts)
-        registry.set_empirical_difficulty(
-            {m.id: (e.score if (e := found.get(m.id)) else None) for m in read_manifests(folder)}
-        )
+        manifests = read_manifests(folder)
+        rows, changed = write_calibration(manifests, found, artifacts)
+        registry.set_empirical_difficulty({m.id: (e.score if (e := found.get(m.id)) else None) for m in manifests})
     return dg.MaterializeResult(
         metadata={
             "calibrated": len(rows),
@@ -63,12 +61,12 @@ def difficulty_calibration(
 
 
 def write_calibration(
-    folder: Path, found: dict[str, EmpiricalDifficulty], artifacts: ArtifactStoreResource
+    manifests: list[BenchmarkManifest], found: dict[str, EmpiricalDifficulty], artifacts: ArtifactStoreResource
 ) -> tuple[list[dict[str, Any]], int]:
-    """Write each manifest of `folder` its empirical difficulty (`found`, by id; none clears it) and publish the
-    ones that changed; returns the table's rows and how many changed. Called under the dataset lock."""
+    """Write each of the dataset's `manifests` its empirical difficulty (`found`, by id; none clears it) and
+    publish the ones that changed; returns the table's rows and how many changed. Called under the dataset lock."""
     rows, changed = [], 0
-    for held in read_manifests(folder):
+    for held in manifests:
         manifest, empirical = held, found.get(held.id)
         if manifest.empirical_difficulty != empirical:
             name = f"dataset/{manifest.id}"

@@ -122,12 +122,18 @@ def _write_part(part: Any, kind: str, out: Path, job: BuildJob) -> BuiltPart:
     return BuiltPart(spec=spec, solids=solids)
 
 
-def _load_script(path: Path) -> tuple[Callable[..., Any], Callable[..., Any] | None]:
-    spec = importlib.util.spec_from_file_location("benchmark_script", path)
+def _module_at(path: Path, name: str, what: str) -> Any:
+    """The Python file at `path`, run as the module `name`; `what` ("the script", "the solver") for the error."""
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise ImportError("the script cannot be loaded as a Python module")
+        raise ImportError(f"{what} cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def _load_script(path: Path) -> tuple[Callable[..., Any], Callable[..., Any] | None]:
+    module = _module_at(path, "benchmark_script", "the script")
     build = getattr(module, "build", None)
     if not callable(build):
         raise AttributeError("the script defines no build(seed: int, scale: float = 1.0) function")
@@ -166,12 +172,7 @@ def solve_seed(job: BuildJob, seed: int, out: Path) -> BuildRecord:
 
     tasks = json.loads(Path(job.tasks or "").read_text())
     task = Task.model_validate(tasks[str(seed)])
-    spec = importlib.util.spec_from_file_location("solver", job.script)
-    if spec is None or spec.loader is None:
-        raise ImportError("the solver cannot be loaded as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    solve = getattr(module, "solve", None)
+    solve = getattr(_module_at(Path(job.script), "solver", "the solver"), "solve", None)
     if not callable(solve):
         raise AttributeError("the solver defines no solve(task, seed) function")
     scene = SceneSpec.model_validate(task.model_dump(include=set(SceneSpec.model_fields)) | {"parts": []})
